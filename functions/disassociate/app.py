@@ -1,0 +1,153 @@
+"""S3 object created under incoming/ or dryrun/ -> SQS -> this handler -> bulk disassociate.
+
+Thin: each SQS record carries an S3 event notification; every object in it is
+processed once (Powertools Idempotency on DynamoDB keyed by bucket, key, eTag
+version and sequencer) by ``zoomops.s3job.process_object``. Records that fail are reported
+back to SQS (partial batch response) and redelivered; after three receives
+they go to the DLQ. A run about to hit the time limit stops between batches
+(every accepted batch is checkpointed in the jobs table) and puts its message
+back on the queue, so the next invocation resumes without burning a receive.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from urllib.parse import quote_plus, unquote_plus
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS)
+MAX_TIME_MARGIN = 60.0  # seconds
+
+
+@functools.cache
+def runtime():
+    """Settings, clients and the idempotent job, built once per container on first use."""
+    import boto3
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    from zoomops.aws import JobStore, guard_sdk_logs, lti_credentials
+    from zoomops.lti import LtiClient
+    from zoomops.s3job import Deps, process_object
+    from zoomops.settings import DisassociateSettings
+
+    settings = DisassociateSettings.from_env()
+    guard_sdk_logs()
+    session = boto3.session.Session()
+    secrets = SecretsProvider(boto3_client=session.client("secretsmanager"))
+    clients: dict = {}
+
+    def sender(creds):
+        if clients.get("creds") != creds:  # rotated secret: new client, new pool
+            if "client" in clients:
+                clients["client"].close()
+            clients.update(creds=creds, client=LtiClient(creds))
+        return clients["client"]
+
+    deps = Deps(
+        s3=session.client("s3"),
+        jobs=JobStore(settings.jobs_table, session.client("dynamodb")),
+        credentials=lambda: lti_credentials(
+            settings.lti_secret_id, settings.lti_base_url, max_age=settings.secret_max_age, provider=secrets
+        ),
+        sender=sender,
+        batch_size=settings.batch_size,
+    )
+    config = IdempotencyConfig(
+        event_key_jmespath="[bucket, key, etag, version, sequencer]", expires_after_seconds=settings.idempotency_ttl
+    )
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings.idempotency_table, boto3_client=session.client("dynamodb")
+    )
+
+    @idempotent_function(data_keyword_argument="ref", persistence_store=persistence, config=config)
+    def process(ref: dict, time_left, min_time_left: float) -> dict:
+        from zoomops.aws import ObjectRef
+
+        return process_object(ObjectRef(**ref), deps, time_left=time_left, min_time_left=min_time_left)
+
+    def requeue(body: str) -> None:
+        deps_sqs.send_message(QueueUrl=settings.queue_url, MessageBody=body)
+
+    deps_sqs = session.client("sqs")
+    return config, process, requeue
+
+
+def s3_objects(body: str) -> list[dict]:
+    """The objects an S3 event notification names; the s3:TestEvent names none."""
+    message = json.loads(body)
+    objects = []
+    for record in message.get("Records", []):
+        if not record.get("eventName", "").startswith("ObjectCreated"):
+            continue
+        s3 = record["s3"]
+        objects.append({
+            "bucket": s3["bucket"]["name"],
+            "key": unquote_plus(s3["object"]["key"]),
+            "etag": s3["object"].get("eTag", "").strip('"'),
+            "version": s3["object"].get("versionId") or "",
+            "sequencer": s3["object"].get("sequencer") or "",
+        })
+    return objects
+
+
+def _notification(ref: dict) -> dict:
+    """A minimal S3 event record for ``ref`` (the shape ``s3_objects`` reads)."""
+    obj = {"key": quote_plus(ref["key"], safe="/"), "eTag": ref["etag"]}
+    for name, field in (("versionId", "version"), ("sequencer", "sequencer")):
+        if ref[field]:
+            obj[name] = ref[field]
+    return {"eventSource": "aws:s3", "eventName": "ObjectCreated:Continue",
+            "s3": {"bucket": {"name": ref["bucket"]}, "object": obj}}
+
+
+def record_handler(record: SQSRecord, context: LambdaContext) -> None:
+    from zoomops.disassociate import OutOfTime
+
+    config, process, requeue = runtime()
+    config.register_lambda_context(context)
+    def time_left() -> float:
+        return context.get_remaining_time_in_millis() / 1000
+
+    # Stop between batches with this much time left: enough to write results and re-queue.
+    margin = min(MAX_TIME_MARGIN, time_left() / 10)
+    for ref in s3_objects(record.body):
+        try:
+            result = process(ref=ref, time_left=time_left, min_time_left=margin)
+        except OutOfTime as stop:
+            # The idempotency record was released with the exception; the checkpoint stays.
+            logger.info("time limit near: continuing in a new invocation",
+                        extra={"file": ref["key"], "detail": str(stop)})
+            requeue(json.dumps({"Records": [_notification(ref)]}))
+            continue
+        if "job_id" in result:
+            counts = {k: result[k] for k in ("total_rows", "sent", "planned", "rejected", "duplicates", "failed")}
+            logger.info("disassociate job finished", extra={"job_id": result["job_id"], "state": result["state"],
+                                                            "file": ref["key"], "results": result["results"], **counts})
+            for name in ("sent", "rejected", "duplicates", "failed"):
+                metrics.add_metric(name=f"Rows{name.capitalize()}", unit=MetricUnit.Count, value=result[name])
+        else:
+            logger.info("object skipped", extra={"file": ref["key"], "reason": result.get("skipped")})
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict, context: LambdaContext) -> dict:
+    return process_partial_response(
+        event=event, record_handler=lambda record: record_handler(record, context),
+        processor=processor, context=context,
+    )

@@ -1,0 +1,701 @@
+"""A strict, local simulator of the Zoom LTI Pro bulk-disassociate API.
+
+Real HTTP on 127.0.0.1 (standard library only).  It rejects what the real
+LTI Pro API would reject, so that client bugs show up in tests instead of in
+production.  It deliberately does NOT import anything from the ``zoomops``
+package: the signature check below is an independent implementation and so
+cross-checks the client's.
+
+Endpoint::
+
+    PUT /api/v1/lti/rich/meeting/bulkDisassociate?key=...&timestamp=...
+    X-Lti-Signature: <urlsafe-b64(HMAC-SHA1(secret, "key=...&timestamp=...")) without '='>
+    Content-Type: application/json
+
+Control endpoints (so another process can drive it)::
+
+    GET  /__sim/state    -> {"received": n, "accepted": [...], "faults_pending": n}
+    POST /__sim/faults   <- JSON list of Fault field dicts (appended)
+    POST /__sim/reset    -> clears faults and records
+
+Run in the foreground::
+
+    python infra/local/lti_sim.py --key K --secret S [--port N]
+
+(the secret may also come from the LTI_SIM_SECRET environment variable, so it
+need not appear on a command line).  The base URL is printed on one line.
+
+The secret is never logged, echoed, or exposed by any endpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import copy
+import dataclasses
+import hashlib
+import hmac
+import json
+import os
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qsl, urlsplit
+
+__all__ = ["Fault", "LtiProSimulator", "main"]
+
+BASE_PATH = "/api/v1/lti/rich"
+ENDPOINT_PATH = BASE_PATH + "/meeting/bulkDisassociate"
+SIM_PREFIX = "/__sim/"
+SIGNATURE_HEADER = "X-Lti-Signature"
+SIGNATURE_FAILED = "Verify LTI signature failed(2203)."
+MAX_BODY_BYTES = 10 * 1024 * 1024
+
+_DIGITS = re.compile(r"[0-9]+\Z")
+_REQUIRED_ITEM_FIELDS = ("meetingId", "contextId", "domain")
+_OPTIONAL_ITEM_FIELDS = ("courseId",)
+_ALLOWED_ITEM_FIELDS = frozenset(_REQUIRED_ITEM_FIELDS + _OPTIONAL_ITEM_FIELDS)
+
+_REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    409: "Conflict",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+@dataclass
+class Fault:
+    """One scripted misbehaviour, consumed (in order) by one request to the endpoint.
+
+    Applied before any validation:
+      * ``delay``: sleep first (to provoke client read timeouts);
+      * ``drop``: then close the connection without any answer;
+      * ``status``: answer that status (body ``body`` or a default error body);
+      * ``body`` with ``status`` None: answer HTTP 200 with that body;
+      * neither: process the request normally (``retry_after`` is still added).
+    """
+
+    status: int | None = None
+    retry_after: str | None = None
+    body: dict | None = None
+    delay: float = 0.0
+    drop: bool = False
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Fault":
+        if not isinstance(data, dict):
+            raise ValueError("a fault must be a JSON object")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown fault field(s): {', '.join(map(repr, unknown))}")
+        fault = cls(**data)
+        fault.validate()
+        return fault
+
+    def validate(self) -> None:
+        if self.status is not None and (
+            isinstance(self.status, bool) or not isinstance(self.status, int) or not 100 <= self.status <= 599
+        ):
+            raise ValueError("fault 'status' must be an integer HTTP status or null")
+        if self.retry_after is not None and not isinstance(self.retry_after, str):
+            raise ValueError("fault 'retry_after' must be a string or null")
+        if self.body is not None and not isinstance(self.body, (dict, list)):
+            raise ValueError("fault 'body' must be a JSON object or null")
+        if isinstance(self.delay, bool) or not isinstance(self.delay, (int, float)) or self.delay < 0:
+            raise ValueError("fault 'delay' must be a non-negative number")
+        if not isinstance(self.drop, bool):
+            raise ValueError("fault 'drop' must be a boolean")
+
+
+def _error(status: int | str, message: str) -> dict:
+    return {"status": False, "errorCode": str(status), "errorMessage": message}
+
+
+def _default_fault_body(status: int) -> dict:
+    if status == 401:
+        return _error(401, SIGNATURE_FAILED)
+    if status == 429:
+        return _error(429, "Too Many Requests")
+    return _error(status, _REASONS.get(status, "Service Unavailable") if status >= 400 else "Service Unavailable")
+
+
+def _expected_signature(secret: bytes, params: list[tuple[str, str]]) -> str:
+    """Independent implementation: sorted ``name=value`` joined by ``&``, HMAC-SHA1, urlsafe b64, no padding."""
+    base = "&".join(f"{name}={value}" for name, value in sorted(params, key=lambda p: p[0]))
+    digest = hmac.new(secret, base.encode("utf-8"), hashlib.sha1).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, body: dict, headers: dict | None = None) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
+    out: dict = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"duplicate field {k!r}")
+        out[k] = v
+    return out
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"invalid JSON number {name}")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, addr, handler, sim: "LtiProSimulator") -> None:
+        self.sim = sim
+        super().__init__(addr, handler)
+
+    def handle_error(self, request, client_address) -> None:  # pragma: no cover - keep quiet
+        pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "LtiProSim/1.0"
+    server: _Server
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    # ---- quiet -------------------------------------------------------------
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+    def log_error(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+    # ---- connection bookkeeping --------------------------------------------
+    def setup(self) -> None:
+        super().setup()
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        self._conn_id = self.server.sim._register_connection(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        except OSError:
+            pass
+        finally:
+            self.server.sim._unregister_connection(self.connection)
+
+    # ---- dispatch ----------------------------------------------------------
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_HEAD(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    def do_OPTIONS(self) -> None:
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        sim = self.server.sim
+        try:
+            body = self._read_body()
+        except _Reject as r:
+            self.close_connection = True
+            self._send(r.status, r.body)
+            return
+        split = urlsplit(self.path)
+        if split.path.startswith(SIM_PREFIX):
+            self._control(split.path, body)
+            return
+
+        record = {
+            "method": self.command,
+            "path": split.path,
+            "query": dict(parse_qsl(split.query, keep_blank_values=True)),
+            "headers": {k.lower(): v for k, v in self.headers.items()},
+            "body_text": body.decode("utf-8", errors="replace"),
+            "status": None,
+            "connection": self._conn_id,
+            "fault": None,
+        }
+        sim._record_received(record)
+
+        fault: Fault | None = None
+        if split.path == ENDPOINT_PATH:
+            fault = sim._next_fault()
+        extra_headers: dict[str, str] = {}
+        if fault is not None:
+            record["fault"] = dataclasses.asdict(fault)
+            if fault.delay:
+                sim._stopping.wait(fault.delay)
+            if fault.drop:
+                self.close_connection = True
+                self._drop()
+                return
+            if fault.retry_after is not None:
+                extra_headers["Retry-After"] = fault.retry_after
+            if fault.status is not None:
+                out = fault.body if fault.body is not None else _default_fault_body(fault.status)
+                self._answer(record, fault.status, out, extra_headers)
+                return
+            if fault.body is not None:
+                self._answer(record, 200, fault.body, extra_headers)
+                return
+
+        try:
+            status, out = sim._process(self.command, split, self.headers, body)
+        except _Reject as r:
+            status, out = r.status, r.body
+            extra_headers.update(r.headers)
+        self._answer(record, status, out, extra_headers)
+
+    # ---- body --------------------------------------------------------------
+    def _read_body(self) -> bytes:
+        te = self.headers.get("Transfer-Encoding")
+        if te is not None:
+            if te.strip().lower() != "chunked":
+                raise _Reject(501, _error(501, "Unsupported Transfer-Encoding"))
+            return self._read_chunked()
+        lengths = self.headers.get_all("Content-Length") or []
+        if not lengths:
+            return b""
+        if len(set(v.strip() for v in lengths)) != 1 or not _DIGITS.match(lengths[0].strip()):
+            raise _Reject(400, _error(400, "Invalid Content-Length"))
+        n = int(lengths[0].strip())
+        if n > MAX_BODY_BYTES:
+            raise _Reject(413, _error(413, "Request body too large"))
+        data = self.rfile.read(n)
+        if len(data) != n:
+            raise _Reject(400, _error(400, "Incomplete request body"))
+        return data
+
+    def _read_chunked(self) -> bytes:
+        parts: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(65537)
+            if not line:
+                raise _Reject(400, _error(400, "Incomplete chunked body"))
+            size_text = line.split(b";", 1)[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                raise _Reject(400, _error(400, "Invalid chunk size")) from None
+            if size == 0:
+                while True:  # trailers
+                    trailer = self.rfile.readline(65537)
+                    if trailer in (b"\r\n", b"\n", b""):
+                        break
+                return b"".join(parts)
+            total += size
+            if total > MAX_BODY_BYTES:
+                raise _Reject(413, _error(413, "Request body too large"))
+            chunk = self.rfile.read(size)
+            if len(chunk) != size:
+                raise _Reject(400, _error(400, "Incomplete chunked body"))
+            parts.append(chunk)
+            self.rfile.readline(3)  # CRLF after the chunk
+
+    # ---- control endpoints -------------------------------------------------
+    def _control(self, path: str, body: bytes) -> None:
+        sim = self.server.sim
+        if path == "/__sim/state":
+            if self.command != "GET":
+                self._send(405, _error(405, "Method Not Allowed"), {"Allow": "GET"})
+                return
+            self._send(200, sim._state())
+            return
+        if path == "/__sim/reset":
+            if self.command != "POST":
+                self._send(405, _error(405, "Method Not Allowed"), {"Allow": "POST"})
+                return
+            sim.reset()
+            self._send(200, {"status": True})
+            return
+        if path == "/__sim/faults":
+            if self.command != "POST":
+                self._send(405, _error(405, "Method Not Allowed"), {"Allow": "POST"})
+                return
+            try:
+                data = json.loads(body.decode("utf-8"))
+                if not isinstance(data, list):
+                    raise ValueError("expected a JSON list of fault objects")
+                faults = [Fault.from_dict(d) for d in data]
+            except (ValueError, TypeError, UnicodeDecodeError) as exc:
+                self._send(400, _error(400, f"Invalid faults: {exc}"))
+                return
+            sim.add_faults(*faults)
+            self._send(200, {"status": True, "faults_pending": sim._pending_faults()})
+            return
+        self._send(404, _error(404, "Not Found"))
+
+    # ---- responses ---------------------------------------------------------
+    def _answer(self, record: dict, status: int, body: Any, headers: dict | None = None) -> None:
+        with self.server.sim._lock:
+            record["status"] = status
+        self._send(status, body, headers)
+
+    def _send(self, status: int, body: Any, headers: dict | None = None) -> None:
+        payload = json.dumps(body).encode("utf-8")
+        try:
+            self.send_response(status, _REASONS.get(status))
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self._headers_buffer.append(b"\r\n")
+            if self.command != "HEAD":
+                self._headers_buffer.append(payload)
+            self.flush_headers()  # headers and body in one write
+        except OSError:
+            # the client went away (e.g. it timed out during a delay fault)
+            self.close_connection = True
+
+    def _drop(self) -> None:
+        try:
+            self.wfile.flush()
+        except OSError:
+            pass
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+class LtiProSimulator:
+    """Strict LTI Pro ``bulkDisassociate`` simulator on a real local HTTP port."""
+
+    def __init__(
+        self,
+        key: str,
+        secret: str,
+        *,
+        max_batch: int = 400,
+        window_ms: int = 3_600_000,
+        clock: Callable[[], float] = time.time,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        if not key or not secret:
+            raise ValueError("key and secret must be non-empty")
+        self.key = key
+        self._secret = secret.encode("utf-8")
+        self.max_batch = max_batch
+        self.window_ms = window_ms
+        self.clock = clock
+        self.host = host
+        self.port = port
+        self.base_url = ""
+        self.received: list[dict] = []
+        self.accepted: list[dict] = []
+        self._faults: list[Fault] = []
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._connections: dict[int, socket.socket] = {}
+        self._conn_seq = 0
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"LtiProSimulator(key={self.key!r}, base_url={self.base_url!r})"
+
+    # ---- lifecycle ---------------------------------------------------------
+    def start(self) -> str:
+        if self._server is not None:
+            return self.base_url
+        self._stopping.clear()
+        self._server = _Server((self.host, self.port), _Handler, self)
+        self.port = self._server.server_address[1]
+        self.base_url = f"http://{self.host}:{self.port}{BASE_PATH}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="lti-sim", daemon=True
+        )
+        self._thread.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        server.server_close()
+        with self._lock:
+            conns = list(self._connections.values())
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> "LtiProSimulator":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # ---- scripting and records ---------------------------------------------
+    def add_faults(self, *faults: Fault) -> None:
+        for f in faults:
+            if not isinstance(f, Fault):
+                raise TypeError("add_faults() takes Fault instances")
+            f.validate()
+        with self._lock:
+            self._faults.extend(faults)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._faults.clear()
+            self.received.clear()
+            self.accepted.clear()
+
+    def accepted_items(self) -> list[dict]:
+        with self._lock:
+            return [copy.deepcopy(item) for call in self.accepted for item in call["items"]]
+
+    # ---- internals ---------------------------------------------------------
+    def _register_connection(self, conn: socket.socket) -> int:
+        with self._lock:
+            self._conn_seq += 1
+            self._connections[self._conn_seq] = conn
+            return self._conn_seq
+
+    def _unregister_connection(self, conn: socket.socket) -> None:
+        with self._lock:
+            for cid, c in list(self._connections.items()):
+                if c is conn:
+                    del self._connections[cid]
+
+    def _record_received(self, record: dict) -> None:
+        with self._lock:
+            self.received.append(record)
+
+    def _next_fault(self) -> Fault | None:
+        with self._lock:
+            return self._faults.pop(0) if self._faults else None
+
+    def _pending_faults(self) -> int:
+        with self._lock:
+            return len(self._faults)
+
+    def _state(self) -> dict:
+        with self._lock:
+            return {
+                "received": len(self.received),
+                "accepted": copy.deepcopy(self.accepted),
+                "faults_pending": len(self._faults),
+            }
+
+    def _process(self, method: str, split, headers, body: bytes) -> tuple[int, dict]:
+        # 1. path and method
+        if split.path != ENDPOINT_PATH:
+            raise _Reject(404, _error(404, "Not Found"))
+        if method != "PUT":
+            raise _Reject(405, _error(405, "Method Not Allowed"), {"Allow": "PUT"})
+
+        # 2. required query parameters, each exactly once
+        params = parse_qsl(split.query, keep_blank_values=True)
+        for name in ("key", "timestamp"):
+            count = sum(1 for n, _ in params if n == name)
+            if count == 0:
+                raise _Reject(400, _error(400, f"Missing required parameter: {name}"))
+            if count > 1:
+                raise _Reject(400, _error(400, f"Duplicate parameter: {name}"))
+        query = dict(params)
+        unauthorized = _Reject(401, _error(401, SIGNATURE_FAILED))
+
+        # 3. key
+        if not hmac.compare_digest(query["key"].encode("utf-8"), self.key.encode("utf-8")):
+            raise unauthorized
+
+        # 4. timestamp: milliseconds, within the validity window
+        ts_text = query["timestamp"]
+        if not _DIGITS.match(ts_text):
+            raise unauthorized
+        timestamp = int(ts_text)
+        if abs(timestamp - self.clock() * 1000.0) > self.window_ms:
+            raise unauthorized
+
+        # 5. signature
+        sigs = headers.get_all(SIGNATURE_HEADER) or []
+        if len(sigs) != 1:
+            raise unauthorized
+        given = sigs[0].strip().encode("latin-1", errors="replace")
+        expected = _expected_signature(self._secret, params).encode("ascii")
+        if not hmac.compare_digest(given, expected):
+            raise unauthorized
+
+        # 6. content type and JSON
+        ctype = (headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+        if ctype != "application/json":
+            raise _Reject(415, _error(415, "Unsupported Media Type: Content-Type must be application/json"))
+        if not body:
+            raise _Reject(400, _error(400, "Required request body is missing"))
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _Reject(400, _error(400, "Request body is not valid UTF-8")) from None
+        try:
+            data = json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant)
+        except ValueError as exc:
+            raise _Reject(400, _error(400, f"Malformed JSON request body: {exc}")) from None
+
+        # 7. shape
+        items, user_id = self._validate_shape(data)
+        if user_id is None:
+            user_id = query.get("userId")
+
+        # 8. batch limit
+        if len(items) > self.max_batch:
+            return 200, _error(1001, f"The number of meetings exceeds the limit of {self.max_batch}.")
+
+        # 9. accept
+        with self._lock:
+            self.accepted.append(
+                {
+                    "timestamp": timestamp,
+                    "user_id": user_id,
+                    "items": copy.deepcopy(items),
+                    "signature": sigs[0].strip(),
+                }
+            )
+        return 200, {"status": True, "result": "Processing Bulk Disassociate"}
+
+    @staticmethod
+    def _validate_shape(data: Any) -> tuple[list[dict], str | None]:
+        def bad(message: str) -> _Reject:
+            return _Reject(400, _error(400, message))
+
+        user_id: str | None = None
+        if isinstance(data, list):
+            items = data
+            where = "item"
+        elif isinstance(data, dict):
+            keys = set(data)
+            expected = {"userId", "meetingList"}
+            if keys != expected:
+                missing = sorted(expected - keys)
+                extra = sorted(keys - expected)
+                parts = []
+                if missing:
+                    parts.append("missing field(s) " + ", ".join(map(repr, missing)))
+                if extra:
+                    parts.append("unexpected field(s) " + ", ".join(map(repr, extra)))
+                raise bad(
+                    "Request body object must have exactly the fields 'userId' and 'meetingList': "
+                    + "; ".join(parts)
+                )
+            user_id = data["userId"]
+            if not isinstance(user_id, str) or not user_id.strip():
+                raise bad("Field 'userId' must be a non-empty string")
+            items = data["meetingList"]
+            if not isinstance(items, list):
+                raise bad("Field 'meetingList' must be a list of meetings")
+            where = "meetingList item"
+        else:
+            raise bad(
+                "Request body must be a JSON list of meetings or an object with 'userId' and 'meetingList'"
+            )
+        if not items:
+            raise bad("The meeting list is empty")
+
+        for i, item in enumerate(items):
+            prefix = f"Invalid {where} at index {i}"
+            if not isinstance(item, dict):
+                raise bad(f"{prefix}: must be an object")
+            extra = sorted(k for k in item if k not in _ALLOWED_ITEM_FIELDS)
+            if extra:
+                raise bad(f"{prefix}: unexpected field {extra[0]!r}")
+            for field in _REQUIRED_ITEM_FIELDS:
+                if field not in item:
+                    raise bad(f"{prefix}: missing required field {field!r}")
+                value = item[field]
+                if not isinstance(value, str) or not value.strip():
+                    raise bad(f"{prefix}: field {field!r} must be a non-empty string")
+            if not _DIGITS.match(item["meetingId"]):
+                raise bad(f"{prefix}: field 'meetingId' must contain digits only")
+            if "courseId" in item and not isinstance(item["courseId"], str):
+                raise bad(f"{prefix}: field 'courseId' must be a string")
+        return items, user_id
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Strict local LTI Pro bulkDisassociate simulator")
+    parser.add_argument("--key", required=True, help="LTI key")
+    parser.add_argument(
+        "--secret", default=None, help="LTI secret (default: the LTI_SIM_SECRET environment variable)"
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--max-batch", type=int, default=400)
+    parser.add_argument("--window-ms", type=int, default=3_600_000)
+    args = parser.parse_args(argv)
+    secret = args.secret if args.secret is not None else os.environ.get("LTI_SIM_SECRET")
+    if not secret:
+        parser.error("a secret is required (--secret or LTI_SIM_SECRET)")
+
+    sim = LtiProSimulator(
+        args.key, secret, max_batch=args.max_batch, window_ms=args.window_ms, host=args.host, port=args.port
+    )
+    done = threading.Event()
+
+    def _on_signal(signum, frame) -> None:  # noqa: ARG001
+        done.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    sim.start()
+    print(sim.base_url, flush=True)
+    try:
+        while not done.wait(0.5):
+            pass
+    finally:
+        sim.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,284 @@
+"""The embedded local stack: AWS on 127.0.0.1 without an account or Docker.
+
+* moto's server (``ThreadedMotoServer``) on a free port on 127.0.0.1 as AWS;
+* the resources template.yaml declares, with the same shape: the files bucket
+  with its ``incoming/`` and ``dryrun/`` notifications to the queue, the queue
+  with its DLQ redrive, the jobs and idempotency tables, the LTI secret;
+* the LTI Pro simulator (``lti_sim.py``) on another free port;
+* a dispatcher that does what Lambda's SQS event source mapping does: receive,
+  hand the handler a real SQS event, delete what succeeded, leave the reported
+  failures for redelivery (and, after ``maxReceiveCount``, the DLQ).
+
+The handler runs in this process with the environment template.yaml gives it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Iterator
+
+from .lti_sim import LtiProSimulator
+
+ROOT = Path(__file__).resolve().parents[2]
+REGION = "us-east-1"
+
+# Local resource names (the deployed ones come from template.yaml's outputs).
+BUCKET = "zoomops-local-files"
+QUEUE = "zoomops-local-disassociate"
+DLQ = "zoomops-local-disassociate-dlq"
+JOBS_TABLE = "zoomops-local-jobs"
+IDEMPOTENCY_TABLE = "zoomops-local-idempotency"
+LTI_SECRET = "zoomops-local/lti"
+MAX_RECEIVE_COUNT = 3
+
+
+def load_handler(function: str) -> ModuleType:
+    """A fresh copy of ``functions/<function>/app.py`` (its caches start empty)."""
+    path = ROOT / "functions" / function / "app.py"
+    spec = importlib.util.spec_from_file_location(f"zoomops_fn_{function}_{uuid.uuid4().hex[:6]}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class LambdaContext:
+    """What the Lambda runtime passes as ``context``; the deadline is real time."""
+
+    function_name: str = "zoomops-disassociate"
+    timeout_seconds: float = 900.0
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    _deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_seconds
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:{self.function_name}"
+        self.function_version = "$LATEST"
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self.log_stream_name = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def aws_env(endpoint: str) -> dict[str, str]:
+    """Environment that points boto3 at the local moto server with fake credentials."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+class LocalStack:
+    def __init__(self, *, lti_key: str = "local-lti-key", lti_secret: str = "local-lti-secret",
+                 lti_user_id: str | None = None, batch_size: int = 400, visibility_timeout: int = 2):
+        self.lti_key, self._lti_secret, self.lti_user_id = lti_key, lti_secret, lti_user_id
+        self.batch_size = batch_size
+        self.visibility_timeout = visibility_timeout
+        self.moto = None
+        self.endpoint = ""
+        self.lti = LtiProSimulator(lti_key, lti_secret)
+        self.queue_url = self.dlq_url = ""
+        self._saved_env: dict[str, str | None] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> "LocalStack":
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.moto.start()
+        host, port = self.moto.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+        self.lti.start()
+        self._create_resources()
+        self._set_env(self.function_env())
+        return self
+
+    def reset(self) -> None:
+        """Empty every AWS resource and the simulator's records; recreate the resources."""
+        import requests
+
+        requests.post(f"{self.endpoint}/moto-api/reset", timeout=10).raise_for_status()
+        self.lti.reset()
+        self._create_resources()
+
+    def stop(self) -> None:
+        self.lti.stop()
+        if self.moto is not None:
+            self.moto.stop()
+            self.moto = None
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env.clear()
+
+    def __enter__(self) -> "LocalStack":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # -- configuration ----------------------------------------------------------------------
+    def function_env(self) -> dict[str, str]:
+        """The disassociate function's environment, as template.yaml sets it."""
+        return {
+            **aws_env(self.endpoint),
+            "ZOOMOPS_LTI_SECRET_ID": LTI_SECRET,
+            "ZOOMOPS_LTI_BASE_URL": self.lti.base_url,
+            "ZOOMOPS_JOBS_TABLE": JOBS_TABLE,
+            "ZOOMOPS_IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
+            "ZOOMOPS_BATCH_SIZE": str(self.batch_size),
+            "ZOOMOPS_DISASSOCIATE_QUEUE_URL": self.queue_url,
+            "POWERTOOLS_SERVICE_NAME": "disassociate",
+            "POWERTOOLS_METRICS_NAMESPACE": "zoomops",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            "AWS_LAMBDA_FUNCTION_NAME": "zoomops-disassociate",
+        }
+
+    def _set_env(self, env: dict[str, str]) -> None:
+        for name, value in env.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+
+    def client(self, service: str):
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def _create_resources(self) -> None:
+        s3, sqs, ddb, sm = (self.client(s) for s in ("s3", "sqs", "dynamodb", "secretsmanager"))
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        self.dlq_url = sqs.create_queue(QueueName=DLQ)["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=self.dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.queue_url = sqs.create_queue(QueueName=QUEUE, Attributes={
+            "VisibilityTimeout": str(self.visibility_timeout),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}),
+        })["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        s3.put_bucket_notification_configuration(Bucket=BUCKET, NotificationConfiguration={
+            "QueueConfigurations": [
+                {"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"],
+                 "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}}}
+                for prefix in ("incoming/", "dryrun/")
+            ]
+        })
+        ddb.create_table(TableName=JOBS_TABLE, BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}])
+        ddb.create_table(TableName=IDEMPOTENCY_TABLE, BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+        ddb.update_time_to_live(TableName=IDEMPOTENCY_TABLE,
+                                TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"})
+        secret = {"key": self.lti_key, "secret": self._lti_secret}
+        if self.lti_user_id:
+            secret["user_id"] = self.lti_user_id
+        sm.create_secret(Name=LTI_SECRET, SecretString=json.dumps(secret))
+
+    # -- what AWS does between the bucket and the function ---------------------------------------
+    def receive_events(self, max_messages: int = 1, wait: int = 1) -> tuple[dict, dict[str, str]]:
+        """One SQS event as Lambda's event source mapping builds it, and receipt handles by id."""
+        sqs = self.client("sqs")
+        answer = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=max_messages,
+                                     WaitTimeSeconds=wait, AttributeNames=["All"])
+        records, receipts = [], {}
+        arn = f"arn:aws:sqs:{REGION}:123456789012:{QUEUE}"
+        for message in answer.get("Messages", []):
+            receipts[message["MessageId"]] = message["ReceiptHandle"]
+            records.append({
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": message.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": message.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": REGION,
+            })
+        return {"Records": records}, receipts
+
+    def dispatch(self, handler: Callable[[dict, Any], dict], *, timeout: float = 30.0,
+                 context_factory: Callable[[], LambdaContext] = LambdaContext, idle_polls: int = 2) -> list[dict]:
+        """Deliver queued events to ``handler`` until the queue stays empty; returns the responses."""
+        sqs = self.client("sqs")
+        responses, idle, deadline = [], 0, time.monotonic() + timeout
+        while idle < idle_polls and time.monotonic() < deadline:
+            event, receipts = self.receive_events()
+            if not event["Records"]:
+                idle += 1 if self.in_flight() == 0 else 0
+                continue
+            idle = 0
+            response = handler(event, context_factory())
+            responses.append(response)
+            failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+            for message_id, receipt in receipts.items():
+                if message_id not in failed:
+                    sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt)
+        return responses
+
+    def dlq_messages(self) -> int:
+        attrs = self.client("sqs").get_queue_attributes(
+            QueueUrl=self.dlq_url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"])
+
+    def in_flight(self) -> int:
+        attrs = self.client("sqs").get_queue_attributes(
+            QueueUrl=self.queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        return int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+    # -- conveniences for the demo and tests -------------------------------------------------------
+    def put_file(self, key: str, body: bytes, metadata: dict[str, str] | None = None) -> str:
+        answer = self.client("s3").put_object(Bucket=BUCKET, Key=key, Body=body, Metadata=metadata or {})
+        return answer["ETag"].strip('"')
+
+    def keys(self, prefix: str = "") -> list[str]:
+        pages = self.client("s3").get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
+        return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+
+    def read(self, key: str) -> bytes:
+        return self.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read()
+
+    def results(self, file_name: str) -> dict[str, bytes]:
+        """The newest run's result files for ``file_name``, by file name."""
+        keys = self.keys(f"results/{file_name}/")
+        if not keys:
+            return {}
+        run = sorted({key.split("/")[2] for key in keys})[-1]
+        prefix = f"results/{file_name}/{run}/"
+        return {key[len(prefix):]: self.read(key) for key in keys if key.startswith(prefix)}
+
+    def job(self, job_id: str) -> dict | None:
+        from zoomops.aws import JobStore
+
+        return JobStore(JOBS_TABLE, self.client("dynamodb")).get(job_id)
+
+
+@contextmanager
+def running(**kwargs: Any) -> Iterator[LocalStack]:
+    stack = LocalStack(**kwargs)
+    try:
+        yield stack.start()
+    finally:
+        stack.stop()

@@ -1,0 +1,198 @@
+"""Streaming reader for LTI Pro meeting-import CSV files.
+
+Reads any binary file-like (an S3 ``StreamingBody``, an open local file) a few
+kilobytes at a time: a million-row file never sits in memory. It finds the
+text encoding (UTF-8 with or without BOM, falling back to cp1252, what Excel on
+Windows saves), refuses empty and binary files with a reason, maps the header
+to the import template's columns, and yields one :class:`Record` per CSV
+record with the physical line on which that record starts (header = line 1).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import threading
+from dataclasses import dataclass
+from typing import BinaryIO, Iterator
+
+# The four columns of LTI Pro's "Download a CSV Template", in template order.
+FIELDS = ("meeting_id", "context_id", "domain", "course_id")
+TEMPLATE_HEADER = ("Meeting ID", "Context ID", "Domain", "custom_canvas_course_id")
+REQUIRED = ("meeting_id", "context_id", "domain")
+
+# Header names after normalisation (lower case, no spaces, `_` or `-`).
+_ALIASES = {
+    "meeting_id": ("meetingid", "meeting", "zoommeetingid", "meetingnumber", "id"),
+    "context_id": ("contextid", "context", "lticontextid", "coursecontextid"),
+    "domain": ("domain", "lmsdomain", "lmsurl", "domainurl"),
+    "course_id": ("customcanvascourseid", "courseid", "canvascourseid", "course"),
+}
+_HEADER_LOOKUP = {alias: field for field, names in _ALIASES.items() for alias in names}
+_NORMALISE = re.compile(r"[\s_\-]+")
+
+SNIFF_BYTES = 64 * 1024
+_READ_CHUNK = 256 * 1024
+
+
+class FileRefused(ValueError):
+    """The file as a whole cannot be processed (empty, binary, no usable header)."""
+
+    def __init__(self, reason: str, *, line: int | None = None):
+        super().__init__(reason if line is None else f"line {line}: {reason}")
+        self.reason = reason
+        self.line = line
+
+
+@dataclass(slots=True)
+class Record:
+    """One CSV record: the values as written, keyed by template field."""
+
+    line: int
+    meeting_id: str
+    context_id: str
+    domain: str
+    course_id: str
+
+
+def normalise_header(name: str) -> str:
+    return _NORMALISE.sub("", name.strip().lstrip("\ufeff")).lower()
+
+
+def map_header(header: list[str]) -> dict[str, int]:
+    """Column index of each template field; refuses a header missing required ones."""
+    columns: dict[str, int] = {}
+    for index, name in enumerate(header):
+        field = _HEADER_LOOKUP.get(normalise_header(name))
+        if field and field not in columns:
+            columns[field] = index
+    missing = [TEMPLATE_HEADER[FIELDS.index(f)] for f in REQUIRED if f not in columns]
+    if missing:
+        seen = ", ".join(repr(h) for h in header[:8]) or "nothing"
+        raise FileRefused(
+            f"no usable header: missing column(s) {', '.join(missing)} "
+            f"(found {seen}); expected the LTI Pro import template header "
+            f"{','.join(TEMPLATE_HEADER)}",
+            line=1,
+        )
+    return columns
+
+
+class _RawReader(io.RawIOBase):
+    """Adapts anything with ``read(n)`` (botocore StreamingBody included) to RawIOBase."""
+
+    def __init__(self, source):
+        self._source = source
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._source.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        return n
+
+
+_FALLBACK = "zoomops-cp1252"
+_fallback_hits = threading.local()
+
+
+def _cp1252_fallback(exc: UnicodeDecodeError):
+    """Codec error handler: bytes that are not UTF-8 are read as cp1252, and counted.
+
+    The five bytes cp1252 leaves undefined become U+FFFD, which row validation
+    rejects, so a stray byte deep in a file costs one row, never the run.
+    """
+    chunk = bytes(exc.object[exc.start : exc.end])
+    text = chunk.decode("cp1252", errors="replace")
+    _fallback_hits.count = getattr(_fallback_hits, "count", 0) + 1
+    return text, exc.end
+
+
+codecs.register_error(_FALLBACK, _cp1252_fallback)
+
+
+def _detect(sample: bytes) -> str:
+    if not sample.strip():
+        raise FileRefused("the file is empty" if not sample else "the file holds only whitespace")
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in sample:
+        raise FileRefused(
+            "binary file, not CSV text (it contains NUL bytes; a UTF-16 'Unicode text' "
+            "export looks like this: save it as 'CSV UTF-8' or 'CSV (Comma delimited)')"
+        )
+    controls = sum(1 for b in sample if b < 0x20 and b not in (0x09, 0x0A, 0x0D))
+    if controls > max(8, len(sample) // 100):
+        raise FileRefused("binary file, not CSV text (too many control characters)")
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        # A multi-byte sequence cut at the end of the sample is still UTF-8.
+        if exc.start >= len(sample) - 3 and exc.reason == "unexpected end of data":
+            return "utf-8"
+    try:
+        sample.decode("cp1252")
+    except UnicodeDecodeError:
+        raise FileRefused("not a text CSV file: bytes that are neither UTF-8 nor cp1252") from None
+    return "cp1252"
+
+
+class CsvSource:
+    """Iterate the records of one CSV stream; ``encoding`` is known once iteration starts."""
+
+    def __init__(self, stream: BinaryIO | io.RawIOBase, name: str = "<stream>"):
+        self.name = name
+        self._buffered = io.BufferedReader(_RawReader(stream), buffer_size=_READ_CHUNK)
+        self.encoding: str | None = None
+        self.columns: dict[str, int] = {}
+        self.warnings: list[str] = []
+        self._hits_before = 0
+        self._fell_back = False
+
+    def _text(self) -> io.TextIOWrapper:
+        sample = self._buffered.peek(SNIFF_BYTES)[:SNIFF_BYTES]
+        self.encoding = _detect(sample)
+        # Valid UTF-8 in the sample; a later non-UTF-8 byte is read as cp1252 and reported.
+        errors = "replace" if self.encoding == "cp1252" else _FALLBACK
+        self._hits_before = getattr(_fallback_hits, "count", 0)
+        return io.TextIOWrapper(self._buffered, encoding=self.encoding, errors=errors, newline="")
+
+    def __iter__(self) -> Iterator[Record]:
+        reader = csv.reader(self._text(), strict=False)
+        header = next(reader, None)
+        while header is not None and not any(cell.strip() for cell in header):
+            header = next(reader, None)  # blank lines above the header
+        if header is None:
+            raise FileRefused("the file has no header and no rows")
+        header_line = reader.line_num
+        columns = self.columns = map_header(header)
+        mi, ci, di = columns["meeting_id"], columns["context_id"], columns["domain"]
+        cc = columns.get("course_id")
+        width = max(columns.values()) + 1
+        start = header_line + 1
+        for row in reader:
+            end = reader.line_num
+            if not row or (len(row) == 1 and not row[0].strip()):
+                start = end + 1
+                continue
+            if len(row) < width:
+                row = row + [""] * (width - len(row))
+            yield Record(
+                start,
+                row[mi],
+                row[ci],
+                row[di],
+                row[cc] if cc is not None else "",
+            )
+            start = end + 1
+        if getattr(_fallback_hits, "count", 0) > self._hits_before:
+            self.encoding = "cp1252"
+            self.warnings.append(
+                "the file is not valid UTF-8 past its first 64 KiB; "
+                "those bytes were read as cp1252 (Windows Excel 'CSV')"
+            )

@@ -1,0 +1,95 @@
+"""The files a bulk disassociate run writes: summary.json, rows.csv, retry.csv, requests.jsonl."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .csvinput import TEMPLATE_HEADER, Record
+
+ROWS_HEADER = ("line", "meeting_id", "context_id", "domain", "course_id", "status", "reason")
+STATUSES = ("sent", "planned", "rejected", "duplicate", "failed")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def cell(value: str) -> str:
+    """A cell a spreadsheet shows as text: one that could start a formula gets a leading '."""
+    if value and (value[0] in _FORMULA_START or value.lstrip()[:1] in _FORMULA_START):
+        return "'" + value
+    return value
+
+
+@dataclass
+class Summary:
+    file: str
+    encoding: str | None = None
+    total_rows: int = 0
+    sent: int = 0
+    planned: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    batches: int = 0
+    batches_failed: int = 0
+    requests_sent: int = 0
+    dry_run: bool = False
+    user_id: str | None = None
+    batch_size: int = 0
+    started_at: str = ""
+    finished_at: str = ""
+    refused: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    run_id: str | None = None
+
+    @property
+    def accounted(self) -> int:
+        return self.sent + self.planned + self.rejected + self.duplicates + self.failed
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class ResultFiles:
+    """Writes one run's result files into a local directory, row by row."""
+
+    def __init__(self, directory: str | Path, *, dry_run: bool):
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._rows_file = open(self.dir / "rows.csv", "w", newline="", encoding="utf-8")
+        self._retry_file = open(self.dir / "retry.csv", "w", newline="", encoding="utf-8")
+        self._rows = csv.writer(self._rows_file)
+        self._retry = csv.writer(self._retry_file)
+        self._rows.writerow(ROWS_HEADER)
+        self._retry.writerow(TEMPLATE_HEADER)
+        self._requests = open(self.dir / "requests.jsonl", "w", encoding="utf-8") if dry_run else None
+
+    def row(self, record: Record, status: str, reason: str = "") -> None:
+        self._rows.writerow(
+            (record.line, cell(record.meeting_id), cell(record.context_id), cell(record.domain),
+             cell(record.course_id), status, cell(reason))
+        )
+        if status == "failed":
+            # The values exactly as read, so dropping retry.csv re-drives these rows.
+            self._retry.writerow((record.meeting_id, record.context_id, record.domain, record.course_id))
+
+    def rows(self, records: list[Record], status: str, reason: str = "") -> None:
+        for record in records:
+            self.row(record, status, reason)
+
+    def request(self, line: str) -> None:
+        if self._requests is not None:
+            self._requests.write(line)
+
+    def finish(self, summary: Summary) -> None:
+        self.close()
+        (self.dir / "summary.json").write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
+
+    def close(self) -> None:
+        for handle in (self._rows_file, self._retry_file, self._requests):
+            if handle is not None and not handle.closed:
+                handle.close()
+
+    def paths(self) -> list[Path]:
+        return sorted(p for p in self.dir.iterdir() if p.is_file())

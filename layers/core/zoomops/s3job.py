@@ -1,0 +1,127 @@
+"""Bulk disassociate for one S3 object: the service the Lambda handler calls.
+
+``incoming/<path>`` sends, ``dryrun/<path>`` only plans. Results go to
+``results/<file name>/<run id>/``; the source moves to ``processed/<path>``, or
+``rejected/<path>`` when the file itself is refused. Per-file options come from
+the object's metadata (``user-id``, ``batch-size``, ``dry-run``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from . import disassociate
+from .aws import JobStore, ObjectRef, ThrottledProgress, move_object, upload_dir, utc_now
+from .lti import MAX_BATCH, LtiCredentials
+from .results import ResultFiles, Summary
+from .settings import (
+    DRYRUN_PREFIX,
+    INCOMING_PREFIX,
+    PROCESSED_PREFIX,
+    REJECTED_PREFIX,
+    RESULTS_PREFIX,
+)
+
+
+@dataclass
+class Deps:
+    s3: Any
+    jobs: JobStore
+    credentials: Callable[[], tuple[LtiCredentials, str | None]]
+    sender: Callable[[LtiCredentials], disassociate.Sender]
+    batch_size: int = MAX_BATCH
+
+
+def job_id_for(ref: ObjectRef) -> str:
+    digest = hashlib.sha256(f"{ref.bucket}\n{ref.key}\n{ref.etag}\n{ref.version}\n{ref.sequencer}".encode()).hexdigest()
+    return f"dis-{digest[:24]}"
+
+
+def _overrides(metadata: dict[str, str], default_batch: int) -> tuple[dict[str, Any], str | None]:
+    """Per-file options from object metadata, or the reason they are unusable."""
+    options: dict[str, Any] = {"batch_size": default_batch, "user_id": None, "dry_run": False}
+    raw = metadata.get("batch-size", "").strip()
+    if raw:
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_BATCH:
+            return options, f"object metadata batch-size must be a whole number 1-{MAX_BATCH}, got {raw!r}"
+        options["batch_size"] = int(raw)
+    user = metadata.get("user-id", "").strip()
+    if user:
+        options["user_id"] = user
+    dry = metadata.get("dry-run", "").strip().lower()
+    if dry:
+        if dry not in ("true", "false", "1", "0", "yes", "no"):
+            return options, f"object metadata dry-run must be true or false, got {dry!r}"
+        options["dry_run"] = dry in ("true", "1", "yes")
+    return options, None
+
+
+def process_object(ref: ObjectRef, deps: Deps, *, time_left: Callable[[], float] | None = None,
+                   min_time_left: float = 60.0) -> dict:
+    if ref.key.startswith(DRYRUN_PREFIX):
+        prefix, dry_by_prefix = DRYRUN_PREFIX, True
+    elif ref.key.startswith(INCOMING_PREFIX):
+        prefix, dry_by_prefix = INCOMING_PREFIX, False
+    else:
+        return {"skipped": f"{ref.key} is not under {INCOMING_PREFIX} or {DRYRUN_PREFIX}"}
+    relative = ref.key[len(prefix):]
+    try:
+        obj = deps.s3.get_object(Bucket=ref.bucket, Key=ref.key, **({"VersionId": ref.version} if ref.version else {}))
+    except deps.s3.exceptions.NoSuchKey:
+        # Already processed and moved: a late duplicate delivery.
+        return {"skipped": f"{ref.key} no longer exists (already processed)"}
+
+    options, metadata_error = _overrides(obj.get("Metadata", {}), deps.batch_size)
+    job_id = job_id_for(ref)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    job = deps.jobs.start(job_id, {
+        "kind": "disassociate",
+        "source": f"s3://{ref.bucket}/{ref.key}",
+        "file": ref.name,
+        "run_id": f"{stamp}-{job_id[4:12]}",
+        "dry_run": dry_by_prefix or options["dry_run"],
+        "batch_size": options["batch_size"],
+        "user_id": options["user_id"] or "",
+        "started_at": utc_now(),
+    })
+    # A resumed attempt keeps the first attempt's run id and batch layout.
+    run_id, batch_size = job["run_id"], int(job["batch_size"])
+    results_prefix = f"{RESULTS_PREFIX}{ref.name}/{run_id}/"
+    creds, default_user = deps.credentials()
+    run_options = disassociate.Options(
+        dry_run=bool(job["dry_run"]), user_id=job["user_id"] or default_user, batch_size=batch_size,
+    )
+
+    with tempfile.TemporaryDirectory(prefix="zoomops-") as tmp:
+        out = ResultFiles(tmp, dry_run=run_options.dry_run)
+        if metadata_error:
+            summary = Summary(file=ref.name, refused=f"{ref.name}: {metadata_error}", run_id=run_id,
+                              dry_run=run_options.dry_run, started_at=utc_now(), finished_at=utc_now())
+            out.finish(summary)
+        else:
+            summary = disassociate.run(
+                obj["Body"], ref.name, out, run_options,
+                sender=None if run_options.dry_run else deps.sender(creds),
+                creds=creds,
+                checkpoint=deps.jobs.checkpoint(job_id),
+                progress=ThrottledProgress(deps.jobs, job_id),
+                time_left=time_left,
+                min_time_left=min_time_left,
+                run_id=run_id,
+            )
+        upload_dir(deps.s3, Path(tmp), ref.bucket, results_prefix)
+
+    target = (REJECTED_PREFIX if summary.refused else PROCESSED_PREFIX) + relative
+    move_object(deps.s3, ref, target)
+    state = "rejected" if summary.refused else "partially_failed" if summary.failed else "succeeded"
+    deps.jobs.update(
+        job_id, summary, state=state, finished_at=utc_now(), results_prefix=results_prefix,
+        moved_to=target, encoding=summary.encoding, refused=summary.refused,
+    )
+    return {"job_id": job_id, "state": state, "results": f"s3://{ref.bucket}/{results_prefix}",
+            "moved_to": target, **summary.as_dict()}

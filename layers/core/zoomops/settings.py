@@ -1,0 +1,94 @@
+"""Validated settings, read from the environment on first use (never at import).
+
+A missing or malformed variable fails at cold start with a message naming it.
+Tests construct the dataclasses directly.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+from .lti import MAX_BATCH
+
+# Object key prefixes in the files bucket: one place for handlers, local stack and CLI.
+INCOMING_PREFIX = "incoming/"
+DRYRUN_PREFIX = "dryrun/"
+PROCESSED_PREFIX = "processed/"
+REJECTED_PREFIX = "rejected/"
+RESULTS_PREFIX = "results/"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names it."""
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"environment variable {name} is required and is not set")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"environment variable {name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"environment variable {name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _url(env: Mapping[str, str], name: str) -> str:
+    value = _required(env, name)
+    if not value.startswith(("https://", "http://")):
+        raise ConfigError(f"environment variable {name} must be an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
+@dataclass(frozen=True)
+class DisassociateSettings:
+    lti_secret_id: str
+    lti_base_url: str
+    jobs_table: str
+    idempotency_table: str
+    queue_url: str  # where a run cut short by the time limit re-queues itself
+    batch_size: int = MAX_BATCH
+    secret_max_age: int = 300  # seconds the LTI secret is cached per container
+    idempotency_ttl: int = 3600
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "DisassociateSettings":
+        env = os.environ if env is None else env
+        return cls(
+            lti_secret_id=_required(env, "ZOOMOPS_LTI_SECRET_ID"),
+            lti_base_url=_url(env, "ZOOMOPS_LTI_BASE_URL"),
+            jobs_table=_required(env, "ZOOMOPS_JOBS_TABLE"),
+            idempotency_table=_required(env, "ZOOMOPS_IDEMPOTENCY_TABLE"),
+            queue_url=_url(env, "ZOOMOPS_DISASSOCIATE_QUEUE_URL"),
+            batch_size=_int(env, "ZOOMOPS_BATCH_SIZE", MAX_BATCH, 1, MAX_BATCH),
+        )
+
+
+@dataclass(frozen=True)
+class CliLtiSettings:
+    base_url: str
+    key: str
+    secret: str
+
+    def __repr__(self) -> str:  # never the secret
+        return f"CliLtiSettings(base_url={self.base_url!r}, key={self.key!r}, secret=***)"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "CliLtiSettings":
+        env = os.environ if env is None else env
+        return cls(
+            base_url=_url(env, "ZOOMOPS_LTI_BASE_URL"),
+            key=_required(env, "ZOOMOPS_LTI_KEY"),
+            secret=_required(env, "ZOOMOPS_LTI_SECRET"),
+        )

@@ -1,0 +1,51 @@
+"""Shared fixtures: the embedded local stack (moto server + LTI Pro simulator), handlers, events."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+EVENTS = Path(__file__).parent / "events"
+
+# Nothing in the suite may reach a real AWS endpoint or credential chain.
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+
+
+def load_event(name: str) -> dict:
+    return json.loads((EVENTS / name).read_text())
+
+
+@pytest.fixture(scope="session")
+def _local_stack():
+    from infra.local.stack import LocalStack
+
+    stack = LocalStack(lti_key="test-lti-key", lti_secret="test-lti-SECRET-value-7f3a", visibility_timeout=1)
+    stack.start()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def stack(_local_stack):
+    """The local stack with every resource empty and the simulator's records cleared."""
+    _local_stack.reset()
+    return _local_stack
+
+
+@pytest.fixture
+def handler(stack):
+    """A cold copy of the disassociate handler module (its per-container caches empty)."""
+    from infra.local.stack import load_handler
+
+    return load_handler("disassociate")
+
+
+@pytest.fixture
+def lambda_context():
+    from infra.local.stack import LambdaContext
+
+    return LambdaContext()

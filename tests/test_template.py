@@ -1,0 +1,216 @@
+"""Checks on template.yaml: cfn-lint is clean and the security/reliability settings hold.
+
+The template is read with cfn-lint's own YAML loader, which turns the short-form
+tags (!Ref, !Sub, !GetAtt, ...) into their long forms ({"Ref": ...}, {"Fn::Sub": ...}).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from cfnlint.decode import cfn_yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "template.yaml"
+
+FUNCTION = "DisassociateFunction"
+BUCKET = "FilesBucket"
+QUEUE = "DisassociateQueue"
+DLQ = "DisassociateDLQ"
+
+EXPECTED_ENVIRONMENT = {
+    "POWERTOOLS_SERVICE_NAME": "disassociate",
+    "ZOOMOPS_LTI_SECRET_ID": {"Ref": "LtiSecret"},
+    "ZOOMOPS_LTI_BASE_URL": {"Ref": "LtiBaseUrl"},
+    "ZOOMOPS_JOBS_TABLE": {"Ref": "JobsTable"},
+    "ZOOMOPS_IDEMPOTENCY_TABLE": {"Ref": "IdempotencyTable"},
+    "ZOOMOPS_BATCH_SIZE": {"Ref": "BatchSize"},
+    "ZOOMOPS_DISASSOCIATE_QUEUE_URL": {"Ref": "DisassociateQueue"},
+}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return cfn_yaml.load(str(TEMPLATE))
+
+
+@pytest.fixture(scope="module")
+def resources(template: dict[str, Any]) -> dict[str, Any]:
+    return template["Resources"]
+
+
+def _props(resources: dict[str, Any], name: str) -> dict[str, Any]:
+    return resources[name]["Properties"]
+
+
+def _function_setting(template: dict[str, Any], name: str, key: str) -> Any:
+    """A function property, falling back to Globals.Function as SAM does."""
+    props = template["Resources"][name]["Properties"]
+    if key in props:
+        return props[key]
+    return template.get("Globals", {}).get("Function", {})[key]
+
+
+def _statements(policies: list[Any]) -> Iterator[dict[str, Any]]:
+    for policy in policies:
+        yield from policy["Statement"]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _resource_text(resource: Any) -> str:
+    """The ARN text of a Resource entry: a literal, or the string of an Fn::Sub."""
+    if isinstance(resource, str):
+        return resource
+    if isinstance(resource, dict) and "Fn::Sub" in resource:
+        sub = resource["Fn::Sub"]
+        return sub if isinstance(sub, str) else sub[0]
+    return ""  # Ref / GetAtt of a single resource
+
+
+def test_cfn_lint_is_clean() -> None:
+    # cfn-lint has no `python -m cfnlint` entry point; call its console-script main.
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; from cfnlint.runner import main; sys.exit(main())",
+         TEMPLATE.name],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, f"cfn-lint rc={result.returncode}\n{result.stdout}\n{result.stderr}"
+
+
+def test_template_is_sam(template: dict[str, Any]) -> None:
+    assert template["Transform"] == "AWS::Serverless-2016-10-31"
+
+
+def test_bucket_blocks_public_access(resources: dict[str, Any]) -> None:
+    block = _props(resources, BUCKET)["PublicAccessBlockConfiguration"]
+    for key in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"):
+        assert block[key] is True, key
+    rules = _props(resources, BUCKET)["OwnershipControls"]["Rules"]
+    assert rules == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+
+
+def test_bucket_is_encrypted_and_versioned(resources: dict[str, Any]) -> None:
+    props = _props(resources, BUCKET)
+    (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+    assert props["VersioningConfiguration"]["Status"] == "Enabled"
+
+
+def test_bucket_policy_denies_insecure_transport(resources: dict[str, Any]) -> None:
+    policies = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::S3::BucketPolicy" and r["Properties"]["Bucket"] == {"Ref": BUCKET}
+    ]
+    assert policies, "no bucket policy on the files bucket"
+    denies = [
+        s
+        for p in policies
+        for s in p["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Deny"
+        and str(s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport")).lower() == "false"
+    ]
+    assert denies, "no statement denies aws:SecureTransport false"
+    (deny,) = denies
+    assert deny["Principal"] == "*"
+    assert deny["Action"] in ("s3:*", ["s3:*"])
+    covered = {_resource_text(r) for r in _as_list(deny["Resource"])}
+    assert "${FilesBucket.Arn}/*" in covered  # every object
+    assert {"Fn::GetAtt": [BUCKET, "Arn"]} in _as_list(deny["Resource"])  # the bucket itself
+
+
+def test_bucket_events_go_to_the_queue_for_incoming_and_dryrun(resources: dict[str, Any]) -> None:
+    bucket = resources[BUCKET]
+    configs = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    prefixes = set()
+    for config in configs:
+        assert config["Event"] == "s3:ObjectCreated:*"
+        assert config["Queue"] == {"Fn::GetAtt": [QUEUE, "Arn"]}
+        (rule,) = config["Filter"]["S3Key"]["Rules"]
+        assert rule["Name"] == "prefix"
+        prefixes.add(rule["Value"])
+    assert prefixes == {"incoming/", "dryrun/"}
+    # S3 validates the destination when the notification is set: the queue policy must exist first.
+    assert "DisassociateQueuePolicy" in _as_list(bucket["DependsOn"])
+
+
+def test_queue_redrives_to_dlq(resources: dict[str, Any]) -> None:
+    redrive = _props(resources, QUEUE)["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": [DLQ, "Arn"]}
+    assert 1 <= int(redrive["maxReceiveCount"]) <= 10
+    assert resources[DLQ]["Type"] == "AWS::SQS::Queue"
+
+
+def test_queue_visibility_timeout_covers_six_function_timeouts(template: dict[str, Any]) -> None:
+    timeout = int(_function_setting(template, FUNCTION, "Timeout"))
+    assert timeout == 900
+    visibility = int(_props(template["Resources"], QUEUE)["VisibilityTimeout"])
+    assert visibility >= 6 * timeout
+
+
+def test_sqs_event_reports_batch_item_failures(resources: dict[str, Any]) -> None:
+    events = _props(resources, FUNCTION)["Events"]
+    sqs_events = [e["Properties"] for e in events.values() if e["Type"] == "SQS"]
+    assert sqs_events, "the function has no SQS event"
+    for event in sqs_events:
+        assert event["Queue"] == {"Fn::GetAtt": [QUEUE, "Arn"]}
+        assert "ReportBatchItemFailures" in event["FunctionResponseTypes"]
+
+
+def test_function_environment_sets_every_variable(template: dict[str, Any]) -> None:
+    variables = _props(template["Resources"], FUNCTION)["Environment"]["Variables"]
+    for name, value in EXPECTED_ENVIRONMENT.items():
+        assert variables.get(name) == value, name
+    shared = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert shared["POWERTOOLS_METRICS_NAMESPACE"] == "zoomops"
+
+
+def test_function_policies_are_least_privilege(resources: dict[str, Any]) -> None:
+    policies = _props(resources, FUNCTION)["Policies"]
+    # Inline statements only: no managed policies or SAM policy templates.
+    assert all(isinstance(p, dict) and set(p) == {"Statement"} for p in policies), policies
+    statements = list(_statements(policies))
+    assert statements
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        assert "NotAction" not in statement and "NotResource" not in statement
+        for action in _as_list(statement["Action"]):
+            assert action != "*" and not action.endswith(":*"), action
+        for resource in _as_list(statement["Resource"]):
+            text = _resource_text(resource)
+            assert text != "*", statement
+            # S3 object access is scoped to a prefix, never the whole bucket.
+            assert text != "${FilesBucket.Arn}/*", statement
+
+
+def test_batch_size_cannot_exceed_400(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["BatchSize"]
+    assert parameter["Type"] == "Number"
+    assert int(parameter["MaxValue"]) <= 400
+    assert int(parameter["MinValue"]) >= 1
+    assert 1 <= int(parameter["Default"]) <= int(parameter["MaxValue"])
+
+
+def test_template_sets_every_variable_the_settings_read(template: dict[str, Any]) -> None:
+    """The variables DisassociateSettings.from_env requires are exactly what the template sets."""
+    from zoomops.settings import ConfigError, DisassociateSettings
+
+    env = _props(template["Resources"], FUNCTION)["Environment"]["Variables"]
+    zoomops_vars = {name for name in env if name.startswith("ZOOMOPS_")}
+    filled = {name: "https://example.invalid/x" for name in zoomops_vars}
+    filled["ZOOMOPS_BATCH_SIZE"] = "400"
+    DisassociateSettings.from_env(filled)  # all required ones present
+    for name in zoomops_vars - {"ZOOMOPS_BATCH_SIZE"}:
+        with pytest.raises(ConfigError, match=name):
+            DisassociateSettings.from_env({k: v for k, v in filled.items() if k != name})
