@@ -220,19 +220,24 @@ class LocalStack:
         return {"Records": records}, receipts
 
     def dispatch(self, handler: Callable[[dict, Any], dict], *, timeout: float = 30.0,
-                 context_factory: Callable[[], LambdaContext] = LambdaContext, idle_polls: int = 2) -> list[dict]:
-        """Deliver queued events to ``handler`` until the queue stays empty; returns the responses."""
+                 context_factory: Callable[[], LambdaContext] = LambdaContext) -> list[dict]:
+        """Deliver queued events to ``handler`` until nothing is queued or in flight; returns the responses."""
         sqs = self.client("sqs")
-        responses, idle, deadline = [], 0, time.monotonic() + timeout
-        while idle < idle_polls and time.monotonic() < deadline:
-            event, receipts = self.receive_events()
+        responses, deadline = [], time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            event, receipts = self.receive_events(wait=0)
             if not event["Records"]:
-                idle += 1 if self.in_flight() == 0 else 0
+                if self.in_flight() == 0:
+                    break
+                time.sleep(0.1)  # a failed message becomes visible again after its timeout
                 continue
-            idle = 0
-            response = handler(event, context_factory())
+            try:
+                response = handler(event, context_factory())
+                failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+            except Exception as error:  # Lambda: the invocation failed, every message comes back
+                response = {"error": f"{type(error).__name__}: {error}"}
+                failed = set(receipts)
             responses.append(response)
-            failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
             for message_id, receipt in receipts.items():
                 if message_id not in failed:
                     sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt)

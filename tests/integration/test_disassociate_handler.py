@@ -174,3 +174,15 @@ def test_secret_never_logged(stack: LocalStack, handler, caplog, capsys):
     stack.dispatch(handler.handler)
     everything = caplog.text + "".join(capsys.readouterr()) + repr(stack.results("leak.csv"))
     assert "test-lti-SECRET-value-7f3a" not in everything
+
+
+def test_a_file_that_keeps_failing_ends_in_the_dlq(stack: LocalStack, handler):
+    stack.client("secretsmanager").delete_secret(SecretId="zoomops-local/lti", ForceDeleteWithoutRecovery=True)
+    stack.put_file("incoming/nocreds.csv", meetings_csv(2))
+    responses = stack.dispatch(handler.handler, timeout=30)
+    errors = [r["error"] for r in responses if "error" in r]
+    # AWS delivers maxReceiveCount (3) times; moto moves the message one receive earlier.
+    assert 2 <= len(errors) <= 3 and all("All records failed" in e for e in errors)
+    assert stack.dlq_messages() == 1
+    assert stack.keys("incoming/") == ["incoming/nocreds.csv"]  # nothing lost: it can be re-driven
+    assert stack.lti.received == []

@@ -23,18 +23,30 @@ FIELDS = ("meeting_id", "context_id", "domain", "course_id")
 TEMPLATE_HEADER = ("Meeting ID", "Context ID", "Domain", "custom_canvas_course_id")
 REQUIRED = ("meeting_id", "context_id", "domain")
 
-# Header names after normalisation (lower case, no spaces, `_` or `-`).
+# Header names after normalisation (lower case, no spaces, `_` or `-`), best first: the
+# template's own name wins over an alias wherever the columns stand.
 _ALIASES = {
-    "meeting_id": ("meetingid", "meeting", "zoommeetingid", "meetingnumber", "id"),
-    "context_id": ("contextid", "context", "lticontextid", "coursecontextid"),
+    "meeting_id": ("meetingid", "zoommeetingid", "meetingnumber", "meeting"),
+    "context_id": ("contextid", "lticontextid", "coursecontextid", "context"),
     "domain": ("domain", "lmsdomain", "lmsurl", "domainurl"),
     "course_id": ("customcanvascourseid", "courseid", "canvascourseid", "course"),
 }
-_HEADER_LOOKUP = {alias: field for field, names in _ALIASES.items() for alias in names}
+_HEADER_LOOKUP = {
+    alias: (field, rank) for field, names in _ALIASES.items() for rank, alias in enumerate(names)
+}
 _NORMALISE = re.compile(r"[\s_\-]+")
 
 SNIFF_BYTES = 64 * 1024
 _READ_CHUNK = 256 * 1024
+
+
+class MalformedTail(ValueError):
+    """The CSV cannot be parsed from ``line`` on (e.g. an unclosed quote swallowing the rest)."""
+
+    def __init__(self, reason: str, line: int):
+        super().__init__(f"line {line}: {reason}")
+        self.reason = reason
+        self.line = line
 
 
 class FileRefused(ValueError):
@@ -63,11 +75,12 @@ def normalise_header(name: str) -> str:
 
 def map_header(header: list[str]) -> dict[str, int]:
     """Column index of each template field; refuses a header missing required ones."""
-    columns: dict[str, int] = {}
+    best: dict[str, tuple[int, int]] = {}  # field -> (rank of the alias, column)
     for index, name in enumerate(header):
-        field = _HEADER_LOOKUP.get(normalise_header(name))
-        if field and field not in columns:
-            columns[field] = index
+        match = _HEADER_LOOKUP.get(normalise_header(name))
+        if match and (match[0] not in best or match[1] < best[match[0]][0]):
+            best[match[0]] = (match[1], index)
+    columns = {field: index for field, (_, index) in best.items()}
     missing = [TEMPLATE_HEADER[FIELDS.index(f)] for f in REQUIRED if f not in columns]
     if missing:
         seen = ", ".join(repr(h) for h in header[:8]) or "nothing"
@@ -81,15 +94,34 @@ def map_header(header: list[str]) -> dict[str, int]:
 
 
 class _RawReader(io.RawIOBase):
-    """Adapts anything with ``read(n)`` (botocore StreamingBody included) to RawIOBase."""
+    """Adapts anything with ``read(n)`` (botocore StreamingBody included) to RawIOBase.
+
+    The first ``SNIFF_BYTES`` are read up front (short reads are normal for
+    network bodies, so it loops) to decide the encoding, then replayed.
+    """
 
     def __init__(self, source):
         self._source = source
+        parts, size = [], 0
+        while size < SNIFF_BYTES:
+            part = source.read(SNIFF_BYTES - size)
+            if not part:
+                break
+            parts.append(part)
+            size += len(part)
+        self.sample = b"".join(parts)
+        self.complete = size < SNIFF_BYTES  # the sample is the whole file
+        self._replay = memoryview(self.sample)
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
+        if self._replay:
+            n = min(len(buffer), len(self._replay))
+            buffer[:n] = self._replay[:n]
+            self._replay = self._replay[n:]
+            return n
         data = self._source.read(len(buffer))
         n = len(data)
         buffer[:n] = data
@@ -115,7 +147,7 @@ def _cp1252_fallback(exc: UnicodeDecodeError):
 codecs.register_error(_FALLBACK, _cp1252_fallback)
 
 
-def _detect(sample: bytes) -> str:
+def _detect(sample: bytes, complete: bool) -> str:
     if not sample.strip():
         raise FileRefused("the file is empty" if not sample else "the file holds only whitespace")
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in sample:
@@ -133,7 +165,7 @@ def _detect(sample: bytes) -> str:
         return "utf-8"
     except UnicodeDecodeError as exc:
         # A multi-byte sequence cut at the end of the sample is still UTF-8.
-        if exc.start >= len(sample) - 3 and exc.reason == "unexpected end of data":
+        if not complete and exc.start >= len(sample) - 3 and exc.reason == "unexpected end of data":
             return "utf-8"
     try:
         sample.decode("cp1252")
@@ -147,7 +179,8 @@ class CsvSource:
 
     def __init__(self, stream: BinaryIO | io.RawIOBase, name: str = "<stream>"):
         self.name = name
-        self._buffered = io.BufferedReader(_RawReader(stream), buffer_size=_READ_CHUNK)
+        self._raw = _RawReader(stream)
+        self._buffered = io.BufferedReader(self._raw, buffer_size=_READ_CHUNK)
         self.encoding: str | None = None
         self.columns: dict[str, int] = {}
         self.warnings: list[str] = []
@@ -155,8 +188,7 @@ class CsvSource:
         self._fell_back = False
 
     def _text(self) -> io.TextIOWrapper:
-        sample = self._buffered.peek(SNIFF_BYTES)[:SNIFF_BYTES]
-        self.encoding = _detect(sample)
+        self.encoding = _detect(self._raw.sample, self._raw.complete)
         # Valid UTF-8 in the sample; a later non-UTF-8 byte is read as cp1252 and reported.
         errors = "replace" if self.encoding == "cp1252" else _FALLBACK
         self._hits_before = getattr(_fallback_hits, "count", 0)
@@ -175,24 +207,25 @@ class CsvSource:
         cc = columns.get("course_id")
         width = max(columns.values()) + 1
         start = header_line + 1
-        for row in reader:
-            end = reader.line_num
-            if not row or (len(row) == 1 and not row[0].strip()):
+        yielded = 0
+        try:
+            for row in reader:
+                end = reader.line_num
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    start = end + 1
+                    continue
+                if len(row) < width:
+                    row = row + [""] * (width - len(row))
+                yield Record(start, row[mi], row[ci], row[di], row[cc] if cc is not None else "")
+                yielded += 1
                 start = end + 1
-                continue
-            if len(row) < width:
-                row = row + [""] * (width - len(row))
-            yield Record(
-                start,
-                row[mi],
-                row[ci],
-                row[di],
-                row[cc] if cc is not None else "",
-            )
-            start = end + 1
+        except csv.Error as exc:
+            reason = f"malformed CSV from here to the end of the file ({exc}; an unclosed quote does this)"
+            if not yielded:
+                raise FileRefused(reason, line=start) from None
+            raise MalformedTail(reason, start) from None
         if getattr(_fallback_hits, "count", 0) > self._hits_before:
             self.encoding = "cp1252"
             self.warnings.append(
-                "the file is not valid UTF-8 past its first 64 KiB; "
-                "those bytes were read as cp1252 (Windows Excel 'CSV')"
+                "some bytes are not valid UTF-8; they were read as cp1252 (Windows Excel 'CSV')"
             )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import BinaryIO, Callable, Protocol
 
-from .csvinput import CsvSource, FileRefused, Record
+from .csvinput import CsvSource, FileRefused, MalformedTail, Record
 from .lti import MAX_BATCH, BatchResult, LtiCredentials, encode_body, sign_call
 from .results import ResultFiles, Summary
 from .rows import Deduplicator, check
@@ -140,36 +140,45 @@ def run(
         if progress is not None:
             progress(summary, summary.batches)
 
+    def settled(entry: tuple[Record, str, str]) -> None:
+        """A rejected or duplicate row: written now, or after the batch it follows."""
+        if pending:
+            pending.append(entry)
+            if len(pending) >= max_pending:
+                flush()
+        else:
+            out.row(*entry)
+
     try:
-        for record in source:
-            summary.total_rows += 1
-            verdict = check(record)
-            if isinstance(verdict, str):
-                summary.rejected += 1
-                entry = (record, "rejected", f"line {record.line}: {verdict}")
-            else:
+        try:
+            for record in source:
+                summary.total_rows += 1
+                verdict = check(record)
+                if isinstance(verdict, str):
+                    summary.rejected += 1
+                    settled((record, "rejected", f"line {record.line}: {verdict}"))
+                    continue
                 meeting, context, domain = verdict
                 first = dedup.first_line(meeting, context, domain, record.line)
                 if first is not None:
                     summary.duplicates += 1
-                    entry = (record, "duplicate", f"same meeting, context and domain as line {first}")
-                else:
-                    item = {"meetingId": meeting, "contextId": context, "domain": domain}
-                    course = record.course_id.strip()
-                    if course:
-                        item["courseId"] = course
-                    items.append(item)
-                    batch.append(record)
-                    pending.append((record, "", ""))
-                    if len(batch) >= options.batch_size:
-                        flush()
+                    settled((record, "duplicate", f"same meeting, context and domain as line {first}"))
                     continue
-            if pending:
-                pending.append(entry)
-                if len(pending) >= max_pending:
+                item = {"meetingId": meeting, "contextId": context, "domain": domain}
+                course = record.course_id.strip()
+                if course:
+                    item["courseId"] = course
+                items.append(item)
+                batch.append(record)
+                pending.append((record, "", ""))
+                if len(batch) >= options.batch_size:
                     flush()
-            else:
-                out.row(*entry)
+        except MalformedTail as tail:
+            # Everything from there on is one unparseable record: rejected, and reading stops.
+            summary.warnings.append(f"stopped reading at line {tail.line}: {tail.reason}")
+            summary.total_rows += 1
+            summary.rejected += 1
+            settled((Record(tail.line, "", "", "", ""), "rejected", f"line {tail.line}: {tail.reason}"))
         flush()
     except FileRefused as refusal:
         summary.refused = f"{name}: {refusal}"

@@ -1,0 +1,303 @@
+"""LTI Pro signing and the HTTP client, against the strict simulator over real HTTP."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import time
+
+import pytest
+
+from infra.local.lti_sim import Fault, LtiProSimulator
+from zoomops.lti import LtiClient, LtiCredentials, encode_body, sign_call, signature
+from zoomops_testkit import DOMAIN, KEY, SECRET, SleepRecorder, StepClock
+
+SIG_FAILED = "Verify LTI signature failed(2203)."
+ITEMS = [
+    {"meetingId": "1234567890", "contextId": "ctx-1", "domain": DOMAIN},
+    {"meetingId": "0123456789", "contextId": "ctx-2", "domain": DOMAIN, "courseId": "42"},
+]
+BODY = encode_body(ITEMS, None)
+
+
+def expected_signature(base: str, secret: str) -> str:
+    digest = hmac.new(secret.encode("utf-8"), base.encode("utf-8"), hashlib.sha1).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+@pytest.fixture
+def client_factory(creds):
+    made = []
+
+    def make(**kwargs):
+        kwargs.setdefault("sleep", SleepRecorder())
+        client = LtiClient(kwargs.pop("creds", creds), **kwargs)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+# ------------------------------------------------------------------ signing
+def test_signature_reference_example():
+    params = {"key": "KLAIJC9OTI2Hm-vxn3UVHK", "timestamp": "1634769623355"}
+    sig = signature(params, "some-secret")
+    assert sig == expected_signature("key=KLAIJC9OTI2Hm-vxn3UVHK&timestamp=1634769623355", "some-secret")
+    assert len(sig) == 27
+    assert "=" not in sig
+    assert re.fullmatch(r"[A-Za-z0-9_-]{27}", sig)
+
+
+def test_signature_sorts_params_by_name():
+    unsorted = {"userId": "u-1", "timestamp": "1700000000000", "key": "k"}
+    base = "key=k&timestamp=1700000000000&userId=u-1"  # userId after timestamp
+    assert signature(unsorted, "s") == expected_signature(base, "s")
+    assert signature(unsorted, "s") != expected_signature("key=k&userId=u-1&timestamp=1700000000000", "s")
+    assert signature({"timestamp": "1", "key": "k"}, "s") == signature({"key": "k", "timestamp": "1"}, "s")
+
+
+def test_signature_depends_on_secret_and_values():
+    params = {"key": "k", "timestamp": "1700000000000"}
+    assert signature(params, "a") != signature(params, "b")
+    assert signature(params, "a") != signature({"key": "k", "timestamp": "1700000000001"}, "a")
+
+
+def test_sign_call_puts_key_and_ms_timestamp_in_query_and_signature_in_header():
+    creds = LtiCredentials(key=KEY, secret=SECRET, base_url="https://applications.zoom.us/api/v1/lti/rich/")
+    now = 1_700_000_000.25
+    call = sign_call(creds, BODY, now)
+    assert call.method == "PUT"
+    assert call.query == {"key": KEY, "timestamp": "1700000000250"}
+    assert call.url == (
+        "https://applications.zoom.us/api/v1/lti/rich/meeting/bulkDisassociate"
+        f"?key={KEY}&timestamp=1700000000250"
+    )
+    assert call.headers["X-Lti-Signature"] == expected_signature(
+        f"key={KEY}&timestamp=1700000000250", SECRET
+    )
+    assert call.headers["Content-Type"] == "application/json"
+    assert call.body == BODY
+    record = call.as_record(3)
+    assert SECRET not in record
+    parsed = json.loads(record)
+    assert parsed["batch"] == 3 and parsed["body"] == ITEMS and parsed["query"] == call.query
+
+
+def test_encode_body_forms():
+    assert json.loads(encode_body(ITEMS, None)) == ITEMS
+    assert json.loads(encode_body(ITEMS, "admin-1")) == {"userId": "admin-1", "meetingList": ITEMS}
+    assert json.loads(encode_body([{"meetingId": "1", "contextId": "Café", "domain": "d"}], None))[0]["contextId"] == "Café"
+
+
+def test_credentials_validate_and_hide_secret():
+    creds = LtiCredentials(key=KEY, secret=SECRET, base_url="http://x")
+    assert SECRET not in repr(creds)
+    for name in ("key", "secret", "base_url"):
+        values = {"key": KEY, "secret": SECRET, "base_url": "http://x", name: ""}
+        with pytest.raises(ValueError, match=name):
+            LtiCredentials(**values)
+
+
+# ------------------------------------------------------------------ client vs simulator
+def test_accepted_batch(sim, client_factory):
+    result = client_factory().send(BODY)
+    assert (result.ok, result.attempts, result.status) == (True, 1, 200)
+    assert result.message == "Processing Bulk Disassociate"
+    assert sim.accepted_items() == ITEMS
+    (req,) = sim.received
+    assert req["method"] == "PUT"
+    assert req["path"].endswith("/meeting/bulkDisassociate")
+    assert req["headers"]["content-type"] == "application/json"
+    assert req["headers"]["user-agent"].startswith("zoomops/")
+
+
+def test_user_id_form_accepted(sim, client_factory):
+    result = client_factory().send(encode_body(ITEMS, "admin-9"))
+    assert result.ok
+    assert sim.accepted[0]["user_id"] == "admin-9"
+    assert json.loads(sim.received[0]["body_text"]) == {"userId": "admin-9", "meetingList": ITEMS}
+
+
+def test_503_then_success(sim, client_factory):
+    sleep = SleepRecorder()
+    sim.add_faults(Fault(status=503))
+    result = client_factory(sleep=sleep).send(BODY)
+    assert (result.ok, result.attempts) == (True, 2)
+    assert [r["status"] for r in sim.received] == [503, 200]
+    assert len(sleep.waits) == 1
+    assert sim.accepted_items() == ITEMS
+
+
+def test_429_retry_after_honoured(sim, client_factory):
+    sleep = SleepRecorder()
+    sim.add_faults(Fault(status=429, retry_after="1"))
+    result = client_factory(sleep=sleep).send(BODY)
+    assert result.ok and result.attempts == 2
+    assert sleep.waits == [1.0]
+
+
+def test_retry_after_over_limit_gives_up_without_waiting(sim, client_factory):
+    sleep = SleepRecorder()
+    sim.add_faults(Fault(status=429, retry_after="3600"))
+    result = client_factory(sleep=sleep, max_wait=120).send(BODY)
+    assert not result.ok and result.status == 429 and result.attempts == 1
+    assert "3600" in result.message and "120" in result.message
+    assert sleep.waits == []
+    assert len(sim.received) == 1
+
+
+def test_unparseable_retry_after_falls_back_to_backoff(sim, client_factory):
+    sleep = SleepRecorder()
+    sim.add_faults(Fault(status=503, retry_after="soon"))
+    result = client_factory(sleep=sleep).send(BODY)
+    assert result.ok and result.attempts == 2
+    assert len(sleep.waits) == 1 and 0 <= sleep.waits[0] <= 120
+
+
+def test_every_attempt_freshly_signed(sim, client_factory):
+    clock = StepClock(time.time(), step=7.0)
+    sim.add_faults(Fault(status=503), Fault(status=502))
+    result = client_factory(clock=clock).send(BODY)
+    assert result.ok and result.attempts == 3
+    stamps = [r["query"]["timestamp"] for r in sim.received]
+    sigs = [r["headers"]["x-lti-signature"] for r in sim.received]
+    assert stamps == [str(int(t * 1000)) for t in clock.calls]
+    assert len(set(stamps)) == 3 and len(set(sigs)) == 3
+    for req in sim.received:
+        base = f"key={req['query']['key']}&timestamp={req['query']['timestamp']}"
+        assert req["headers"]["x-lti-signature"] == expected_signature(base, SECRET)
+
+
+def test_read_timeout_then_success(sim, creds):
+    sim.add_faults(Fault(delay=1.0))
+    client = LtiClient(creds, read_timeout=0.3, sleep=SleepRecorder())
+    try:
+        started = time.monotonic()
+        result = client.send(BODY)
+        elapsed = time.monotonic() - started
+    finally:
+        client.close()
+    assert result.ok and result.attempts == 2
+    assert elapsed < 1.0  # did not wait for the slow answer
+    assert len(sim.received) == 2
+    assert len(sim.accepted) == 1
+
+
+def test_read_timeout_every_time_gives_up(sim, creds):
+    sim.add_faults(Fault(delay=1.0), Fault(delay=1.0))
+    client = LtiClient(creds, read_timeout=0.2, attempts=2, sleep=SleepRecorder())
+    try:
+        result = client.send(BODY)
+    finally:
+        client.close()
+    assert not result.ok and result.attempts == 2 and result.status is None
+    assert "timeout" in result.message
+
+
+def test_dropped_connection_then_success(sim, client_factory):
+    sim.add_faults(Fault(drop=True))
+    result = client_factory().send(BODY)
+    assert result.ok and result.attempts == 2
+    assert len(sim.received) == 2 and len(sim.accepted) == 1
+
+
+def test_connection_refused_is_retried_then_fails(client_factory):
+    creds = LtiCredentials(key=KEY, secret=SECRET, base_url="http://127.0.0.1:9/api/v1/lti/rich")
+    sleep = SleepRecorder()
+    result = client_factory(creds=creds, sleep=sleep, attempts=3, connect_timeout=0.5).send(BODY)
+    assert not result.ok and result.attempts == 3 and result.status is None
+    assert len(sleep.waits) == 2
+    assert "gave up after 3 attempts" in result.message
+
+
+def test_401_is_auth_failure_without_retry(sim, client_factory):
+    sleep = SleepRecorder()
+    sim.add_faults(Fault(status=401))
+    result = client_factory(sleep=sleep).send(BODY)
+    assert not result.ok
+    assert result.auth_failed and result.status == 401 and result.attempts == 1
+    assert SIG_FAILED in result.message
+    assert len(sim.received) == 1 and sleep.waits == []
+
+
+def test_wrong_secret_gets_401_from_simulator(sim, client_factory):
+    wrong = LtiCredentials(key=KEY, secret="not-the-secret", base_url=sim.base_url)
+    result = client_factory(creds=wrong).send(BODY)
+    assert result.auth_failed and result.status == 401
+    assert SIG_FAILED in result.message
+    assert sim.accepted == [] and len(sim.received) == 1
+
+
+def test_wrong_key_gets_401(sim, client_factory):
+    wrong = LtiCredentials(key="other-key", secret=SECRET, base_url=sim.base_url)
+    assert client_factory(creds=wrong).send(BODY).auth_failed
+
+
+def test_status_false_is_failure_with_lti_message(sim, client_factory):
+    sim.add_faults(Fault(body={"status": False, "errorMessage": "Meeting not found in context"}))
+    result = client_factory().send(BODY)
+    assert not result.ok and not result.auth_failed
+    assert result.status == 200 and result.attempts == 1
+    assert "Meeting not found in context" in result.message
+
+
+def test_over_limit_batch_reports_simulator_message():
+    with LtiProSimulator(KEY, SECRET, max_batch=1) as small:
+        client = LtiClient(LtiCredentials(KEY, SECRET, small.base_url), sleep=SleepRecorder())
+        try:
+            result = client.send(BODY)
+        finally:
+            client.close()
+    assert not result.ok and result.status == 200
+    assert "exceeds the limit of 1" in result.message and "1001" in result.message
+
+
+def test_non_retryable_4xx_fails_once(sim, client_factory):
+    result = client_factory().send(b'{"not": "a list"}')
+    assert not result.ok and result.status == 400 and result.attempts == 1
+    assert "HTTP 400" in result.message and "userId" in result.message
+    assert len(sim.received) == 1
+
+
+def test_retries_are_bounded(sim, client_factory):
+    sleep = SleepRecorder()
+    sim.add_faults(*[Fault(status=503) for _ in range(5)])
+    result = client_factory(attempts=3, sleep=sleep).send(BODY)
+    assert not result.ok and result.attempts == 3 and result.status == 503
+    assert "gave up after 3 attempts" in result.message
+    assert len(sim.received) == 3
+    assert len(sleep.waits) == 2
+    assert sim.accepted == []
+
+
+def test_backoff_grows_and_is_capped(sim, client_factory):
+    sleep = SleepRecorder()
+    sim.add_faults(*[Fault(status=500) for _ in range(5)])
+    result = client_factory(attempts=5, backoff=0.5, max_wait=120, sleep=sleep).send(BODY)
+    assert not result.ok and result.attempts == 5
+    assert len(sleep.waits) == 4
+    assert all(0 <= w <= 120 for w in sleep.waits)
+    assert sleep.waits[-1] > sleep.waits[0]
+    assert sleep.waits[-1] >= 0.5 * 2 ** 2  # exponential, not constant
+
+
+def test_one_pooled_connection_for_sequential_batches(sim, client_factory):
+    client = client_factory()
+    for _ in range(4):
+        assert client.send(BODY).ok
+    assert len({r["connection"] for r in sim.received}) == 1
+    assert len(sim.accepted) == 4
+
+
+def test_pooled_connection_survives_error_answers(sim, client_factory):
+    sim.add_faults(Fault(status=503), Fault(body={"status": False, "errorMessage": "x"}))
+    client = client_factory()
+    client.send(BODY)
+    client.send(BODY)
+    assert [r["status"] for r in sim.received] == [503, 200, 200]
+    assert len({r["connection"] for r in sim.received}) == 1

@@ -1,0 +1,174 @@
+"""Shared helpers for the zoomops unit tests (imported by the tests and conftest).
+
+Builds CSV files as bytes, runs :func:`zoomops.disassociate.run` on them and
+reads every result file back, so each test asserts on what a user would see.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from zoomops import disassociate
+from zoomops.lti import BatchResult, LtiCredentials
+from zoomops.results import ResultFiles
+
+KEY = "KLAIJC9OTI2Hm-vxn3UVHK"
+SECRET = "S3CRET-xyzzy-42"
+HEADER = "Meeting ID,Context ID,Domain,custom_canvas_course_id"
+TEMPLATE_HEADER = ["Meeting ID", "Context ID", "Domain", "custom_canvas_course_id"]
+ROWS_HEADER = ["line", "meeting_id", "context_id", "domain", "course_id", "status", "reason"]
+DOMAIN = "https://lms.example.edu"
+
+# A dry run never reaches the network: the URL only goes into requests.jsonl.
+DRY_CREDS = LtiCredentials(key=KEY, secret=SECRET, base_url="http://127.0.0.1:9/api/v1/lti/rich")
+
+_counter = itertools.count()
+
+
+def csv_bytes(*lines: str, header: str | None = HEADER, eol: str = "\n", encoding: str = "utf-8") -> bytes:
+    """Lines joined with ``eol`` (and a final ``eol``), the template header first."""
+    all_lines = ([header] if header is not None else []) + list(lines)
+    return (eol.join(all_lines) + eol).encode(encoding)
+
+
+def meeting(n: int) -> str:
+    """A distinct valid 10-digit meeting ID."""
+    return str(1_000_000_000 + n)
+
+
+def valid_rows(count: int, *, start: int = 0, context: str = "ctx-1") -> list[str]:
+    return [f"{meeting(i)},{context},{DOMAIN}," for i in range(start, start + count)]
+
+
+@dataclass
+class RunResult:
+    summary: object
+    dir: Path
+    summary_json: dict
+    rows: list[dict]
+    rows_raw: list[list[str]]
+    retry: list[list[str]]
+    requests: list[dict] = field(default_factory=list)
+
+    def by_line(self) -> dict[int, dict]:
+        return {int(r["line"]): r for r in self.rows}
+
+    def statuses(self) -> list[str]:
+        return [r["status"] for r in self.rows]
+
+
+def read_result(directory: Path, summary) -> RunResult:
+    with open(directory / "rows.csv", newline="", encoding="utf-8") as fh:
+        rows_raw = list(csv.reader(fh))
+    with open(directory / "retry.csv", newline="", encoding="utf-8") as fh:
+        retry = list(csv.reader(fh))
+    summary_json = json.loads((directory / "summary.json").read_text(encoding="utf-8"))
+    requests = []
+    jsonl = directory / "requests.jsonl"
+    if jsonl.exists():
+        text = jsonl.read_text(encoding="utf-8")
+        assert text == "" or text.endswith("\n")
+        requests = [json.loads(line) for line in text.split("\n")[:-1]]  # JSON Lines: "\n" only
+    assert rows_raw[0] == ROWS_HEADER
+    assert retry[0] == TEMPLATE_HEADER
+    rows = [dict(zip(ROWS_HEADER, r)) for r in rows_raw[1:]]
+    return RunResult(summary, directory, summary_json, rows, rows_raw, retry[1:], requests)
+
+
+def run_file(
+    tmp_path: Path,
+    data: bytes,
+    *,
+    dry_run: bool = True,
+    batch_size: int = 400,
+    user_id: str | None = None,
+    sender=None,
+    creds: LtiCredentials | None = None,
+    name: str = "input.csv",
+    **kwargs,
+) -> RunResult:
+    """Write ``data`` to a file in tmp_path, run it, and read all result files back."""
+    n = next(_counter)
+    source = tmp_path / f"in-{n}" / name
+    source.parent.mkdir(parents=True)
+    source.write_bytes(data)
+    out_dir = tmp_path / f"out-{n}"
+    files = ResultFiles(out_dir, dry_run=dry_run)
+    options = disassociate.Options(dry_run=dry_run, user_id=user_id, batch_size=batch_size)
+    with source.open("rb") as stream:
+        summary = disassociate.run(
+            stream, name, files, options, sender=sender, creds=creds or DRY_CREDS, **kwargs
+        )
+    return read_result(out_dir, summary)
+
+
+class RecordingSender:
+    """A sender that records every body and answers from a script (default: accepted)."""
+
+    def __init__(self, *results: BatchResult):
+        self.bodies: list = []
+        self._results = list(results)
+
+    def send(self, body: bytes) -> BatchResult:
+        self.bodies.append(json.loads(body))
+        if self._results:
+            return self._results.pop(0)
+        return BatchResult(True, "Processing Bulk Disassociate", 1, 200)
+
+    def items(self) -> list[dict]:
+        out = []
+        for body in self.bodies:
+            out.extend(body["meetingList"] if isinstance(body, dict) else body)
+        return out
+
+
+class FailingSender(RecordingSender):
+    """Every batch fails (not an auth failure)."""
+
+    def __init__(self, message: str = "LTI Pro answered: boom"):
+        super().__init__()
+        self.message = message
+
+    def send(self, body: bytes) -> BatchResult:
+        self.bodies.append(json.loads(body))
+        return BatchResult(False, self.message, 1, 200)
+
+
+class MemoryCheckpoint:
+    def __init__(self, accepted: set[int] | None = None):
+        self.accepted = set(accepted or ())
+        self.marked: list[int] = []
+
+    def accepted_batches(self) -> set[int]:
+        return set(self.accepted)
+
+    def mark_accepted(self, batch: int) -> None:
+        self.accepted.add(batch)
+        self.marked.append(batch)
+
+
+class StepClock:
+    """A clock near real time that moves ``step`` seconds on every call."""
+
+    def __init__(self, start: float, step: float = 1.0):
+        self.now = start
+        self.step = step
+        self.calls: list[float] = []
+
+    def __call__(self) -> float:
+        value = self.now
+        self.calls.append(value)
+        self.now += self.step
+        return value
+
+
+class SleepRecorder:
+    def __init__(self):
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
