@@ -156,6 +156,9 @@ class NullResults:
     def rows(self, records, status, reason=""):
         pass
 
+    def columns(self, lines, meeting, context, domain, course, status, reason=""):
+        pass
+
     def request(self, line):
         pass
 

@@ -16,7 +16,9 @@ import io
 import re
 import threading
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from itertools import islice
+from operator import itemgetter
+from typing import BinaryIO, Iterator, NamedTuple
 
 # The four columns of LTI Pro's "Download a CSV Template", in template order.
 FIELDS = ("meeting_id", "context_id", "domain", "course_id")
@@ -56,6 +58,26 @@ class FileRefused(ValueError):
         super().__init__(reason if line is None else f"line {line}: {reason}")
         self.reason = reason
         self.line = line
+
+
+class Chunk(NamedTuple):
+    """Consecutive records, column-wise: start lines and the values as written."""
+
+    lines: list[int]
+    meeting_id: list[str]
+    context_id: list[str]
+    domain: list[str]
+    course_id: list[str]
+
+
+def _drop_blank_and_pad(lines: list[int], rows: list[list[str]], width: int):
+    kept_lines, kept_rows = [], []
+    for line, row in zip(lines, rows):
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        kept_lines.append(line)
+        kept_rows.append(row + [""] * (width - len(row)) if len(row) < width else row)
+    return kept_lines, kept_rows
 
 
 @dataclass(slots=True)
@@ -179,8 +201,17 @@ class CsvSource:
 
     def __init__(self, stream: BinaryIO | io.RawIOBase, name: str = "<stream>"):
         self.name = name
-        self._raw = _RawReader(stream)
-        self._buffered = io.BufferedReader(self._raw, buffer_size=_READ_CHUNK)
+        if isinstance(stream, io.BufferedReader) and stream.seekable():
+            # A local file: sample it, rewind, and let TextIOWrapper read it directly.
+            start = stream.tell()
+            self._sample = stream.read(SNIFF_BYTES)
+            self._complete = len(self._sample) < SNIFF_BYTES
+            stream.seek(start)
+            self._buffered = stream
+        else:
+            raw = _RawReader(stream)
+            self._sample, self._complete = raw.sample, raw.complete
+            self._buffered = io.BufferedReader(raw, buffer_size=_READ_CHUNK)
         self.encoding: str | None = None
         self.columns: dict[str, int] = {}
         self.warnings: list[str] = []
@@ -188,42 +219,74 @@ class CsvSource:
         self._fell_back = False
 
     def _text(self) -> io.TextIOWrapper:
-        self.encoding = _detect(self._raw.sample, self._raw.complete)
+        self.encoding = _detect(self._sample, self._complete)
         # Valid UTF-8 in the sample; a later non-UTF-8 byte is read as cp1252 and reported.
         errors = "replace" if self.encoding == "cp1252" else _FALLBACK
         self._hits_before = getattr(_fallback_hits, "count", 0)
         return io.TextIOWrapper(self._buffered, encoding=self.encoding, errors=errors, newline="")
 
-    def __iter__(self) -> Iterator[Record]:
+    def _reader(self):
+        """A csv.reader positioned after the header, and the header's line number."""
         reader = csv.reader(self._text(), strict=False)
         header = next(reader, None)
         while header is not None and not any(cell.strip() for cell in header):
             header = next(reader, None)  # blank lines above the header
         if header is None:
             raise FileRefused("the file has no header and no rows")
-        header_line = reader.line_num
-        columns = self.columns = map_header(header)
-        mi, ci, di = columns["meeting_id"], columns["context_id"], columns["domain"]
-        cc = columns.get("course_id")
+        self.columns = map_header(header)
+        return reader, reader.line_num
+
+    def chunks(self, size: int = 2048) -> Iterator[Chunk]:
+        """The records in column-wise chunks of up to ``size``, blank lines dropped.
+
+        Rows are read and split into columns by C code (csv, map, itemgetter); Python
+        only loops per row for the rare chunk with multi-line records or short rows.
+        """
+        reader, end = self._reader()  # ``end``: the last physical line consumed
+        columns = self.columns
         width = max(columns.values()) + 1
-        start = header_line + 1
+        getters = [itemgetter(columns[f]) for f in ("meeting_id", "context_id", "domain")]
+        course = itemgetter(columns["course_id"]) if "course_id" in columns else None
         yielded = 0
-        try:
-            for row in reader:
+        while True:
+            rows: list[list[str]] = []
+            append = rows.append
+            error = None
+            try:
+                for row in islice(reader, size):
+                    append(row)
+            except csv.Error as exc:
+                error = exc
+            got = len(rows)
+            if error is None and reader.line_num - end == got:
+                lines = list(range(end + 1, reader.line_num + 1))  # one physical line per record
                 end = reader.line_num
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    start = end + 1
-                    continue
-                if len(row) < width:
-                    row = row + [""] * (width - len(row))
-                yield Record(start, row[mi], row[ci], row[di], row[cc] if cc is not None else "")
-                yielded += 1
-                start = end + 1
-        except csv.Error as exc:
-            reason = f"malformed CSV from here to the end of the file ({exc}; an unclosed quote does this)"
-            if not yielded:
-                raise FileRefused(reason, line=start) from None
-            raise MalformedTail(reason, start) from None
+            else:
+                lines = []
+                for row in rows:  # a record spans 1 + the line breaks inside its fields
+                    lines.append(end + 1)
+                    end += 1 + sum(f.count("\n") + f.count("\r") - f.count("\r\n") for f in row)
+            if rows and min(map(len, rows)) < width:
+                lines, rows = _drop_blank_and_pad(lines, rows, width)
+            if rows:
+                n = len(rows)
+                yield Chunk(lines, *(list(map(g, rows)) for g in getters),
+                            list(map(course, rows)) if course else [""] * n)
+                yielded += n
+            if error is not None:
+                reason = f"malformed CSV from here to the end of the file ({error}; an unclosed quote does this)"
+                if not yielded:
+                    raise FileRefused(reason, line=end + 1)
+                raise MalformedTail(reason, end + 1)
+            if got < size:
+                break
+        self._note_fallback()
+
+    def __iter__(self) -> Iterator[Record]:
+        for chunk in self.chunks():
+            yield from map(Record, *chunk)
+
+    def _note_fallback(self) -> None:
         if getattr(_fallback_hits, "count", 0) > self._hits_before:
             self.encoding = "cp1252"
             self.warnings.append(

@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import BinaryIO, Callable, Protocol
 
-from .csvinput import CsvSource, FileRefused, MalformedTail, Record
-from .lti import MAX_BATCH, BatchResult, LtiCredentials, encode_body, sign_call
+from itertools import compress
+from operator import ne
+
+from .csvinput import Chunk, CsvSource, FileRefused, MalformedTail
+from .lti import MAX_BATCH, BatchResult, LtiCredentials, encode_item_columns, encode_items, sign_call
 from .results import ResultFiles, Summary
-from .rows import Deduplicator, check
+from .rows import Deduplicator, check_chunk
 
 LTI_IMPORT_ROW_LIMIT = 1000
 # A batch is flushed early when this many records wait behind it, so a long run
@@ -92,21 +95,24 @@ def run(
     accepted = checkpoint.accepted_batches() if checkpoint else set()
     dedup = Deduplicator()
     source = CsvSource(stream, name)
-    pending: list[tuple[Record, str, str]] = []  # (record, status, reason) in line order
-    batch: list[Record] = []
-    items: list[dict[str, str]] = []
+    # Segments waiting for the open batch's outcome, in line order: column slices of one
+    # chunk and their status, or None for the batch's own rows.
+    pending: list[tuple[list, list, list, list, list, str | None, str]] = []
+    pending_rows = 0
+    items: list[str] = []  # the open batch, each item already JSON (lti.ITEM_JSON)
     auth_failure: str | None = None
-    max_pending = options.batch_size * _MAX_PENDING_FACTOR
+    batch_size = options.batch_size
+    max_pending = batch_size * _MAX_PENDING_FACTOR
 
     def flush() -> None:
-        nonlocal auth_failure
-        if not batch:
+        nonlocal auth_failure, pending_rows
+        if not items:
             return
         number = summary.batches
         summary.batches += 1
         status, reason = "sent", ""
         if options.dry_run:
-            call = sign_call(creds, encode_body(items, options.user_id), clock())
+            call = sign_call(creds, encode_items(items, options.user_id), clock())
             out.request(call.as_record(number))
             status = "planned"
         elif number in accepted:
@@ -116,7 +122,7 @@ def run(
         else:
             if time_left is not None and time_left() < min_time_left:
                 raise OutOfTime(f"{time_left():.0f}s left before batch {number}")
-            result = sender.send(encode_body(items, options.user_id))
+            result = sender.send(encode_items(items, options.user_id))
             summary.requests_sent += result.attempts
             if result.ok:
                 if checkpoint is not None:
@@ -127,58 +133,74 @@ def run(
                     auth_failure = f"an earlier batch was refused: {result.message}"
         if status == "failed":
             summary.batches_failed += 1
-        size = len(batch)
-        setattr(summary, status, getattr(summary, status) + size)
-        for record, row_status, row_reason in pending:
-            if row_status:
-                out.row(record, row_status, row_reason)
+        setattr(summary, status, getattr(summary, status) + len(items))
+        for *columns, row_status, row_reason in pending:
+            if row_status is None:
+                out.columns(*columns, status, reason)
             else:
-                out.row(record, status, reason)
+                out.columns(*columns, row_status, row_reason)
         pending.clear()
-        batch.clear()
+        pending_rows = 0
         items.clear()
         if progress is not None:
             progress(summary, summary.batches)
 
-    def settled(entry: tuple[Record, str, str]) -> None:
-        """A rejected or duplicate row: written now, or after the batch it follows."""
-        if pending:
-            pending.append(entry)
-            if len(pending) >= max_pending:
+    def settled(chunk: Chunk, i: int, status: str, reason: str) -> None:
+        """A rejected or duplicate row: written now, or after the open batch it follows."""
+        nonlocal pending_rows
+        columns = ([chunk.lines[i]], [chunk.meeting_id[i]], [chunk.context_id[i]], [chunk.domain[i]],
+                   [chunk.course_id[i]])
+        if items:
+            pending.append((*columns, status, reason))
+            pending_rows += 1
+            if pending_rows >= max_pending:
                 flush()
         else:
-            out.row(*entry)
+            out.columns(*columns, status, reason)
+
+    def batched(chunk: Chunk, encoded: list[str], lo: int, hi: int) -> None:
+        """Valid rows ``lo:hi`` of a chunk join the open batch, which is sent whenever full."""
+        nonlocal pending_rows
+        while lo < hi:
+            end = min(hi, lo + batch_size - len(items))
+            pending.append((chunk.lines[lo:end], chunk.meeting_id[lo:end], chunk.context_id[lo:end],
+                            chunk.domain[lo:end], chunk.course_id[lo:end], None, ""))
+            pending_rows += end - lo
+            items.extend(encoded[lo:end])
+            lo = end
+            if len(items) >= batch_size:
+                flush()
 
     try:
         try:
-            for record in source:
-                summary.total_rows += 1
-                verdict = check(record)
-                if isinstance(verdict, str):
-                    summary.rejected += 1
-                    settled((record, "rejected", f"line {record.line}: {verdict}"))
-                    continue
-                meeting, context, domain = verdict
-                first = dedup.first_line(meeting, context, domain, record.line)
-                if first is not None:
-                    summary.duplicates += 1
-                    settled((record, "duplicate", f"same meeting, context and domain as line {first}"))
-                    continue
-                item = {"meetingId": meeting, "contextId": context, "domain": domain}
-                course = record.course_id.strip()
-                if course:
-                    item["courseId"] = course
-                items.append(item)
-                batch.append(record)
-                pending.append((record, "", ""))
-                if len(batch) >= options.batch_size:
-                    flush()
+            for chunk in source.chunks():
+                n = len(chunk.lines)
+                summary.total_rows += n
+                ms, cs, ds, ks, rejected = check_chunk(chunk)
+                irregular = {i: ("rejected", f"line {chunk.lines[i]}: {reason}") for i, reason in rejected.items()}
+                if rejected:
+                    valid = [i for i in range(n) if i not in rejected]
+                    lines, vms, vcs, vds = (list(map(c.__getitem__, valid)) for c in (chunk.lines, ms, cs, ds))
+                else:
+                    valid, lines, vms, vcs, vds = range(n), chunk.lines, ms, cs, ds
+                firsts = dedup.first_lines(vms, vcs, vds, lines)
+                for p in compress(range(len(lines)), map(ne, firsts, lines)):
+                    irregular[valid[p]] = ("duplicate", f"same meeting, context and domain as line {firsts[p]}")
+                summary.rejected += len(rejected)
+                summary.duplicates += len(irregular) - len(rejected)
+                encoded = encode_item_columns(ms, cs, ds, ks)
+                lo = 0
+                for i in sorted(irregular):
+                    batched(chunk, encoded, lo, i)
+                    settled(chunk, i, *irregular[i])
+                    lo = i + 1
+                batched(chunk, encoded, lo, n)
         except MalformedTail as tail:
             # Everything from there on is one unparseable record: rejected, and reading stops.
             summary.warnings.append(f"stopped reading at line {tail.line}: {tail.reason}")
             summary.total_rows += 1
             summary.rejected += 1
-            settled((Record(tail.line, "", "", "", ""), "rejected", f"line {tail.line}: {tail.reason}"))
+            settled(Chunk([tail.line], [""], [""], [""], [""]), 0, "rejected", f"line {tail.line}: {tail.reason}")
         flush()
     except FileRefused as refusal:
         summary.refused = f"{name}: {refusal}"

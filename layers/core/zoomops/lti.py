@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import json
+from json.encoder import encode_basestring
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -45,6 +46,33 @@ class LtiCredentials:
 def encode_body(items: list[dict[str, str]], user_id: str | None) -> bytes:
     body: Any = {"userId": user_id, "meetingList": items} if user_id else items
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+ITEM_JSON = '{{"meetingId":"{}","contextId":{},"domain":{},"courseId":{}}}'.format
+_ITEM_JSON_PLAIN = '{{"meetingId":"{}","contextId":"{}","domain":"{}","courseId":"{}"}}'.format
+
+
+def encode_item_columns(meetings: list[str], contexts: list[str], domains: list[str],
+                        courses: list[str]) -> list[str]:
+    """Each row's item as JSON text (``ITEM_JSON``); meeting IDs must be digits already."""
+    if all(_json_plain("".join(column)) for column in (contexts, domains, courses)):
+        return list(map(_ITEM_JSON_PLAIN, meetings, contexts, domains, courses))
+    return list(map(ITEM_JSON, meetings, map(encode_basestring, contexts), map(encode_basestring, domains),
+                    map(encode_basestring, courses)))
+
+
+def _json_plain(text: str) -> bool:
+    """True when JSON needs no escape inside ``text`` (printable, no quote or backslash)."""
+    return text.isprintable() and '"' not in text and "\\" not in text
+_NO_COURSE = ',"courseId":""'  # cannot occur inside an encoded string: its quotes are escaped
+
+
+def encode_items(items: list[str], user_id: str | None) -> bytes:
+    """The body for items already encoded with ``ITEM_JSON``: the same bytes as ``encode_body``."""
+    body = ("[" + ",".join(items) + "]").replace(_NO_COURSE, "")
+    if user_id:
+        body = '{"userId":' + encode_basestring(user_id) + ',"meetingList":' + body + "}"
+    return body.encode()
 
 
 @dataclass(slots=True)

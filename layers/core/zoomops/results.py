@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import asdict, dataclass, field
+from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
 
 from .csvinput import TEMPLATE_HEADER, Record
@@ -12,6 +14,26 @@ from .csvinput import TEMPLATE_HEADER, Record
 ROWS_HEADER = ("line", "meeting_id", "context_id", "domain", "course_id", "status", "reason")
 STATUSES = ("sent", "planned", "rejected", "duplicate", "failed")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+# First characters after which cell() may change a value: the formula starters and every
+# character str.isspace() is true for (cell() looks past leading whitespace).
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_RISKY_FIRST = frozenset("=+-@" + WHITESPACE)
+_first_char = itemgetter(slice(0, 1))
+
+
+def _plain(text: str) -> bool:
+    """True when csv.writer (QUOTE_MINIMAL) would write ``text`` unquoted."""
+    return not ("," in text or '"' in text or "\n" in text or "\r" in text)
+
+
+def cells(column: list[str]) -> list[str]:
+    """:func:`cell` over a column; a column with no risky first character is returned as is."""
+    if _RISKY_FIRST.isdisjoint(map(_first_char, column)):
+        return column
+    return list(map(cell, column))
 
 
 def cell(value: str) -> str:
@@ -77,6 +99,21 @@ class ResultFiles:
     def rows(self, records: list[Record], status: str, reason: str = "") -> None:
         for record in records:
             self.row(record, status, reason)
+
+    def columns(self, lines: list[int], meeting: list[str], context: list[str], domain: list[str],
+                course: list[str], status: str, reason: str = "") -> None:
+        """Consecutive records with one status, written column-wise (csv's C writer does the rows)."""
+        n = len(lines)
+        columns = (cells(meeting), cells(context), cells(domain), cells(course))
+        reason = cell(reason)
+        if _plain(reason) and all(map(_plain, map("".join, columns))):
+            # Nothing to quote: exactly what csv.writer would write, three times faster.
+            line = "{},{},{},{},{}," + status + "," + reason + "\r\n"
+            self._rows_file.write("".join(map(line.format, lines, *columns)))
+        else:
+            self._rows.writerows(zip(lines, *columns, repeat(status, n), repeat(reason, n)))
+        if status == "failed":
+            self._retry.writerows(zip(meeting, context, domain, course))
 
     def request(self, line: str) -> None:
         if self._requests is not None:

@@ -7,12 +7,21 @@ that already carries the same meeting, context and domain).
 
 from __future__ import annotations
 
-from .csvinput import Record
+import re
+from itertools import compress, count, repeat
+from operator import add, methodcaller, mul, not_, or_
+
+from .csvinput import Chunk, Record
 
 MIN_MEETING_DIGITS = 9
 MAX_MEETING_DIGITS = 11
 _UNDECODABLE = "\ufffd"
-_SEPARATORS = str.maketrans("", "", " -\u00a0\t")
+_SEPARATOR_CHARS = " -\u00a0\t"
+_SEPARATORS = str.maketrans("", "", _SEPARATOR_CHARS)
+_PLAIN_MEETING = re.compile(f"[0-9]{{{MIN_MEETING_DIGITS},{MAX_MEETING_DIGITS}}}")
+_PAIR_SHIFT = 10**12
+_strip = str.strip
+_rstrip_slash = methodcaller("rstrip", "/")
 
 
 def check(record: Record) -> tuple[str, str, str] | str:
@@ -40,25 +49,58 @@ def check(record: Record) -> tuple[str, str, str] | str:
     return meeting, context, domain
 
 
+def check_chunk(chunk: Chunk) -> tuple[list[str], list[str], list[str], list[str], dict[int, str]]:
+    """:func:`check` for a whole chunk: normalised meeting, context, domain and course
+    columns, and ``{index: reason}`` for the rejected records.
+
+    The common case runs in C (map over str methods and one regex); only records
+    that look wrong go through :func:`check`, which decides and words the reason.
+    """
+    ms = list(map(_strip, chunk.meeting_id))
+    joined = "".join(ms)
+    for sep in _SEPARATOR_CHARS:
+        if sep in joined:
+            ms = list(map(methodcaller("replace", sep, ""), ms))
+    cs = list(map(_strip, chunk.context_id))
+    ds = list(map(_rstrip_slash, map(_strip, chunk.domain)))
+    ks = list(map(_strip, chunk.course_id))
+    looks_wrong = map(or_, map(not_, map(_PLAIN_MEETING.fullmatch, ms)), map(or_, map(not_, cs), map(not_, ds)))
+    suspects = set(compress(range(len(ms)), looks_wrong))
+    if any(_UNDECODABLE in "".join(column) for column in (cs, ds, ks)):
+        suspects.update(i for i, values in enumerate(zip(cs, ds, ks)) if _UNDECODABLE in "".join(values))
+    rejected: dict[int, str] = {}
+    for i in sorted(suspects):
+        verdict = check(Record(chunk.lines[i], chunk.meeting_id[i], chunk.context_id[i],
+                               chunk.domain[i], chunk.course_id[i]))
+        if isinstance(verdict, str):
+            rejected[i] = verdict
+        else:
+            ms[i], cs[i], ds[i] = verdict
+    return ms, cs, ds, ks, rejected
+
+
 class Deduplicator:
     """Remembers the first line of each (meeting, context, domain), compactly.
 
     A million distinct rows must fit well under the memory budget, so the key is
-    one exact integer: the meeting number and its length, shifted past an interned
-    index of the (context, domain) pair, which repeats across a course's meetings.
+    one exact integer: the meeting number (with its length) plus an interned index
+    of the (context, domain) pair, which repeats across a course's meetings, times 10**12.
     """
 
     def __init__(self) -> None:
         self._pairs: dict[tuple[str, str], int] = {}
+        self._ids = count()
         self._first_line: dict[int, int] = {}
+
+    def first_lines(self, meetings: list[str], contexts: list[str], domains: list[str],
+                    lines: list[int]) -> list[int]:
+        """For each row, the first line with its key: its own line the first time."""
+        pairs = list(map(self._pairs.setdefault, zip(contexts, domains), self._ids))
+        # "1" + up to 11 digits < 10**12; the leading 1 keeps "0123456789" apart from "123456789".
+        keys = map(add, map(mul, pairs, repeat(_PAIR_SHIFT)), map(int, map("1".__add__, meetings)))
+        return list(map(self._first_line.setdefault, keys, lines))
 
     def first_line(self, meeting: str, context: str, domain: str, line: int) -> int | None:
         """None the first time a key is seen (and remember ``line``), else the first line."""
-        pairs = self._pairs
-        pair = pairs.get((context, domain))
-        if pair is None:
-            pair = pairs[(context, domain)] = len(pairs)
-        # 11 digits < 2**37; the length keeps "0123456789" apart from "123456789".
-        key = (((pair << 4) | len(meeting)) << 37) | int(meeting)
-        seen = self._first_line.setdefault(key, line)
+        (seen,) = self.first_lines([meeting], [context], [domain], [line])
         return None if seen == line else seen
