@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from itertools import compress, count, repeat
-from operator import add, methodcaller, mul, not_, or_
+from operator import add, methodcaller, mul, not_, or_, sub
 
 from .csvinput import Chunk, Record
 
@@ -90,15 +90,20 @@ class Deduplicator:
     def __init__(self) -> None:
         self._pairs: dict[tuple[str, str], int] = {}
         self._ids = count()
-        self._first_line: dict[int, int] = {}
+        self._base: dict[int, int] = {}  # pair id -> the line where that pair first appeared
+        self._first: dict[int, int] = {}  # key -> first line - its pair's base line
 
     def first_lines(self, meetings: list[str], contexts: list[str], domains: list[str],
                     lines: list[int]) -> list[int]:
         """For each row, the first line with its key: its own line the first time."""
         pairs = list(map(self._pairs.setdefault, zip(contexts, domains), self._ids))
+        bases = list(map(self._base.setdefault, pairs, lines))
         # "1" + up to 11 digits < 10**12; the leading 1 keeps "0123456789" apart from "123456789".
         keys = map(add, map(mul, pairs, repeat(_PAIR_SHIFT)), map(int, map("1".__add__, meetings)))
-        return list(map(self._first_line.setdefault, keys, lines))
+        # Stored relative to the pair's first line: a course's meetings sit close together, so
+        # these are mostly small ints, which Python shares instead of allocating (~28 MB per 1M rows).
+        offsets = map(self._first.setdefault, keys, map(sub, lines, bases))
+        return list(map(add, offsets, bases))
 
     def first_line(self, meeting: str, context: str, domain: str, line: int) -> int | None:
         """None the first time a key is seen (and remember ``line``), else the first line."""
