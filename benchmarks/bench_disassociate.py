@@ -150,12 +150,6 @@ def generate_csv(path: Path, rows: int, seed: int = SEED) -> dict:
 class NullResults:
     """A ResultFiles stand-in that writes nothing."""
 
-    def row(self, record, status, reason=""):
-        pass
-
-    def rows(self, records, status, reason=""):
-        pass
-
     def columns(self, lines, meeting, context, domain, course, status, reason=""):
         pass
 

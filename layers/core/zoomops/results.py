@@ -9,7 +9,7 @@ from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 
-from .csvinput import TEMPLATE_HEADER, Record
+from .csvinput import TEMPLATE_HEADER
 
 ROWS_HEADER = ("line", "meeting_id", "context_id", "domain", "course_id", "status", "reason")
 STATUSES = ("sent", "planned", "rejected", "duplicate", "failed")
@@ -87,19 +87,6 @@ class ResultFiles:
         self._retry.writerow(TEMPLATE_HEADER)
         self._requests = open(self.dir / "requests.jsonl", "w", encoding="utf-8") if dry_run else None
 
-    def row(self, record: Record, status: str, reason: str = "") -> None:
-        self._rows.writerow(
-            (record.line, cell(record.meeting_id), cell(record.context_id), cell(record.domain),
-             cell(record.course_id), status, cell(reason))
-        )
-        if status == "failed":
-            # The values exactly as read, so dropping retry.csv re-drives these rows.
-            self._retry.writerow((record.meeting_id, record.context_id, record.domain, record.course_id))
-
-    def rows(self, records: list[Record], status: str, reason: str = "") -> None:
-        for record in records:
-            self.row(record, status, reason)
-
     def columns(self, lines: list[int], meeting: list[str], context: list[str], domain: list[str],
                 course: list[str], status: str, reason: str = "") -> None:
         """Consecutive records with one status, written column-wise (csv's C writer does the rows)."""
@@ -127,6 +114,3 @@ class ResultFiles:
         for handle in (self._rows_file, self._retry_file, self._requests):
             if handle is not None and not handle.closed:
                 handle.close()
-
-    def paths(self) -> list[Path]:
-        return sorted(p for p in self.dir.iterdir() if p.is_file())
