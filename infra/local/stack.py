@@ -227,7 +227,7 @@ class LocalStack:
         while time.monotonic() < deadline:
             event, receipts = self.receive_events(wait=0)
             if not event["Records"]:
-                if self.in_flight() == 0:
+                if self.in_flight() == 0 and self.queued() == 0:  # both: one may turn into the other
                     break
                 time.sleep(0.1)  # a failed message becomes visible again after its timeout
                 continue
@@ -243,15 +243,18 @@ class LocalStack:
                     sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt)
         return responses
 
+    def _count(self, queue_url: str, attribute: str) -> int:
+        attrs = self.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=[attribute])
+        return int(attrs["Attributes"][attribute])
+
     def dlq_messages(self) -> int:
-        attrs = self.client("sqs").get_queue_attributes(
-            QueueUrl=self.dlq_url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
-        return int(attrs["ApproximateNumberOfMessages"])
+        return self._count(self.dlq_url, "ApproximateNumberOfMessages")
+
+    def queued(self) -> int:
+        return self._count(self.queue_url, "ApproximateNumberOfMessages")
 
     def in_flight(self) -> int:
-        attrs = self.client("sqs").get_queue_attributes(
-            QueueUrl=self.queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-        return int(attrs["ApproximateNumberOfMessagesNotVisible"])
+        return self._count(self.queue_url, "ApproximateNumberOfMessagesNotVisible")
 
     # -- conveniences for the demo and tests -------------------------------------------------------
     def put_file(self, key: str, body: bytes, metadata: dict[str, str] | None = None) -> str:

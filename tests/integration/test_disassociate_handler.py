@@ -183,6 +183,6 @@ def test_a_file_that_keeps_failing_ends_in_the_dlq(stack: LocalStack, handler):
     errors = [r["error"] for r in responses if "error" in r]
     # AWS delivers maxReceiveCount (3) times; moto moves the message one receive earlier.
     assert 2 <= len(errors) <= 3 and all("All records failed" in e for e in errors)
-    assert stack.dlq_messages() == 1
+    assert stack.dlq_messages() == 1, (responses, stack.in_flight())
     assert stack.keys("incoming/") == ["incoming/nocreds.csv"]  # nothing lost: it can be re-driven
     assert stack.lti.received == []

@@ -8,7 +8,7 @@ import pytest
 
 from zoomops import cli
 from zoomops.results import Summary
-from zoomops_testkit import SECRET, csv_bytes, valid_rows
+from tests.testkit import SECRET, csv_bytes, valid_rows
 
 
 def test_parser_contract():

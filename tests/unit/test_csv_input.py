@@ -9,7 +9,7 @@ import os
 import pytest
 
 from zoomops.csvinput import CsvSource, FileRefused, map_header, normalise_header
-from zoomops_testkit import DOMAIN, HEADER, FailingSender, csv_bytes, meeting, run_file, valid_rows
+from tests.testkit import DOMAIN, HEADER, FailingSender, csv_bytes, meeting, run_file, valid_rows
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00\x00\x1f\xf3\xffa"
 

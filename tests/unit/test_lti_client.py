@@ -13,7 +13,7 @@ import pytest
 
 from infra.local.lti_sim import Fault, LtiProSimulator
 from zoomops.lti import LtiClient, LtiCredentials, encode_body, sign_call, signature
-from zoomops_testkit import DOMAIN, KEY, SECRET, SleepRecorder, StepClock
+from tests.testkit import DOMAIN, KEY, SECRET, SleepRecorder, StepClock
 
 SIG_FAILED = "Verify LTI signature failed(2203)."
 ITEMS = [

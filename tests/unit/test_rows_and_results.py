@@ -13,7 +13,7 @@ from zoomops.csvinput import Record
 from zoomops.lti import LtiClient
 from zoomops.results import cell
 from zoomops.rows import Deduplicator, check
-from zoomops_testkit import (
+from tests.testkit import (
     DOMAIN,
     TEMPLATE_HEADER,
     FailingSender,

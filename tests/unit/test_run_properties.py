@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from zoomops import disassociate
 from zoomops.results import ResultFiles
-from zoomops_testkit import DRY_CREDS, HEADER
+from tests.testkit import DRY_CREDS, HEADER
 
 VALID_IDS = ["123456789", "12345678901", "123 4567 8901", "123-456-7890", "0123456789", "1234567890"]
 JUNK = ["", " ", "x", "=1+1", "12345678", "123456789012", '"', '""', ",", "\n", "\r\n", "Café", "\ufeff",

@@ -7,7 +7,7 @@ import pytest
 from infra.local.lti_sim import Fault
 from zoomops import disassociate
 from zoomops.lti import BatchResult, LtiClient
-from zoomops_testkit import (
+from tests.testkit import (
     DOMAIN,
     MemoryCheckpoint,
     RecordingSender,

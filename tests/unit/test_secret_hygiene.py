@@ -10,7 +10,7 @@ from infra.local.lti_sim import Fault, LtiProSimulator
 from zoomops import cli, disassociate
 from zoomops.lti import LtiClient, LtiCredentials, encode_body
 from zoomops.settings import CliLtiSettings
-from zoomops_testkit import DOMAIN, KEY, SECRET, SleepRecorder, csv_bytes, meeting, run_file, valid_rows
+from tests.testkit import DOMAIN, KEY, SECRET, SleepRecorder, csv_bytes, meeting, run_file, valid_rows
 
 assert SECRET == "S3CRET-xyzzy-42"
 
