@@ -44,6 +44,31 @@ def handler(stack):
     return load_handler("disassociate")
 
 
+@pytest.fixture(scope="session")
+def _session_sim():
+    from infra.local.lti_sim import LtiProSimulator
+    from tests.testkit import KEY, SECRET
+
+    with LtiProSimulator(KEY, SECRET) as sim:
+        yield sim
+
+
+@pytest.fixture
+def sim(_session_sim):
+    """A strict LTI Pro simulator on 127.0.0.1, with no faults and no records from another test."""
+    _session_sim.reset()
+    yield _session_sim
+    _session_sim.reset()
+
+
+@pytest.fixture
+def creds(sim):
+    from tests.testkit import KEY, SECRET
+    from zoomops.lti import LtiCredentials
+
+    return LtiCredentials(key=KEY, secret=SECRET, base_url=sim.base_url)
+
+
 @pytest.fixture
 def lambda_context():
     from infra.local.stack import LambdaContext
