@@ -58,7 +58,19 @@ def sim(_session_sim):
     """A strict LTI Pro simulator on 127.0.0.1, with no faults and no records from another test."""
     _session_sim.reset()
     yield _session_sim
+    _wait_until_answered(_session_sim)  # a delayed request must not land in the next test's records
     _session_sim.reset()
+
+
+def _wait_until_answered(sim, timeout: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pending = [r for r in list(sim.received) if r["status"] is None and not (r.get("fault") or {}).get("drop")]
+        if not pending:
+            return
+        time.sleep(0.05)
 
 
 @pytest.fixture

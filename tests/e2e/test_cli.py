@@ -238,9 +238,14 @@ def test_contract_option_names():
     assert top.returncode == 0 and "disassociate" in top.stdout
 
 
-def test_unbalanced_quote_in_big_file_is_refused_not_a_crash(tmp_path, sim):
+def test_unclosed_quote_costs_one_row_and_the_rest_is_read(tmp_path, sim):
     source = tmp_path / "big.csv"
     source.write_bytes((HEADER + '\n1234567890,"unbalanced,x,\n' + "\n".join(rows(4000, 1)) + "\n").encode())
-    proc = zoomops("disassociate", str(source), "--out", str(tmp_path / "out"), "--dry-run", base_url=sim.base_url)
-    assert proc.returncode == 2
-    assert (tmp_path / "out" / "summary.json").exists()
+    out = tmp_path / "out"
+    proc = zoomops("disassociate", str(source), "--out", str(out), "--dry-run", base_url=sim.base_url)
+    assert proc.returncode == 0, proc.stderr
+    summary, row_dicts, _ = read_out(out)
+    assert (summary["total_rows"], summary["planned"], summary["rejected"]) == (4001, 4000, 1)
+    assert row_dicts[0]["line"] == "2" and row_dicts[0]["status"] == "rejected"
+    assert "never closed" in row_dicts[0]["reason"]
+    assert [r["line"] for r in row_dicts[1:3]] == ["3", "4"]  # the swallowed lines, read again

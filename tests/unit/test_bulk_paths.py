@@ -64,7 +64,7 @@ def reference_records(text: str) -> list[tuple[int, list[str]]]:
     next(reader)
     records, start = [], reader.line_num + 1
     for row in reader:
-        if row and not (len(row) == 1 and not row[0].strip()):
+        if any(cell.strip() for cell in row):  # blank lines and ",,," lines are not records
             records.append((start, row))
         start = reader.line_num + 1
     return records

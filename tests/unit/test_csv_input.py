@@ -292,3 +292,27 @@ def test_exact_template_column_beats_an_earlier_loose_alias(tmp_path):
     result = run_file(tmp_path, data)
     assert result.rows[0]["meeting_id"] == meeting(1)
     assert result.rows[0]["status"] == "planned"
+
+
+def test_unclosed_quote_mid_file_costs_one_row_not_the_lines_after_it(tmp_path):
+    data = csv_bytes(f"{meeting(1)},ctx,{DOMAIN},", f'{meeting(2)},"ctx,{DOMAIN},', f"{meeting(3)},ctx,{DOMAIN},",
+                     f"{meeting(4)},ctx,{DOMAIN},")
+    result = run_file(tmp_path, data)
+    summary = result.summary_json
+    assert (summary["total_rows"], summary["planned"], summary["rejected"]) == (4, 3, 1)
+    assert [(r["line"], r["status"]) for r in result.rows] == [
+        ("2", "planned"), ("3", "rejected"), ("4", "planned"), ("5", "planned")]
+    assert "never closed" in result.rows[1]["reason"] and result.rows[1]["reason"].startswith("line 3:")
+
+
+def test_text_after_a_closing_quote_rejects_that_record_only(tmp_path):
+    data = csv_bytes(f'{meeting(1)},"ctx" x,{DOMAIN},', f"{meeting(2)},ctx,{DOMAIN},")
+    result = run_file(tmp_path, data)
+    assert [(r["line"], r["status"]) for r in result.rows] == [("2", "rejected"), ("3", "planned")]
+    assert "not valid CSV" in result.rows[0]["reason"]
+
+
+def test_excel_empty_rows_are_blank_lines_not_rejections(tmp_path):
+    data = csv_bytes(f"{meeting(1)},ctx,{DOMAIN},", ",,,", " , ,,", f"{meeting(2)},ctx,{DOMAIN},")
+    result = run_file(tmp_path, data)
+    assert [(r["line"], r["status"]) for r in result.rows] == [("2", "planned"), ("5", "planned")]

@@ -16,7 +16,7 @@ import io
 import re
 import threading
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain, islice
 from operator import itemgetter
 from typing import BinaryIO, Iterator, NamedTuple
 
@@ -42,15 +42,6 @@ SNIFF_BYTES = 64 * 1024
 _READ_CHUNK = 256 * 1024
 
 
-class MalformedTail(ValueError):
-    """The CSV cannot be parsed from ``line`` on (e.g. an unclosed quote swallowing the rest)."""
-
-    def __init__(self, reason: str, line: int):
-        super().__init__(f"line {line}: {reason}")
-        self.reason = reason
-        self.line = line
-
-
 class FileRefused(ValueError):
     """The file as a whole cannot be processed (empty, binary, no usable header)."""
 
@@ -68,12 +59,24 @@ class Chunk(NamedTuple):
     context_id: list[str]
     domain: list[str]
     course_id: list[str]
+    malformed: dict[int, str] = {}  # index -> why csv could not read that record
+
+
+def _tap(lines: Iterator[str], seen: list[str]) -> Iterator[str]:
+    """The lines, remembered in ``seen`` as csv consumes them."""
+    remember = seen.append
+    for line in lines:
+        remember(line)
+        yield line
+
+
+_SWALLOWING = re.compile(r"unexpected end of data|field larger than field limit")
 
 
 def _drop_blank_and_pad(lines: list[int], rows: list[list[str]], width: int):
     kept_lines, kept_rows = [], []
     for line, row in zip(lines, rows):
-        if not row or (len(row) == 1 and not row[0].strip()):
+        if not any(cell.strip() for cell in row):
             continue
         kept_lines.append(line)
         kept_rows.append(row + [""] * (width - len(row)) if len(row) < width else row)
@@ -225,30 +228,36 @@ class CsvSource:
         self._hits_before = getattr(_fallback_hits, "count", 0)
         return io.TextIOWrapper(self._buffered, encoding=self.encoding, errors=errors, newline="")
 
-    def _reader(self):
-        """A csv.reader positioned after the header, and the header's line number."""
-        reader = csv.reader(self._text(), strict=False)
-        header = next(reader, None)
-        while header is not None and not any(cell.strip() for cell in header):
-            header = next(reader, None)  # blank lines above the header
-        if header is None:
-            raise FileRefused("the file has no header and no rows")
-        self.columns = map_header(header)
-        return reader, reader.line_num
-
     def chunks(self, size: int = 2048) -> Iterator[Chunk]:
-        """The records in column-wise chunks of up to ``size``, blank lines dropped.
+        """The records in column-wise chunks of up to ``size``; blank lines dropped.
 
         Rows are read and split into columns by C code (csv, map, itemgetter); Python
-        only loops per row for the rare chunk with multi-line records or short rows.
+        only loops per row for the rare chunk with multi-line records, short or blank
+        rows. A record csv cannot parse is yielded as malformed (empty values, the
+        reason in ``Chunk.malformed``); when an unclosed quote swallowed the lines
+        after it, those lines are read again on their own, so one stray quote costs
+        one row, never the rest of the file.
         """
-        reader, end = self._reader()  # ``end``: the last physical line consumed
-        columns = self.columns
+        text = self._text()
+        tapped: list[str] = []  # the physical lines the current chunk consumed
+        reader = csv.reader(_tap(text, tapped), strict=True)
+        try:
+            header = next(reader, None)
+            while header is not None and not any(cell.strip() for cell in header):
+                header = next(reader, None)  # blank lines above the header
+        except csv.Error as exc:
+            raise FileRefused(f"the header is not valid CSV ({exc})", line=reader.line_num) from None
+        if header is None:
+            raise FileRefused("the file has no header and no rows")
+        columns = self.columns = map_header(header)
         width = max(columns.values()) + 1
-        getters = [itemgetter(columns[f]) for f in ("meeting_id", "context_id", "domain")]
+        meeting = itemgetter(columns["meeting_id"])
+        getters = [meeting] + [itemgetter(columns[f]) for f in ("context_id", "domain")]
         course = itemgetter(columns["course_id"]) if "course_id" in columns else None
-        yielded = 0
+        offset = 0  # physical line = offset + reader.line_num
+        end = reader.line_num  # the last physical line consumed
         while True:
+            tapped.clear()
             rows: list[list[str]] = []
             append = rows.append
             error = None
@@ -257,10 +266,10 @@ class CsvSource:
                     append(row)
             except csv.Error as exc:
                 error = exc
-            got = len(rows)
-            if error is None and reader.line_num - end == got:
-                lines = list(range(end + 1, reader.line_num + 1))  # one physical line per record
-                end = reader.line_num
+            got, first_tapped = len(rows), end + 1
+            if error is None and offset + reader.line_num - end == got:
+                lines = list(range(end + 1, end + got + 1))  # one physical line per record
+                end += got
             else:
                 lines = []
                 for row in rows:  # a record spans 1 + the line breaks inside its fields
@@ -268,23 +277,33 @@ class CsvSource:
                     end += 1 + sum(f.count("\n") + f.count("\r") - f.count("\r\n") for f in row)
             if rows and min(map(len, rows)) < width:
                 lines, rows = _drop_blank_and_pad(lines, rows, width)
-            if rows:
-                n = len(rows)
-                yield Chunk(lines, *(list(map(g, rows)) for g in getters),
-                            list(map(course, rows)) if course else [""] * n)
-                yielded += n
+            if rows and "" in map(str.strip, map(meeting, rows)):  # perhaps ",,," lines, as Excel saves them
+                lines, rows = _drop_blank_and_pad(lines, rows, width)
+            malformed: dict[int, str] = {}
             if error is not None:
-                reason = f"malformed CSV from here to the end of the file ({error}; an unclosed quote does this)"
-                if not yielded:
-                    raise FileRefused(reason, line=end + 1)
-                raise MalformedTail(reason, end + 1)
-            if got < size:
+                bad = end + 1
+                malformed[len(rows)] = f"not valid CSV: {error}"
+                rows.append([""] * width)
+                lines.append(bad)
+                if _SWALLOWING.search(str(error)):
+                    # An unclosed quote ran on: read the lines after its first one again, on their own.
+                    malformed[len(rows) - 1] = ("not valid CSV: a quote opened on this line is never closed "
+                                                f"({error}); the lines after it were read on their own")
+                    rest = tapped[bad - first_tapped + 1:]
+                    reader = csv.reader(_tap(chain(rest, text), tapped), strict=True)
+                    offset = end = bad
+                else:
+                    end = offset + reader.line_num
+            if rows:
+                yield Chunk(lines, *(list(map(g, rows)) for g in getters),
+                            list(map(course, rows)) if course else [""] * len(rows), malformed)
+            if error is None and got < size:
                 break
         self._note_fallback()
 
     def __iter__(self) -> Iterator[Record]:
         for chunk in self.chunks():
-            yield from map(Record, *chunk)
+            yield from map(Record, *chunk[:5])
 
     def _note_fallback(self) -> None:
         if getattr(_fallback_hits, "count", 0) > self._hits_before:

@@ -15,7 +15,7 @@ from typing import BinaryIO, Callable, Protocol
 from itertools import compress
 from operator import ne
 
-from .csvinput import Chunk, CsvSource, FileRefused, MalformedTail
+from .csvinput import Chunk, CsvSource, FileRefused
 from .lti import MAX_BATCH, BatchResult, LtiCredentials, encode_item_columns, encode_items, sign_call
 from .results import ResultFiles, Summary
 from .rows import Deduplicator, check_chunk
@@ -172,35 +172,28 @@ def run(
                 flush()
 
     try:
-        try:
-            for chunk in source.chunks():
-                n = len(chunk.lines)
-                summary.total_rows += n
-                ms, cs, ds, ks, rejected = check_chunk(chunk)
-                irregular = {i: ("rejected", f"line {chunk.lines[i]}: {reason}") for i, reason in rejected.items()}
-                if rejected:
-                    valid = [i for i in range(n) if i not in rejected]
-                    lines, vms, vcs, vds = (list(map(c.__getitem__, valid)) for c in (chunk.lines, ms, cs, ds))
-                else:
-                    valid, lines, vms, vcs, vds = range(n), chunk.lines, ms, cs, ds
-                firsts = dedup.first_lines(vms, vcs, vds, lines)
-                for p in compress(range(len(lines)), map(ne, firsts, lines)):
-                    irregular[valid[p]] = ("duplicate", f"same meeting, context and domain as line {firsts[p]}")
-                summary.rejected += len(rejected)
-                summary.duplicates += len(irregular) - len(rejected)
-                encoded = encode_item_columns(ms, cs, ds, ks)
-                lo = 0
-                for i in sorted(irregular):
-                    batched(chunk, encoded, lo, i)
-                    settled(chunk, i, *irregular[i])
-                    lo = i + 1
-                batched(chunk, encoded, lo, n)
-        except MalformedTail as tail:
-            # Everything from there on is one unparseable record: rejected, and reading stops.
-            summary.warnings.append(f"stopped reading at line {tail.line}: {tail.reason}")
-            summary.total_rows += 1
-            summary.rejected += 1
-            settled(Chunk([tail.line], [""], [""], [""], [""]), 0, "rejected", f"line {tail.line}: {tail.reason}")
+        for chunk in source.chunks():
+            n = len(chunk.lines)
+            summary.total_rows += n
+            ms, cs, ds, ks, rejected = check_chunk(chunk)
+            irregular = {i: ("rejected", f"line {chunk.lines[i]}: {reason}") for i, reason in rejected.items()}
+            if rejected:
+                valid = [i for i in range(n) if i not in rejected]
+                lines, vms, vcs, vds = (list(map(c.__getitem__, valid)) for c in (chunk.lines, ms, cs, ds))
+            else:
+                valid, lines, vms, vcs, vds = range(n), chunk.lines, ms, cs, ds
+            firsts = dedup.first_lines(vms, vcs, vds, lines)
+            for p in compress(range(len(lines)), map(ne, firsts, lines)):
+                irregular[valid[p]] = ("duplicate", f"same meeting, context and domain as line {firsts[p]}")
+            summary.rejected += len(rejected)
+            summary.duplicates += len(irregular) - len(rejected)
+            encoded = encode_item_columns(ms, cs, ds, ks)
+            lo = 0
+            for i in sorted(irregular):
+                batched(chunk, encoded, lo, i)
+                settled(chunk, i, *irregular[i])
+                lo = i + 1
+            batched(chunk, encoded, lo, n)
         flush()
     except FileRefused as refusal:
         summary.refused = f"{name}: {refusal}"

@@ -68,8 +68,8 @@ def check_chunk(chunk: Chunk) -> tuple[list[str], list[str], list[str], list[str
     suspects = set(compress(range(len(ms)), looks_wrong))
     if any(_UNDECODABLE in "".join(column) for column in (cs, ds, ks)):
         suspects.update(i for i, values in enumerate(zip(cs, ds, ks)) if _UNDECODABLE in "".join(values))
-    rejected: dict[int, str] = {}
-    for i in sorted(suspects):
+    rejected: dict[int, str] = dict(chunk.malformed)
+    for i in sorted(suspects - rejected.keys()):
         verdict = check(Record(chunk.lines[i], chunk.meeting_id[i], chunk.context_id[i],
                                chunk.domain[i], chunk.course_id[i]))
         if isinstance(verdict, str):
