@@ -113,7 +113,7 @@ class RecordingSender:
         self.bodies: list = []
         self._results = list(results)
 
-    def send(self, body: bytes) -> BatchResult:
+    def send(self, body: bytes, time_left=None) -> BatchResult:
         self.bodies.append(json.loads(body))
         if self._results:
             return self._results.pop(0)
@@ -133,7 +133,7 @@ class FailingSender(RecordingSender):
         super().__init__()
         self.message = message
 
-    def send(self, body: bytes) -> BatchResult:
+    def send(self, body: bytes, time_left=None) -> BatchResult:
         self.bodies.append(json.loads(body))
         return BatchResult(False, self.message, 1, 200)
 

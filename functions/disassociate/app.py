@@ -26,6 +26,7 @@ tracer = Tracer()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
 MAX_TIME_MARGIN = 60.0  # seconds
+IN_PROGRESS_RECHECK_SECONDS = 900  # SQS's longest delay
 
 
 @functools.cache
@@ -79,8 +80,8 @@ def runtime():
 
         return process_object(ObjectRef(**ref), deps, time_left=time_left, min_time_left=min_time_left)
 
-    def requeue(body: str) -> None:
-        deps_sqs.send_message(QueueUrl=settings.queue_url, MessageBody=body)
+    def requeue(body: str, delay: int = 0) -> None:
+        deps_sqs.send_message(QueueUrl=settings.queue_url, MessageBody=body, DelaySeconds=delay)
 
     deps_sqs = session.client("sqs")
     return config, process, requeue
@@ -115,6 +116,8 @@ def _notification(ref: dict) -> dict:
 
 
 def record_handler(record: SQSRecord, context: LambdaContext) -> None:
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
     from zoomops.disassociate import OutOfTime
 
     config, process, requeue = runtime()
@@ -132,6 +135,12 @@ def record_handler(record: SQSRecord, context: LambdaContext) -> None:
             logger.info("time limit near: continuing in a new invocation",
                         extra={"file": ref["key"], "detail": str(stop)})
             requeue(json.dumps({"Records": [_notification(ref)]}))
+            continue
+        except IdempotencyAlreadyInProgressError:
+            # Another invocation is running this file now. Look again later (if that one dies,
+            # this delivery resumes its checkpoint) rather than failing and firing the alarms.
+            logger.info("already in progress elsewhere: looking again later", extra={"file": ref["key"]})
+            requeue(json.dumps({"Records": [_notification(ref)]}), delay=IN_PROGRESS_RECHECK_SECONDS)
             continue
         if "job_id" in result:
             counts = {k: result[k] for k in ("total_rows", "sent", "planned", "rejected", "duplicates", "failed")}

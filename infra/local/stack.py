@@ -42,9 +42,10 @@ MAX_RECEIVE_COUNT = 3
 
 
 def load_handler(function: str) -> ModuleType:
-    """A fresh copy of ``functions/<function>/app.py`` (its caches start empty)."""
+    """A fresh copy of ``functions/<function>/app.py`` (its caches start empty), named ``app`` as
+    Lambda imports it (Powertools Idempotency puts the module name into its keys)."""
     path = ROOT / "functions" / function / "app.py"
-    spec = importlib.util.spec_from_file_location(f"zoomops_fn_{function}_{uuid.uuid4().hex[:6]}", path)
+    spec = importlib.util.spec_from_file_location("app", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -206,6 +207,7 @@ class LocalStack:
         arn = f"arn:aws:sqs:{REGION}:123456789012:{QUEUE}"
         for message in answer.get("Messages", []):
             receipts[message["MessageId"]] = message["ReceiptHandle"]
+            message["Body"] = _with_sequencer(message["Body"], message["MessageId"])
             records.append({
                 "messageId": message["MessageId"],
                 "receiptHandle": message["ReceiptHandle"],
@@ -281,6 +283,20 @@ class LocalStack:
         from zoomops.aws import JobStore
 
         return JobStore(JOBS_TABLE, self.client("dynamodb")).get(job_id)
+
+
+def _with_sequencer(body: str, message_id: str) -> str:
+    """AWS gives every S3 event a ``sequencer``; moto does not, so two uploads of the same bytes
+    would look like one. Derive one from the S3 event's message (stable across redeliveries)."""
+    try:
+        notification = json.loads(body)
+    except ValueError:
+        return body
+    for record in notification.get("Records", []) if isinstance(notification, dict) else []:
+        obj = record.get("s3", {}).get("object", {})
+        if "sequencer" not in obj and record.get("eventName", "").startswith("ObjectCreated:Put"):
+            obj["sequencer"] = uuid.uuid5(uuid.NAMESPACE_URL, message_id).hex[:18].upper()
+    return json.dumps(notification)
 
 
 @contextmanager

@@ -186,3 +186,61 @@ def test_a_file_that_keeps_failing_ends_in_the_dlq(stack: LocalStack, handler):
     assert stack.dlq_messages() == 1, (responses, stack.in_flight())
     assert stack.keys("incoming/") == ["incoming/nocreds.csv"]  # nothing lost: it can be re-driven
     assert stack.lti.received == []
+
+
+def test_aws_shaped_redelivery_after_the_job_finished_does_nothing(stack: LocalStack, handler):
+    """On AWS the event names the object version, which stays readable after the move; once the
+    idempotency record has expired, the finished job record is what stops a second run."""
+    etag = stack.put_file("incoming/versioned.csv", meetings_csv(3))
+    version = stack.client("s3").head_object(Bucket=BUCKET, Key="incoming/versioned.csv")["VersionId"]
+    event = load_event("s3_object_created.json")
+    obj = event["Records"][0]["s3"]["object"]
+    obj.update(key="incoming/versioned.csv", eTag=etag, versionId=version, sequencer="00AA")
+    sqs_event = {"Records": [{"messageId": "m-1", "receiptHandle": "r-1", "body": json.dumps(event),
+                              "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                              "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"}]}
+    assert handler.handler(sqs_event, LambdaContext()) == {"batchItemFailures": []}  # first AWS-shaped delivery
+    assert len(stack.lti.accepted) == 1
+    stack.client("dynamodb").delete_item(  # its idempotency record expires
+        TableName="zoomops-local-idempotency",
+        Key={"id": stack.client("dynamodb").scan(TableName="zoomops-local-idempotency")["Items"][-1]["id"]})
+    assert handler.handler(sqs_event, LambdaContext()) == {"batchItemFailures": []}
+    assert len(stack.lti.accepted) == 1, "a finished file is never sent again"
+    assert stack.keys("processed/") == ["processed/versioned.csv"]
+
+
+def test_same_bytes_uploaded_again_is_a_new_job(stack: LocalStack, handler):
+    stack.put_file("incoming/again.csv", meetings_csv(2))
+    stack.dispatch(handler.handler)
+    stack.put_file("incoming/again.csv", meetings_csv(2))
+    stack.dispatch(handler.handler)
+    assert len(stack.lti.accepted) == 2 and stack.keys("incoming/") == []
+
+
+def test_folder_placeholder_objects_are_skipped(stack: LocalStack, handler):
+    stack.put_file("incoming/fall/", b"")
+    stack.dispatch(handler.handler)
+    assert stack.keys("results/") == [] and stack.keys("rejected/") == []
+
+
+def test_delivery_while_the_same_file_is_running_is_requeued_not_an_error(stack: LocalStack, handler, monkeypatch):
+    import zoomops.s3job as s3job
+
+    stack.put_file("incoming/busy.csv", meetings_csv(2))
+    event, _ = stack.receive_events()
+    if not json.loads(event["Records"][0]["body"]).get("Records"):  # moto's s3:TestEvent
+        event, _ = stack.receive_events()
+    monkeypatch.setattr(handler, "IN_PROGRESS_RECHECK_SECONDS", 0)
+    real, inner = s3job.process_object, []
+
+    def process_while_redelivered(*args, **kwargs):
+        inner.append(handler.handler(event, LambdaContext()))  # the same message arrives again meanwhile
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(s3job, "process_object", process_while_redelivered)
+    assert handler.handler(event, LambdaContext()) == {"batchItemFailures": []}
+    assert inner == [{"batchItemFailures": []}]  # no error, so no alarm and no DLQ
+    assert stack.queued() == 1  # it put itself back on the queue to look again later
+    monkeypatch.setattr(s3job, "process_object", real)
+    stack.dispatch(handler.handler)
+    assert len(stack.lti.accepted) == 1 and stack.dlq_messages() == 0

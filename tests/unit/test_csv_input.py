@@ -80,9 +80,13 @@ def test_utf16_refused(tmp_path, codec):
     assert_refused(run_file(tmp_path, data), "UTF-16")
 
 
-def test_bytes_in_neither_utf8_nor_cp1252_refused(tmp_path):
-    # 0x81 is undefined in cp1252 and invalid in UTF-8.
-    assert_refused(run_file(tmp_path, csv_bytes() + b"\x81\x81,x,y\n"), "neither UTF-8 nor cp1252")
+def test_bytes_in_neither_utf8_nor_cp1252_cost_their_row_only(tmp_path):
+    # 0x81 is undefined in cp1252 and invalid in UTF-8: early or late in a file, the same answer.
+    result = run_file(tmp_path, csv_bytes(f"{meeting(1)},c\x81tx,{DOMAIN},".encode("latin-1").decode("latin-1"),
+                                          f"{meeting(2)},ctx,{DOMAIN},", encoding="latin-1"))
+    assert result.summary_json["refused"] is None and result.summary_json["encoding"] == "cp1252"
+    assert [r["status"] for r in result.rows] == ["rejected", "planned"]
+    assert "context_id: holds bytes that are not text" in result.rows[0]["reason"]
 
 
 # ------------------------------------------------------------------ encodings

@@ -301,3 +301,47 @@ def test_pooled_connection_survives_error_answers(sim, client_factory):
     client.send(BODY)
     assert [r["status"] for r in sim.received] == [503, 200, 200]
     assert len({r["connection"] for r in sim.received}) == 1
+
+
+def test_signature_failure_answered_as_200_counts_as_refused_credentials(sim, creds):
+    from infra.local.lti_sim import Fault
+
+    sim.add_faults(Fault(body={"status": False, "errorCode": "401",
+                               "errorMessage": "Verify LTI signature failed(2203)."}))
+    result = LtiClient(creds).send(BODY)
+    assert not result.ok and result.auth_failed and result.attempts == 1
+
+
+def test_no_retry_or_wait_that_would_pass_the_time_limit(sim, creds):
+    from infra.local.lti_sim import Fault
+
+    sim.add_faults(Fault(status=503), Fault(status=429, retry_after="30"))
+    waits = []
+    left = iter([100.0, 100.0, 40.0, 40.0, 40.0])
+    result = LtiClient(creds, sleep=waits.append).send(BODY, time_left=lambda: next(left))
+    assert result.out_of_time and not result.ok
+    assert len(sim.received) == 2 and waits == [0.0]  # the 30 s Retry-After was not waited out
+
+
+def test_cut_off_response_body_is_retried_not_a_crash(creds):
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+
+    def serve():
+        for _ in range(2):
+            conn, _ = server.accept()
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"sta")
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    client = LtiClient(LtiCredentials(creds.key, creds.secret, f"http://127.0.0.1:{port}"), attempts=2,
+                       sleep=lambda s: None)
+    result = client.send(BODY)
+    server.close()
+    assert not result.ok and result.attempts == 2 and "gave up after 2 attempts" in result.message

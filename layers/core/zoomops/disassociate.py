@@ -27,7 +27,7 @@ _MAX_PENDING_FACTOR = 8
 
 
 class Sender(Protocol):
-    def send(self, body: bytes) -> BatchResult: ...
+    def send(self, body: bytes, time_left: Callable[[], float] | None = None) -> BatchResult: ...
 
 
 class Checkpoint(Protocol):
@@ -122,8 +122,10 @@ def run(
         else:
             if time_left is not None and time_left() < min_time_left:
                 raise OutOfTime(f"{time_left():.0f}s left before batch {number}")
-            result = sender.send(encode_items(items, options.user_id))
+            result = sender.send(encode_items(items, options.user_id), time_left=time_left)
             summary.requests_sent += result.attempts
+            if result.out_of_time:
+                raise OutOfTime(f"batch {number}: {result.message}")
             if result.ok:
                 if checkpoint is not None:
                     checkpoint.mark_accepted(number)

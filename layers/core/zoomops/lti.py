@@ -110,6 +110,7 @@ class BatchResult:
     attempts: int = 0
     status: int | None = None
     auth_failed: bool = False  # credentials refused: later batches would fail the same way
+    out_of_time: bool = False  # gave up only because the caller's time is running out
 
 
 def _lti_message(response) -> tuple[bool | None, str]:
@@ -180,7 +181,9 @@ class LtiClient:
     def close(self) -> None:
         self._session.close()
 
-    def send(self, body: bytes) -> BatchResult:
+    def send(self, body: bytes, time_left: Callable[[], float] | None = None) -> BatchResult:
+        """Send one batch. With ``time_left``, no attempt or wait is started that could not finish
+        in time: the batch comes back ``out_of_time`` instead (nothing was accepted)."""
         from urllib3.exceptions import (
             ConnectTimeoutError,
             InvalidHeader,
@@ -192,7 +195,10 @@ class LtiClient:
         requests = self._requests
         retry = self._retry.new()
         attempt = 0
+        worst_case = sum(self._timeout)
         while True:
+            if time_left is not None and attempt and time_left() < worst_case:
+                return BatchResult(False, "not sent: too little time left to retry", attempt, out_of_time=True)
             attempt += 1
             call = sign_call(self.creds, body, self._clock())
             error = response = None
@@ -204,14 +210,16 @@ class LtiClient:
                 error = ConnectTimeoutError("connect timeout")
             except requests.ReadTimeout:
                 error = ReadTimeoutError(None, BULK_DISASSOCIATE_PATH, "read timeout")
-            except requests.ConnectionError as exc:
+            except requests.RequestException as exc:  # refused, reset, cut-off body, ...
                 error = ProtocolError(f"connection error: {type(exc).__name__}")
             if response is not None:
                 if response.status_code == 200:
                     flag, message = _lti_message(response)
                     if flag is True:
                         return BatchResult(True, message, attempt, 200)
-                    return BatchResult(False, f"LTI Pro answered: {message}", attempt, 200)
+                    # LTI Pro may answer a signature failure as a 200 whose errorCode is 401.
+                    refused = "(errorCode 401)" in message
+                    return BatchResult(False, f"LTI Pro answered: {message}", attempt, 200, auth_failed=refused)
                 if response.status_code == 401:
                     _, message = _lti_message(response)
                     return BatchResult(
@@ -245,6 +253,9 @@ class LtiClient:
                     wait = None  # unparseable Retry-After: fall back to our backoff
             if wait is None:
                 wait = retry.get_backoff_time()
+            if time_left is not None and wait + worst_case > time_left():
+                return BatchResult(False, f"not sent: waiting {wait:.0f}s would pass the time limit", attempt,
+                                   out_of_time=True)
             if wait > self._max_wait:
                 return BatchResult(
                     False,

@@ -70,6 +70,8 @@ def process_object(ref: ObjectRef, deps: Deps, *, time_left: Callable[[], float]
     else:
         return {"skipped": f"{ref.key} is not under {INCOMING_PREFIX} or {DRYRUN_PREFIX}"}
     relative = ref.key[len(prefix):]
+    if not relative or relative.endswith("/"):
+        return {"skipped": f"{ref.key} is a folder placeholder, not a file"}
     try:
         obj = deps.s3.get_object(Bucket=ref.bucket, Key=ref.key, **({"VersionId": ref.version} if ref.version else {}))
     except deps.s3.exceptions.NoSuchKey:
@@ -78,7 +80,8 @@ def process_object(ref: ObjectRef, deps: Deps, *, time_left: Callable[[], float]
 
     options, metadata_error = _overrides(obj.get("Metadata", {}), deps.batch_size)
     job_id = job_id_for(ref)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    now = datetime.now(timezone.utc)
+    stamp = now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z"  # sorts by time
     job = deps.jobs.start(job_id, {
         "kind": "disassociate",
         "source": f"s3://{ref.bucket}/{ref.key}",
@@ -89,6 +92,10 @@ def process_object(ref: ObjectRef, deps: Deps, *, time_left: Callable[[], float]
         "user_id": options["user_id"] or "",
         "started_at": utc_now(),
     })
+    if job.get("finished_at"):
+        # Delivered again after the idempotency record expired (the bucket is versioned, so the
+        # version is still readable after the move): the job is done, its results stand.
+        return {"skipped": f"{ref.key} was already processed as job {job_id} ({job.get('state')})"}
     # A resumed attempt keeps the first attempt's run id and batch layout.
     run_id, batch_size = job["run_id"], int(job["batch_size"])
     results_prefix = f"{RESULTS_PREFIX}{ref.name}/{run_id}/"
