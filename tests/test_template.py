@@ -176,8 +176,13 @@ def test_function_environment_sets_every_variable(template: dict[str, Any]) -> N
     assert shared["POWERTOOLS_METRICS_NAMESPACE"] == "zoomops"
 
 
-def test_function_policies_are_least_privilege(resources: dict[str, Any]) -> None:
-    policies = _props(resources, FUNCTION)["Policies"]
+FUNCTIONS = [name for name, resource in cfn_yaml.load(str(TEMPLATE))["Resources"].items()
+             if resource["Type"] == "AWS::Serverless::Function"]
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_function_policies_are_least_privilege(resources: dict[str, Any], function: str) -> None:
+    policies = _props(resources, function)["Policies"]
     # Inline statements only: no managed policies or SAM policy templates.
     assert all(isinstance(p, dict) and set(p) == {"Statement"} for p in policies), policies
     statements = list(_statements(policies))
@@ -214,3 +219,37 @@ def test_template_sets_every_variable_the_settings_read(template: dict[str, Any]
     for name in zoomops_vars - {"ZOOMOPS_BATCH_SIZE"}:
         with pytest.raises(ConfigError, match=name):
             DisassociateSettings.from_env({k: v for k, v in filled.items() if k != name})
+
+
+def test_every_function_has_a_log_group_with_retention(resources: dict[str, Any]) -> None:
+    groups = [_resource_text(r["Properties"]["LogGroupName"]) for r in resources.values()
+              if r["Type"] == "AWS::Logs::LogGroup"]
+    for function in FUNCTIONS:
+        assert f"/aws/lambda/${{{function}}}" in groups, function
+
+
+def test_token_refresh_reads_only_zoom_secrets_and_writes_only_tokens(resources: dict[str, Any]) -> None:
+    statements = list(_statements(_props(resources, "TokenRefreshFunction")["Policies"]))
+    by_action = {action: _resource_text(s["Resource"]) for s in statements for action in _as_list(s["Action"])}
+    assert by_action["secretsmanager:GetSecretValue"].endswith(":secret:${AWS::StackName}/zoom/*")
+    assert by_action["secretsmanager:PutSecretValue"].endswith("/zoom/*/token-*")
+    assert by_action["secretsmanager:CreateSecret"].endswith("/zoom/*/token-*")
+
+
+def test_token_refresh_runs_on_a_schedule_and_its_settings_are_set(template: dict[str, Any]) -> None:
+    from zoomops.settings import ConfigError, TokenRefreshSettings
+
+    props = _props(template["Resources"], "TokenRefreshFunction")
+    assert [e["Type"] for e in props["Events"].values()] == ["Schedule"]
+    env = props["Environment"]["Variables"]
+    filled = {name: "main" for name in env if name.startswith("ZOOMOPS_")}
+    filled.update(ZOOMOPS_ZOOM_OAUTH_URL="https://zoom.us/oauth/token", ZOOMOPS_TOKEN_MARGIN_SECONDS="1800")
+    TokenRefreshSettings.from_env(filled)
+    for name in ("ZOOMOPS_ZOOM_ACCOUNTS", "ZOOMOPS_ZOOM_SECRET_PREFIX", "ZOOMOPS_JOBS_TABLE"):
+        with pytest.raises(ConfigError, match=name):
+            TokenRefreshSettings.from_env({k: v for k, v in filled.items() if k != name})
+
+
+def test_token_life_alarm_fires_when_the_refresher_goes_quiet(resources: dict[str, Any]) -> None:
+    alarm = resources["TokenLifeAlarm"]["Properties"]
+    assert alarm["MetricName"] == "MinTokenRemainingSeconds" and alarm["TreatMissingData"] == "breaching"

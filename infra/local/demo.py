@@ -16,9 +16,15 @@ import sys
 import warnings
 from pathlib import Path
 
-from .stack import BUCKET, LocalStack, load_handler
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+from zoomops.zoom import SecretTokenSource, ZoomClient
+
+from .stack import BUCKET, ROOT, ZOOM_SECRET_PREFIX, LambdaContext, LocalStack, load_handler
 
 SAMPLE = Path(__file__).parent / "samples" / "fall-2026-meetings.csv"
+SCHEDULED_EVENT = ROOT / "tests" / "events" / "eventbridge_scheduled.json"
+DEMO_MEETING = 81234567890  # the recurring lecture the Zoom simulator's demo data holds
 
 
 def _print_rows(rows_csv: bytes) -> None:
@@ -64,6 +70,23 @@ def main() -> int:
               f"LTI Pro received {len(stack.lti.received) - before} request(s)")
         print(f"   requests.jsonl, first request: {first['method']} {first['url']}")
         print(f"     X-Lti-Signature: {first['headers']['X-Lti-Signature']}  body: {len(first['body'])} meeting(s)")
+
+        print("\n3. Zoom tokens: the scheduled refresher stores one per account in Secrets Manager")
+        refresher = load_handler("token_refresh")
+        scheduled = json.loads(SCHEDULED_EVENT.read_text())
+        for entry in refresher.handler(scheduled, LambdaContext(function_name="zoomops-token-refresh"))["accounts"]:
+            print(f"   {entry['account']:<5} {entry['action']:<10} expires in {entry['expires_in_seconds'] // 60} min, "
+                  f"scope {entry['scope']}")
+        again = refresher.handler(scheduled, LambdaContext(function_name="zoomops-token-refresh"))["accounts"]
+        print(f"   ten minutes later the schedule runs again: {', '.join(e['action'] for e in again)}")
+        oauth_before = sum(stack.zoom.token_requests.values())
+        client = ZoomClient(SecretTokenSource(f"{ZOOM_SECRET_PREFIX}main/token",
+                                              SecretsProvider(boto3_client=stack.client("secretsmanager"))))
+        user = client.get("/users/me")
+        instances = client.get(f"/past_meetings/{DEMO_MEETING}/instances")["meetings"]
+        print(f"   a consumer read the token and called Zoom: /users/me -> {user['email']}, "
+              f"/past_meetings/{DEMO_MEETING}/instances -> {len(instances)} instances")
+        print(f"   OAuth requests made by the consumer: {sum(stack.zoom.token_requests.values()) - oauth_before}")
 
         ok = (summary["sent"] == len(stack.lti.accepted_items()) and summary["failed"] == 0
               and summary["sent"] + summary["rejected"] + summary["duplicates"] == summary["total_rows"]

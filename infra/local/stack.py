@@ -27,6 +27,7 @@ from types import ModuleType
 from typing import Any, Callable, Iterator
 
 from .lti_sim import LtiProSimulator
+from .zoom_sim import ZoomSimulator, seed_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -38,7 +39,11 @@ DLQ = "zoomops-local-disassociate-dlq"
 JOBS_TABLE = "zoomops-local-jobs"
 IDEMPOTENCY_TABLE = "zoomops-local-idempotency"
 LTI_SECRET = "zoomops-local/lti"
+ZOOM_SECRET_PREFIX = "zoomops-local/zoom/"
 MAX_RECEIVE_COUNT = 3
+# Zoom accounts the local stack configures: name -> (account id, client id); the client secrets
+# are made up per stack and live only in Secrets Manager (moto) and the simulator.
+ZOOM_ACCOUNTS = {"main": ("LocalMainAcct01", "local-main-client"), "sub": ("LocalSubAcct002", "local-sub-client")}
 
 
 def load_handler(function: str) -> ModuleType:
@@ -87,13 +92,19 @@ def aws_env(endpoint: str) -> dict[str, str]:
 
 class LocalStack:
     def __init__(self, *, lti_key: str = "local-lti-key", lti_secret: str = "local-lti-secret",
-                 lti_user_id: str | None = None, batch_size: int = 400, visibility_timeout: int = 2):
+                 lti_user_id: str | None = None, batch_size: int = 400, visibility_timeout: int = 2,
+                 zoom_clock: Callable[[], float] = time.time):
         self.lti_key, self._lti_secret, self.lti_user_id = lti_key, lti_secret, lti_user_id
         self.batch_size = batch_size
         self.visibility_timeout = visibility_timeout
         self.moto = None
         self.endpoint = ""
         self.lti = LtiProSimulator(lti_key, lti_secret)
+        self.zoom = ZoomSimulator(clock=zoom_clock)
+        self._zoom_secrets = {name: f"local-{name}-{uuid.uuid4().hex}" for name in ZOOM_ACCOUNTS}
+        for name, (account_id, client_id) in ZOOM_ACCOUNTS.items():
+            self.zoom.add_account(account_id, client_id, self._zoom_secrets[name])
+            seed_demo(self.zoom, account_id)
         self.queue_url = self.dlq_url = ""
         self._saved_env: dict[str, str | None] = {}
 
@@ -107,6 +118,7 @@ class LocalStack:
         host, port = self.moto.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
         self.lti.start()
+        self.zoom.start()
         self._create_resources()
         self._set_env(self.function_env())
         return self
@@ -117,10 +129,12 @@ class LocalStack:
 
         requests.post(f"{self.endpoint}/moto-api/reset", timeout=10).raise_for_status()
         self.lti.reset()
+        self.zoom.reset()
         self._create_resources()
 
     def stop(self) -> None:
         self.lti.stop()
+        self.zoom.stop()
         if self.moto is not None:
             self.moto.stop()
             self.moto = None
@@ -138,10 +152,19 @@ class LocalStack:
         self.stop()
 
     # -- configuration ----------------------------------------------------------------------
-    def function_env(self) -> dict[str, str]:
-        """The disassociate function's environment, as template.yaml sets it."""
-        return {
-            **aws_env(self.endpoint),
+    def function_env(self, function: str | None = None) -> dict[str, str]:
+        """A function's environment, as template.yaml sets it (no name: every function's variables)."""
+        token_refresh = {
+            "ZOOMOPS_ZOOM_ACCOUNTS": ",".join(ZOOM_ACCOUNTS),
+            "ZOOMOPS_ZOOM_SECRET_PREFIX": ZOOM_SECRET_PREFIX,
+            "ZOOMOPS_ZOOM_OAUTH_URL": f"{self.zoom.base_url}/oauth/token",
+            "ZOOMOPS_JOBS_TABLE": JOBS_TABLE,
+            "ZOOMOPS_TOKEN_MARGIN_SECONDS": "1800",
+        }
+        if function == "token_refresh":
+            return {**self._common_env(), **token_refresh, "POWERTOOLS_SERVICE_NAME": "token_refresh",
+                    "AWS_LAMBDA_FUNCTION_NAME": "zoomops-token-refresh"}
+        disassociate = {
             "ZOOMOPS_LTI_SECRET_ID": LTI_SECRET,
             "ZOOMOPS_LTI_BASE_URL": self.lti.base_url,
             "ZOOMOPS_JOBS_TABLE": JOBS_TABLE,
@@ -149,10 +172,18 @@ class LocalStack:
             "ZOOMOPS_BATCH_SIZE": str(self.batch_size),
             "ZOOMOPS_DISASSOCIATE_QUEUE_URL": self.queue_url,
             "POWERTOOLS_SERVICE_NAME": "disassociate",
+            "AWS_LAMBDA_FUNCTION_NAME": "zoomops-disassociate",
+        }
+        if function == "disassociate":
+            return {**self._common_env(), **disassociate}
+        return {**self._common_env(), **disassociate, **token_refresh}
+
+    def _common_env(self) -> dict[str, str]:
+        return {
+            **aws_env(self.endpoint),
             "POWERTOOLS_METRICS_NAMESPACE": "zoomops",
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
-            "AWS_LAMBDA_FUNCTION_NAME": "zoomops-disassociate",
         }
 
     def _set_env(self, env: dict[str, str]) -> None:
@@ -196,8 +227,20 @@ class LocalStack:
         if self.lti_user_id:
             secret["user_id"] = self.lti_user_id
         sm.create_secret(Name=LTI_SECRET, SecretString=json.dumps(secret))
+        for name, (account_id, client_id) in ZOOM_ACCOUNTS.items():
+            sm.create_secret(Name=f"{ZOOM_SECRET_PREFIX}{name}/credentials", SecretString=json.dumps(
+                {"account_id": account_id, "client_id": client_id, "client_secret": self._zoom_secrets[name]}))
 
     # -- what AWS does between the bucket and the function ---------------------------------------
+    def zoom_token(self, account: str = "main") -> dict | None:
+        """The token secret's JSON as consumers read it (None before the first refresh)."""
+        try:
+            value = self.client("secretsmanager").get_secret_value(
+                SecretId=f"{ZOOM_SECRET_PREFIX}{account}/token", VersionStage="AWSCURRENT")
+        except self.client("secretsmanager").exceptions.ResourceNotFoundException:
+            return None
+        return json.loads(value["SecretString"])
+
     def receive_events(self, max_messages: int = 1, wait: int = 1) -> tuple[dict, dict[str, str]]:
         """One SQS event as Lambda's event source mapping builds it, and receipt handles by id."""
         sqs = self.client("sqs")

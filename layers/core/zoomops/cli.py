@@ -47,7 +47,67 @@ def build_parser() -> argparse.ArgumentParser:
     dis.add_argument("--user-id", metavar="ID", help="Zoom admin user ID: sends the {userId, meetingList} body form")
     dis.add_argument("--batch-size", type=_batch_size, default=MAX_BATCH, metavar="N",
                      help=f"meetings per request, 1-{MAX_BATCH} (default {MAX_BATCH})")
+
+    token = commands.add_parser("token", help="Zoom Server-to-Server OAuth tokens in Secrets Manager",
+                                description="Zoom S2S OAuth tokens kept in Secrets Manager, per account "
+                                            "(ZOOMOPS_ZOOM_ACCOUNTS). Tokens are never printed.")
+    token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    refresh = token_commands.add_parser("refresh", help="refresh tokens with less than the margin left")
+    refresh.add_argument("--account", metavar="NAME", help="only this account")
+    refresh.add_argument("--force", action="store_true", help="refresh even if the token is fresh")
+    status = token_commands.add_parser("status", help="per account: expires in, scope, last refresh")
+    status.add_argument("--account", metavar="NAME", help="only this account")
+    status.add_argument("--json", action="store_true", help="JSON instead of a table")
     return parser
+
+
+def _token_refresher():
+    import boto3
+
+    from .aws import guard_sdk_logs
+    from .settings import TokenRefreshSettings
+    from .tokens import DynamoLease, OAuthClient, TokenRefresher
+
+    settings = TokenRefreshSettings.from_env()
+    guard_sdk_logs()
+    session = boto3.session.Session()
+    lease = DynamoLease(settings.jobs_table, session.client("dynamodb"))
+    return settings, TokenRefresher(session.client("secretsmanager"), OAuthClient(settings.oauth_url),
+                                    margin=settings.margin, lease=lease)
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    import json
+
+    try:
+        settings, refresher = _token_refresher()
+        accounts = [a for a in settings.accounts if args.account in (None, a.name)]
+    except ConfigError as exc:
+        print(f"zoomops: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    if not accounts:
+        print(f"zoomops: no account named {args.account!r} in ZOOMOPS_ZOOM_ACCOUNTS", file=sys.stderr)
+        return EXIT_REFUSED
+    if args.token_command == "refresh":
+        results = [refresher.refresh(account, force=args.force) for account in accounts]
+        bad = {"failed"}
+    else:
+        results = [refresher.status(account) for account in accounts]
+        bad = {"missing", "expired", "expiring"}
+    now = time.time()
+    rows = [result.public(now) for result in results]
+    if getattr(args, "json", False):
+        print(json.dumps(rows, indent=2))
+    else:
+        print(f"{'account':<16} {'state':<10} {'expires in':>10}  {'last refresh':<25} scope")
+        for row in rows:
+            left = row["expires_in_seconds"]
+            expires = "-" if left is None else f"{left // 60}m{left % 60:02d}s" if left > 0 else "expired"
+            print(f"{row['account']:<16} {row['action']:<10} {expires:>10}  {row['refreshed_at'] or '-':<25} "
+                  f"{row['scope'] or '-'}")
+            if row["error"]:
+                print(f"  {row['error']}", file=sys.stderr)
+    return EXIT_FAILED if any(row["action"] in bad for row in rows) else EXIT_OK
 
 
 class _Progress:
@@ -78,9 +138,15 @@ def cmd_disassociate(args: argparse.Namespace) -> int:
     if not source.is_file():
         print(f"zoomops: {source}: no such file", file=sys.stderr)
         return EXIT_REFUSED
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        print(f"zoomops: --out {out_dir}: exists and is not a directory", file=sys.stderr)
+        return EXIT_REFUSED
+    if not args.dry_run:
+        (out_dir / "requests.jsonl").unlink(missing_ok=True)  # an earlier dry run's plan is not this run's
     creds = LtiCredentials(key=settings.key, secret=settings.secret, base_url=settings.base_url)
     sender = None if args.dry_run else LtiClient(creds)
-    out = ResultFiles(args.out, dry_run=args.dry_run)
+    out = ResultFiles(out_dir, dry_run=args.dry_run)
     try:
         with source.open("rb") as stream:
             summary = disassociate.run(stream, source.name, out, options, sender=sender, creds=creds,
@@ -104,7 +170,8 @@ def report(summary: Summary, out: Path) -> int:
         print(f"warning: {warning}")
     print(f"results: {out}/summary.json, rows.csv, retry.csv" + (", requests.jsonl" if summary.dry_run else ""))
     if summary.failed:
-        print(f"{summary.failed} rows failed: drop {out / 'retry.csv'} again to re-drive them", file=sys.stderr)
+        print(f"{summary.failed} rows failed: run zoomops disassociate {out / 'retry.csv'} to re-drive them",
+              file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 
@@ -113,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "disassociate":
         return cmd_disassociate(args)
+    if args.command == "token":
+        return cmd_token(args)
     return EXIT_REFUSED  # pragma: no cover - argparse enforces the choices
 
 

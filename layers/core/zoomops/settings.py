@@ -92,3 +92,40 @@ class CliLtiSettings:
             key=_required(env, "ZOOMOPS_LTI_KEY"),
             secret=_required(env, "ZOOMOPS_LTI_SECRET"),
         )
+
+
+@dataclass(frozen=True)
+class ZoomAccountsSettings:
+    """Which Zoom accounts, and where their secrets live."""
+
+    account_names: str
+    secret_prefix: str
+
+    @property
+    def accounts(self):
+        from .tokens import parse_accounts
+
+        return parse_accounts(self.account_names, self.secret_prefix)
+
+
+@dataclass(frozen=True)
+class TokenRefreshSettings(ZoomAccountsSettings):
+    oauth_url: str = ""
+    jobs_table: str = ""  # short leases, so two refreshers never ask Zoom at once
+    margin: int = 1800
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "TokenRefreshSettings":
+        from .tokens import DEFAULT_MARGIN, DEFAULT_OAUTH_URL
+
+        env = os.environ if env is None else env
+        settings = cls(
+            account_names=_required(env, "ZOOMOPS_ZOOM_ACCOUNTS"),
+            secret_prefix=_required(env, "ZOOMOPS_ZOOM_SECRET_PREFIX"),
+            oauth_url=_url({"ZOOMOPS_ZOOM_OAUTH_URL": env.get("ZOOMOPS_ZOOM_OAUTH_URL") or DEFAULT_OAUTH_URL},
+                           "ZOOMOPS_ZOOM_OAUTH_URL"),
+            jobs_table=_required(env, "ZOOMOPS_JOBS_TABLE"),
+            margin=_int(env, "ZOOMOPS_TOKEN_MARGIN_SECONDS", DEFAULT_MARGIN, 60, 3000),
+        )
+        settings.accounts  # malformed names fail here, at cold start
+        return settings

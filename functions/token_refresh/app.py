@@ -1,0 +1,67 @@
+"""EventBridge schedule -> a fresh Zoom S2S OAuth token per account in Secrets Manager.
+
+Thin: every configured account goes through ``zoomops.tokens.TokenRefresher``,
+which refreshes only when the stored token has less than the margin left. The
+remaining life of each account's token is a metric (the alarm watches it); a
+refused credential is an error log naming the account and a metric, and the old
+token stays in place. Nothing else in zoomops calls Zoom's OAuth endpoint.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+clock = time.time  # tests freeze time by replacing this
+
+
+@functools.cache
+def runtime():
+    """Settings and clients, built once per container on first use."""
+    import boto3
+
+    from zoomops.aws import guard_sdk_logs
+    from zoomops.settings import TokenRefreshSettings
+    from zoomops.tokens import DynamoLease, OAuthClient, TokenRefresher
+
+    settings = TokenRefreshSettings.from_env()
+    guard_sdk_logs()
+    session = boto3.session.Session()
+    refresher = TokenRefresher(
+        session.client("secretsmanager"), OAuthClient(settings.oauth_url), margin=settings.margin,
+        lease=DynamoLease(settings.jobs_table, session.client("dynamodb"), clock=lambda: clock()),
+        clock=lambda: clock(),
+    )
+    return settings, refresher
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_source(data_class=EventBridgeEvent)
+def handler(event: EventBridgeEvent, context: LambdaContext) -> dict:
+    settings, refresher = runtime()
+    force = bool(event.detail.get("force"))  # {"force": true} in a manual invoke
+    results, remaining = [], []
+    for account in settings.accounts:
+        result = refresher.refresh(account, force=force)
+        public = result.public(clock())
+        results.append(public)
+        if result.action == "failed":
+            metrics.add_metric(name="TokenRefreshFailures", unit=MetricUnit.Count, value=1)
+            logger.error("token refresh failed", extra=public)
+        else:
+            logger.info("token checked", extra=public)
+        remaining.append(max(0, public["expires_in_seconds"] or 0))
+    # One figure for the alarm: the shortest remaining life across accounts (0 when one has no token);
+    # each account's own figure is in its log line above.
+    metrics.add_metric(name="MinTokenRemainingSeconds", unit=MetricUnit.Seconds, value=min(remaining))
+    return {"accounts": results}
