@@ -247,5 +247,5 @@ def test_unclosed_quote_costs_one_row_and_the_rest_is_read(tmp_path, sim):
     summary, row_dicts, _ = read_out(out)
     assert (summary["total_rows"], summary["planned"], summary["rejected"]) == (4001, 4000, 1)
     assert row_dicts[0]["line"] == "2" and row_dicts[0]["status"] == "rejected"
-    assert "never closed" in row_dicts[0]["reason"]
+    assert "is not closed where it should be" in row_dicts[0]["reason"]
     assert [r["line"] for r in row_dicts[1:3]] == ["3", "4"]  # the swallowed lines, read again

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
+import tempfile
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -113,3 +114,27 @@ def test_first_lines_match_a_plain_dict(keys, size):
         got += dedup.first_lines(*([k[i] for k in part] for i in range(3)), lines)
         want += [naive.setdefault(k, line) for k, line in zip(part, lines)]
     assert got == want
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 2)), min_size=1, max_size=25), st.sampled_from(["\n", "\r\n"]))
+def test_stray_quotes_never_cost_another_line(lines, eol):
+    """Lines with a quote opened and never closed: each costs its own row; every other line is read."""
+    from tests.testkit import DRY_CREDS
+
+    from zoomops import disassociate
+
+    text = [HEADER]
+    for n, (stray, field) in enumerate(lines):
+        values = [f"{100000000 + n}", f"ctx-{n}", "https://lms.example.edu", ""]
+        if stray:
+            values[field] = '"' + values[field]
+        text.append(",".join(values))
+    data = (eol.join(text) + eol).encode()
+    with tempfile.TemporaryDirectory() as tmp:
+        summary = disassociate.run(io.BytesIO(data), "q.csv", ResultFiles(tmp, dry_run=True),
+                                   disassociate.Options(dry_run=True), creds=DRY_CREDS)
+        rows = list(csv.DictReader(open(f"{tmp}/rows.csv", newline="", encoding="utf-8")))
+    assert [int(r["line"]) for r in rows] == list(range(2, len(lines) + 2))  # no physical line lost
+    assert [r["status"] for r in rows] == ["rejected" if stray else "planned" for stray, _ in lines]
+    assert summary.total_rows == len(lines)

@@ -306,7 +306,7 @@ def test_unclosed_quote_mid_file_costs_one_row_not_the_lines_after_it(tmp_path):
     assert (summary["total_rows"], summary["planned"], summary["rejected"]) == (4, 3, 1)
     assert [(r["line"], r["status"]) for r in result.rows] == [
         ("2", "planned"), ("3", "rejected"), ("4", "planned"), ("5", "planned")]
-    assert "never closed" in result.rows[1]["reason"] and result.rows[1]["reason"].startswith("line 3:")
+    assert "is not closed where it should be" in result.rows[1]["reason"] and result.rows[1]["reason"].startswith("line 3:")
 
 
 def test_text_after_a_closing_quote_rejects_that_record_only(tmp_path):

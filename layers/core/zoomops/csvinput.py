@@ -70,8 +70,6 @@ def _tap(lines: Iterator[str], seen: list[str]) -> Iterator[str]:
         yield line
 
 
-_SWALLOWING = re.compile(r"unexpected end of data|field larger than field limit")
-
 
 def _drop_blank_and_pad(lines: list[int], rows: list[list[str]], width: int):
     kept_lines, kept_rows = [], []
@@ -278,18 +276,18 @@ class CsvSource:
             malformed: dict[int, str] = {}
             if error is not None:
                 bad = end + 1
+                consumed = tapped[bad - first_tapped:]  # the lines csv read for the bad record
                 malformed[len(rows)] = f"not valid CSV: {error}"
                 rows.append([""] * width)
                 lines.append(bad)
-                if _SWALLOWING.search(str(error)):
-                    # An unclosed quote ran on: read the lines after its first one again, on their own.
-                    malformed[len(rows) - 1] = ("not valid CSV: a quote opened on this line is never closed "
-                                                f"({error}); the lines after it were read on their own")
-                    rest = tapped[bad - first_tapped + 1:]
-                    reader = csv.reader(_tap(chain(rest, text), tapped), strict=True)
+                if len(consumed) > 1:
+                    # A quote opened on this line ran on into the next ones: read those again, on their own.
+                    malformed[len(rows) - 1] = (f"not valid CSV: a quote opened on this line is not closed where "
+                                                f"it should be ({error}); the lines after it were read on their own")
+                    reader = csv.reader(_tap(chain(consumed[1:], text), tapped), strict=True)
                     offset = end = bad
                 else:
-                    end = offset + reader.line_num
+                    end = bad
             if rows:
                 yield Chunk(lines, *(list(map(g, rows)) for g in getters),
                             list(map(course, rows)) if course else [""] * len(rows), malformed)
