@@ -253,3 +253,26 @@ def test_token_refresh_runs_on_a_schedule_and_its_settings_are_set(template: dic
 def test_token_life_alarm_fires_when_the_refresher_goes_quiet(resources: dict[str, Any]) -> None:
     alarm = resources["TokenLifeAlarm"]["Properties"]
     assert alarm["MetricName"] == "MinTokenRemainingSeconds" and alarm["TreatMissingData"] == "breaching"
+
+
+def test_participant_report_settings_are_set_and_it_reads_only_tokens(template: dict[str, Any]) -> None:
+    from zoomops.settings import ConfigError, ReportSettings
+
+    props = _props(template["Resources"], "ParticipantReportFunction")
+    assert [e["Type"] for e in props["Events"].values()] == ["Schedule"]
+    env = props["Environment"]["Variables"]
+    filled = {name: "main" for name in env if name.startswith("ZOOMOPS_")}
+    filled.update(ZOOMOPS_REPORT_LOOKBACK_DAYS="7", ZOOMOPS_ZOOM_PLAN="pro", ZOOMOPS_PSEUDONYM_SECRET_ID="")
+    ReportSettings.from_env(filled)
+    for name in ("ZOOMOPS_ZOOM_ACCOUNTS", "ZOOMOPS_REPORTS_BUCKET", "ZOOMOPS_MANIFEST_TABLE"):
+        with pytest.raises(ConfigError, match=name):
+            ReportSettings.from_env({k: v for k, v in filled.items() if k != name})
+    statements = list(_statements(props["Policies"]))
+    secrets = next(s for s in statements if "secretsmanager:GetSecretValue" in _as_list(s["Action"]))
+    assert _resource_text(_as_list(secrets["Resource"])[0]).endswith("/zoom/*/token-*")  # never credentials
+
+
+def test_reports_expire_after_their_retention(resources: dict[str, Any]) -> None:
+    rules = _props(resources, BUCKET)["LifecycleConfiguration"]["Rules"]
+    assert any(r.get("Prefix") == "reports/" and r["ExpirationInDays"] == {"Ref": "ReportsRetentionDays"}
+               for r in rules)

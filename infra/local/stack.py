@@ -38,6 +38,7 @@ QUEUE = "zoomops-local-disassociate"
 DLQ = "zoomops-local-disassociate-dlq"
 JOBS_TABLE = "zoomops-local-jobs"
 IDEMPOTENCY_TABLE = "zoomops-local-idempotency"
+MANIFEST_TABLE = "zoomops-local-manifest"
 LTI_SECRET = "zoomops-local/lti"
 ZOOM_SECRET_PREFIX = "zoomops-local/zoom/"
 MAX_RECEIVE_COUNT = 3
@@ -161,6 +162,16 @@ class LocalStack:
             "ZOOMOPS_JOBS_TABLE": JOBS_TABLE,
             "ZOOMOPS_TOKEN_MARGIN_SECONDS": "1800",
         }
+        reports = {
+            "ZOOMOPS_ZOOM_ACCOUNTS": ",".join(ZOOM_ACCOUNTS),
+            "ZOOMOPS_ZOOM_SECRET_PREFIX": ZOOM_SECRET_PREFIX,
+            "ZOOMOPS_REPORTS_BUCKET": BUCKET,
+            "ZOOMOPS_REPORTS_PREFIX": "reports/",
+            "ZOOMOPS_MANIFEST_TABLE": MANIFEST_TABLE,
+        }
+        if function == "participant_report":
+            return {**self._common_env(), **reports, "POWERTOOLS_SERVICE_NAME": "participant_report",
+                    "AWS_LAMBDA_FUNCTION_NAME": "zoomops-participant-report"}
         if function == "token_refresh":
             return {**self._common_env(), **token_refresh, "POWERTOOLS_SERVICE_NAME": "token_refresh",
                     "AWS_LAMBDA_FUNCTION_NAME": "zoomops-token-refresh"}
@@ -176,7 +187,7 @@ class LocalStack:
         }
         if function == "disassociate":
             return {**self._common_env(), **disassociate}
-        return {**self._common_env(), **disassociate, **token_refresh}
+        return {**self._common_env(), **disassociate, **token_refresh, **reports}
 
     def _common_env(self) -> dict[str, str]:
         return {
@@ -221,6 +232,9 @@ class LocalStack:
         ddb.create_table(TableName=IDEMPOTENCY_TABLE, BillingMode="PAY_PER_REQUEST",
                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                          KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+        ddb.create_table(TableName=MANIFEST_TABLE, BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}])
         ddb.update_time_to_live(TableName=IDEMPOTENCY_TABLE,
                                 TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"})
         secret = {"key": self.lti_key, "secret": self._lti_secret}

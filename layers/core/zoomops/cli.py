@@ -58,7 +58,110 @@ def build_parser() -> argparse.ArgumentParser:
     status = token_commands.add_parser("status", help="per account: expires in, scope, last refresh")
     status.add_argument("--account", metavar="NAME", help="only this account")
     status.add_argument("--json", action="store_true", help="JSON instead of a table")
+
+    report = commands.add_parser("report", help="Zoom attendance reports")
+    report_commands = report.add_subparsers(dest="report_command", required=True, metavar="REPORT")
+    part = report_commands.add_parser(
+        "participants", help="past-meeting participants and registrants, incrementally",
+        description="Participants of every past instance and the registrants of the chosen meetings, written "
+                    "to DIR (manifest.json there makes the next run skip finished instances).")
+    source = part.add_mutually_exclusive_group(required=True)
+    source.add_argument("--csv", metavar="FILE", help="the meeting IDs of an LTI Pro import CSV")
+    source.add_argument("--meeting", metavar="ID", nargs="+", help="explicit meeting IDs")
+    source.add_argument("--user", metavar="EMAIL", nargs="+", help="these users' past meetings (with --from/--to)")
+    part.add_argument("--from", dest="since", metavar="DATE", help="YYYY-MM-DD (with --user; default 7 days ago)")
+    part.add_argument("--to", dest="until", metavar="DATE", help="YYYY-MM-DD, inclusive (default today)")
+    part.add_argument("--out", required=True, metavar="DIR", help="directory for the reports")
+    part.add_argument("--account", metavar="NAME", help="Zoom account (default: the first configured)")
+    part.add_argument("--workers", type=int, default=8, metavar="N", help="instances fetched at once (default 8)")
+    part.add_argument("--pseudonymise", action="store_true",
+                      help="store names and emails as keyed hashes (key from ZOOMOPS_PSEUDONYM_KEY)")
     return parser
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import os
+    from datetime import datetime, timezone
+
+    import boto3
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    from .aws import guard_sdk_logs
+    from .reports import FileManifest, FolderSink, Options, Pseudonymiser, ReportRequest, ReportRun
+    from .reports import meeting_ids_from_csv, meetings_of_users
+    from .settings import ZoomAccountsSettings
+    from .zoom import SecretTokenSource, ZoomClient, ZoomError
+
+    try:
+        names = os.environ.get("ZOOMOPS_ZOOM_ACCOUNTS", "").strip()
+        prefix = os.environ.get("ZOOMOPS_ZOOM_SECRET_PREFIX", "").strip()
+        if not names or not prefix:
+            raise ConfigError("environment variables ZOOMOPS_ZOOM_ACCOUNTS and ZOOMOPS_ZOOM_SECRET_PREFIX are required")
+        accounts = {a.name: a for a in ZoomAccountsSettings(names, prefix).accounts}
+        account = accounts[args.account] if args.account else next(iter(accounts.values()))
+        payload = {"from": args.since, "to": args.until}
+        if args.meeting:
+            payload["meeting_ids"] = args.meeting
+        elif args.user:
+            payload["users"] = args.user
+        request = ReportRequest.from_payload({k: v for k, v in payload.items() if v}, lookback_days=7,
+                                             default_users=None, now=datetime.now(timezone.utc))
+        pseudonymise = None
+        if args.pseudonymise:
+            key = os.environ.get("ZOOMOPS_PSEUDONYM_KEY", "")
+            pseudonymise = Pseudonymiser(key.encode())
+        if args.workers < 1:
+            raise ValueError("--workers must be at least 1")
+    except KeyError:
+        print(f"zoomops: no account named {args.account!r} in ZOOMOPS_ZOOM_ACCOUNTS", file=sys.stderr)
+        return EXIT_REFUSED
+    except (ConfigError, ValueError) as exc:
+        print(f"zoomops: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    guard_sdk_logs()
+    secrets = SecretsProvider(boto3_client=boto3.session.Session().client("secretsmanager"))
+    client = ZoomClient(SecretTokenSource(account.token_secret, secrets))
+    out = Path(args.out)
+    try:
+        if args.csv:
+            with open(args.csv, "rb") as stream:
+                ids = meeting_ids_from_csv(stream, args.csv)
+        elif request.meeting_ids:
+            ids = request.meeting_ids
+        else:
+            ids = meetings_of_users(client, request.users, request.since, request.until)
+        last = [time.monotonic()]
+
+        def progress(summary) -> None:
+            if time.monotonic() - last[0] >= 1.0:
+                last[0] = time.monotonic()
+                print(f"  {summary.instances_written} instances written, {summary.rows_written} rows, "
+                      f"{len(summary.failed)} failed", file=sys.stderr, flush=True)
+
+        if args.csv:
+            payload["csv"] = args.csv  # no default date range for a CSV's meetings
+            request = ReportRequest.from_payload({k: v for k, v in payload.items() if v}, lookback_days=7,
+                                                 default_users=None, now=datetime.now(timezone.utc))
+        run = ReportRun(client, FolderSink(out), FileManifest(out / "manifest.json"),
+                        Options(since=request.since, until=request.until, workers=args.workers,
+                                pseudonymise=pseudonymise), progress=progress)
+        summary = run.run(ids)
+    except (OSError, ZoomError) as exc:
+        print(f"zoomops: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    finally:
+        client.close()
+    print(f"{summary.meetings} meetings, {summary.instances} instances: {summary.instances_written} written "
+          f"({summary.rows_written} participant rows, {summary.single_participant} single-participant), "
+          f"{summary.skipped_done} already done, {summary.skipped_recent} too recent, {len(summary.failed)} failed; "
+          f"{summary.registrants_written} registrants")
+    print(f"results: {out}/runs/{summary.run_id}/ (attendance.csv, instances.csv, summary.json)")
+    for failure in summary.failed:
+        print(f"failed: meeting {failure['meeting_id']} {failure['instance_uuid']}: {failure['reason']}", file=sys.stderr)
+    if summary.stopped:
+        print(f"stopped early ({summary.stopped}); resume after {summary.resume_after or 'now'}: run the same "
+              f"command again", file=sys.stderr)
+    return EXIT_FAILED if summary.failed or summary.stopped else EXIT_OK
 
 
 def _token_refresher():
@@ -182,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_disassociate(args)
     if args.command == "token":
         return cmd_token(args)
+    if args.command == "report":
+        return cmd_report(args)
     return EXIT_REFUSED  # pragma: no cover - argparse enforces the choices
 
 

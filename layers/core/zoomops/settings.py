@@ -129,3 +129,36 @@ class TokenRefreshSettings(ZoomAccountsSettings):
         )
         settings.accounts  # malformed names fail here, at cold start
         return settings
+
+
+@dataclass(frozen=True)
+class ReportSettings(ZoomAccountsSettings):
+    bucket: str = ""
+    prefix: str = "reports/"
+    manifest_table: str = ""
+    lookback_days: int = 7  # the scheduled run looks at meetings of the last week
+    users: str = ""  # comma-separated Zoom users (emails or ids); empty: every active user
+    workers: int = 8
+    plan: str = "pro"  # the account's rate-limit plan: pro | business
+    pseudonym_secret_id: str = ""  # set: names and emails are stored as keyed hashes
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "ReportSettings":
+        env = os.environ if env is None else env
+        plan = (env.get("ZOOMOPS_ZOOM_PLAN") or "pro").strip().lower()
+        if plan not in ("pro", "business"):
+            raise ConfigError(f"environment variable ZOOMOPS_ZOOM_PLAN must be pro or business, got {plan!r}")
+        settings = cls(
+            account_names=_required(env, "ZOOMOPS_ZOOM_ACCOUNTS"),
+            secret_prefix=_required(env, "ZOOMOPS_ZOOM_SECRET_PREFIX"),
+            bucket=_required(env, "ZOOMOPS_REPORTS_BUCKET"),
+            prefix=(env.get("ZOOMOPS_REPORTS_PREFIX") or "reports/").strip(),
+            manifest_table=_required(env, "ZOOMOPS_MANIFEST_TABLE"),
+            lookback_days=_int(env, "ZOOMOPS_REPORT_LOOKBACK_DAYS", 7, 1, 365),
+            users=(env.get("ZOOMOPS_REPORT_USERS") or "").strip(),
+            workers=_int(env, "ZOOMOPS_REPORT_WORKERS", 8, 1, 64),
+            plan=plan,
+            pseudonym_secret_id=(env.get("ZOOMOPS_PSEUDONYM_SECRET_ID") or "").strip(),
+        )
+        settings.accounts  # malformed names fail here, at cold start
+        return settings

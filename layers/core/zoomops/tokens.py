@@ -38,7 +38,7 @@ def parse_accounts(names: str, secret_prefix: str) -> list[ZoomAccount]:
     for name in (part.strip() for part in names.split(",")):
         if not name:
             continue
-        if not all(ch.isalnum() or ch in "-_" for ch in name):
+        if not all((ch.isascii() and ch.isalnum()) or ch in "-_" for ch in name):
             raise ConfigError(f"ZOOMOPS_ZOOM_ACCOUNTS: account name {name!r} may hold only letters, digits, - and _")
         if name in seen:
             raise ConfigError(f"ZOOMOPS_ZOOM_ACCOUNTS: account name {name!r} appears twice")
@@ -91,7 +91,7 @@ class OAuthClient:
             session = requests.Session()
             retry = Retry(total=attempts - 1, backoff_factor=backoff, backoff_jitter=backoff,
                           status_forcelist=(429, 500, 502, 503, 504), allowed_methods=frozenset({"POST"}),
-                          respect_retry_after_header=True, raise_on_status=False)
+                          respect_retry_after_header=True, retry_after_max=30, raise_on_status=False)
             session.mount("http://", HTTPAdapter(max_retries=retry))
             session.mount("https://", HTTPAdapter(max_retries=retry))
         self._session, self._timeout, self._requests = session, timeout, requests
@@ -153,6 +153,11 @@ class TokenRefresher:
             if self._lease is not None and not self._lease.acquire(f"token-refresh#{account.name}", ttl=60):
                 return _result(account, "locked", current)  # another refresher is on it right now
             try:
+                if self._lease is not None and not force:
+                    # Someone may have refreshed between our read and the lease: look again.
+                    current = self.stored(account)
+                    if current and current["expires_at_epoch"] - self._clock() > self.margin:
+                        return _result(account, "fresh", current)
                 credentials = self._credentials(account)
                 issued_at = self._clock()
                 answer = self._oauth.request_token(account.name, credentials)

@@ -85,6 +85,9 @@ class SecretTokenSource:
     """Reads one account's token secret (written by token_refresh) through a Powertools cache."""
 
     def __init__(self, secret_id: str, provider, *, max_age: int = 60):
+        from .aws import guard_sdk_logs
+
+        guard_sdk_logs()  # botocore would log the GetSecretValue answer, token included, at DEBUG
         self.secret_id, self._provider, self._max_age = secret_id, provider, max_age
 
     def token(self, *, force: bool = False) -> Token:
@@ -176,7 +179,9 @@ class ZoomClient:
             retry = Retry(
                 total=attempts - 1, backoff_factor=backoff, backoff_jitter=backoff, backoff_max=max_wait,
                 status_forcelist=(500, 502, 503, 504), allowed_methods=frozenset({"GET"}),
-                respect_retry_after_header=True, raise_on_status=False,
+                # 429s are ours (category pause, daily limit): urllib3 would otherwise sleep out any
+                # Retry-After itself, even a daily limit's "tomorrow 00:00 UTC".
+                respect_retry_after_header=False, raise_on_status=False,
             )
             adapter = HTTPAdapter(pool_maxsize=32, max_retries=retry)
             session.mount("http://", adapter)
@@ -233,8 +238,8 @@ class ZoomClient:
                 throttled += 1
                 if throttled > self._max_429:
                     raise ZoomError(429, f"GET {path}: still rate limited after {throttled - 1} waits")
-                if wait is None:
-                    wait = min(self._max_wait, 0.25 * 2 ** (throttled - 1)) * random.uniform(1.0, 1.5)
+                if wait is None:  # no Retry-After: our own backoff with jitter, never past max_wait
+                    wait = min(self._max_wait, 0.25 * 2 ** (throttled - 1) * random.uniform(1.0, 1.5))
                 if wait > self._max_wait:
                     raise ZoomError(429, f"GET {path}: asked to wait {wait:.0f}s, over {self._max_wait:.0f}s")
                 self.limiter.pause(category, wait)

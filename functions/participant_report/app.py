@@ -1,0 +1,119 @@
+"""Participant and registrant reports to S3: on a schedule (EventBridge) or on request (direct invoke).
+
+Thin: the event becomes a ``zoomops.reports.ReportRequest`` (the schedule: every configured
+user's meetings of the last days; a direct invocation: ``{"meeting_ids": [...]}``,
+``{"csv": "s3://bucket/key"}`` or ``{"users": [...], "from": "YYYY-MM-DD", "to": ...}``, each
+with an optional ``"account"``), and ``zoomops.reports.ReportRun`` does the work through the
+one Zoom client. A run near the time limit stops between instances and invokes this function
+again with the meetings it still has to do; the manifest makes that continuation skip what
+is done. A daily-limit 429 ends the run cleanly and the manifest remembers when to resume.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from dataclasses import asdict
+from datetime import datetime, timezone
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+clock = time.time  # tests freeze time by replacing this
+
+
+@functools.cache
+def runtime():
+    """Settings, clients and per-account Zoom clients, built once per container on first use."""
+    import boto3
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    from zoomops.aws import guard_sdk_logs
+    from zoomops.reports import DynamoManifest, Pseudonymiser, S3Sink
+    from zoomops.settings import ReportSettings
+    from zoomops.zoom import BUSINESS_RATES, PRO_RATES, RateLimiter, SecretTokenSource, ZoomClient
+
+    settings = ReportSettings.from_env()
+    guard_sdk_logs()
+    session = boto3.session.Session()
+    secrets = SecretsProvider(boto3_client=session.client("secretsmanager"))
+    rates = BUSINESS_RATES if settings.plan == "business" else PRO_RATES
+    clients = {
+        account.name: ZoomClient(SecretTokenSource(account.token_secret, secrets), limiter=RateLimiter(rates))
+        for account in settings.accounts
+    }
+    pseudonymise = None
+    if settings.pseudonym_secret_id:
+        pseudonymise = Pseudonymiser(secrets.get(settings.pseudonym_secret_id, max_age=3600).encode())
+    s3 = session.client("s3")
+    return {
+        "settings": settings, "clients": clients, "s3": s3, "lambda": session.client("lambda"),
+        "sink": S3Sink(s3, settings.bucket, settings.prefix), "pseudonymise": pseudonymise,
+        "manifest": lambda account: DynamoManifest(settings.manifest_table, session.client("dynamodb"), account),
+    }
+
+
+def continue_later(context: LambdaContext, payload: dict) -> None:
+    """Invoke this function again, asynchronously, to go on where this run stopped."""
+    runtime()["lambda"].invoke(FunctionName=context.invoked_function_arn, InvocationType="Event",
+                               Payload=json.dumps(payload).encode())
+
+
+def _meeting_ids(rt: dict, request, client) -> list[str]:
+    from zoomops.reports import meeting_ids_from_csv, meetings_of_users
+
+    if request.meeting_ids:
+        return request.meeting_ids
+    if request.csv:
+        if not request.csv.startswith("s3://") or "/" not in request.csv[5:]:
+            raise ValueError(f"csv must be an s3://bucket/key URL, got {request.csv!r}")
+        bucket, key = request.csv[5:].split("/", 1)
+        return meeting_ids_from_csv(rt["s3"].get_object(Bucket=bucket, Key=key)["Body"], key)
+    return meetings_of_users(client, request.users, request.since, request.until)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict, context: LambdaContext) -> dict:
+    from zoomops.reports import Options, ReportRequest, ReportRun
+
+    rt = runtime()
+    settings = rt["settings"]
+    now = datetime.fromtimestamp(clock(), timezone.utc)
+    payload = {} if event.get("source") == "aws.events" else dict(event)
+    continuation = payload.pop("continuation", None)
+    default_users = [u.strip() for u in settings.users.split(",") if u.strip()] or None
+    try:
+        request = ReportRequest.from_payload(payload, lookback_days=settings.lookback_days,
+                                             default_users=default_users, now=now)
+        account = request.account or settings.accounts[0].name
+        if account not in rt["clients"]:
+            raise ValueError(f"unknown account {account!r}; configured: {', '.join(rt['clients'])}")
+    except ValueError as exc:
+        logger.error("report request refused", extra={"reason": str(exc)})
+        return {"refused": str(exc)}
+    client = rt["clients"][account]
+    ids = _meeting_ids(rt, request, client)
+    run = ReportRun(
+        client, rt["sink"], rt["manifest"](account),
+        Options(since=request.since, until=request.until, workers=settings.workers, pseudonymise=rt["pseudonymise"]),
+        clock=lambda: clock(), time_left=lambda: context.get_remaining_time_in_millis() / 1000,
+        min_time_left=min(60.0, context.get_remaining_time_in_millis() / 10000),
+    )
+    summary = run.run(ids, run_id=None if continuation is None else f"{continuation}")
+    if summary.stopped == "time-limit":
+        follow = {"meeting_ids": ids, "account": account, "continuation": f"{summary.run_id}-next",
+                  **{k: payload[k] for k in ("from", "to") if payload.get(k)}}
+        continue_later(context, follow)
+    result = asdict(summary)
+    logger.info("participant report run finished", extra={k: v for k, v in result.items() if k != "failed"})
+    metrics.add_metric(name="ReportInstancesWritten", unit=MetricUnit.Count, value=summary.instances_written)
+    metrics.add_metric(name="ReportInstancesFailed", unit=MetricUnit.Count, value=len(summary.failed))
+    metrics.add_metric(name="ZoomThrottled", unit=MetricUnit.Count, value=summary.throttled)
+    return result
