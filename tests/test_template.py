@@ -222,7 +222,7 @@ def test_template_sets_every_variable_the_settings_read(template: dict[str, Any]
 
 
 def test_every_function_has_a_log_group_with_retention(resources: dict[str, Any]) -> None:
-    groups = [_resource_text(r["Properties"]["LogGroupName"]) for r in resources.values()
+    groups = [_resource_text(r["Properties"].get("LogGroupName", "")) for r in resources.values()
               if r["Type"] == "AWS::Logs::LogGroup"]
     for function in FUNCTIONS:
         assert f"/aws/lambda/${{{function}}}" in groups, function
@@ -276,3 +276,16 @@ def test_reports_expire_after_their_retention(resources: dict[str, Any]) -> None
     rules = _props(resources, BUCKET)["LifecycleConfiguration"]["Rules"]
     assert any(r.get("Prefix") == "reports/" and r["ExpirationInDays"] == {"Ref": "ReportsRetentionDays"}
                for r in rules)
+
+
+def test_every_api_route_is_iam_authorised(resources: dict[str, Any]) -> None:
+    api = _props(resources, "HttpApi")
+    assert api["Auth"]["DefaultAuthorizer"] == "AWS_IAM"
+    events = _props(resources, "ApiFunction")["Events"]
+    routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events.values()}
+    assert ("POST", "/disassociate-jobs") in routes and ("GET", "/report-jobs/{job_id}") in routes
+    for event in events.values():
+        assert event["Type"] == "HttpApi" and event["Properties"]["ApiId"] == {"Ref": "HttpApi"}
+        # no route opts out of the default IAM authoriser
+        assert event["Properties"].get("Auth", {}).get("Authorizer", "AWS_IAM") == "AWS_IAM"
+    assert not [n for n, r in resources.items() if r["Type"] == "AWS::Serverless::Api"]  # no other, open API

@@ -33,7 +33,7 @@ def runtime():
     import boto3
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-    from zoomops.aws import guard_sdk_logs
+    from zoomops.aws import JobStore, guard_sdk_logs
     from zoomops.reports import DynamoManifest, Pseudonymiser, S3Sink
     from zoomops.settings import ReportSettings
     from zoomops.zoom import BUSINESS_RATES, PRO_RATES, RateLimiter, SecretTokenSource, ZoomClient
@@ -52,10 +52,29 @@ def runtime():
         pseudonymise = Pseudonymiser(secrets.get(settings.pseudonym_secret_id, max_age=3600).encode())
     s3 = session.client("s3")
     return {
+        "jobs": JobStore(settings.jobs_table, session.client("dynamodb")) if settings.jobs_table else None,
         "settings": settings, "clients": clients, "s3": s3, "lambda": session.client("lambda"),
         "sink": S3Sink(s3, settings.bucket, settings.prefix), "pseudonymise": pseudonymise,
         "manifest": lambda account: DynamoManifest(settings.manifest_table, session.client("dynamodb"), account),
     }
+
+
+_PROGRESS = ("meetings", "instances", "instances_written", "rows_written", "registrants_written", "skipped_done",
+             "skipped_recent")
+
+
+def _job_progress(jobs, job_id):
+    """Per-instance progress into the job record, at most every 2 seconds."""
+    if not jobs:
+        return None
+    last = [0.0]
+
+    def progress(summary) -> None:
+        if time.monotonic() - last[0] >= 2.0:
+            last[0] = time.monotonic()
+            jobs.set(job_id, **{k: getattr(summary, k) for k in _PROGRESS})
+
+    return progress
 
 
 def continue_later(context: LambdaContext, payload: dict) -> None:
@@ -88,6 +107,8 @@ def handler(event: dict, context: LambdaContext) -> dict:
     now = datetime.fromtimestamp(clock(), timezone.utc)
     payload = {} if event.get("source") == "aws.events" else dict(event)
     continuation = payload.pop("continuation", None)
+    job_id = payload.pop("job_id", None)  # set when the API started this run
+    jobs = rt["jobs"] if job_id else None
     default_users = [u.strip() for u in settings.users.split(",") if u.strip()] or None
     try:
         request = ReportRequest.from_payload(payload, lookback_days=settings.lookback_days,
@@ -97,7 +118,11 @@ def handler(event: dict, context: LambdaContext) -> dict:
             raise ValueError(f"unknown account {account!r}; configured: {', '.join(rt['clients'])}")
     except ValueError as exc:
         logger.error("report request refused", extra={"reason": str(exc)})
+        if jobs:
+            jobs.set(job_id, state="rejected", refused=str(exc), finished_at=now.isoformat(timespec="seconds"))
         return {"refused": str(exc)}
+    if jobs:
+        jobs.set(job_id, state="running", started_at=now.isoformat(timespec="seconds"))
     client = rt["clients"][account]
     ids = _meeting_ids(rt, request, client)
     run = ReportRun(
@@ -105,13 +130,21 @@ def handler(event: dict, context: LambdaContext) -> dict:
         Options(since=request.since, until=request.until, workers=settings.workers, pseudonymise=rt["pseudonymise"]),
         clock=lambda: clock(), time_left=lambda: context.get_remaining_time_in_millis() / 1000,
         min_time_left=min(60.0, context.get_remaining_time_in_millis() / 10000),
+        progress=_job_progress(jobs, job_id),
     )
     summary = run.run(ids, run_id=None if continuation is None else f"{continuation}")
     if summary.stopped == "time-limit":
         follow = {"meeting_ids": ids, "account": account, "continuation": f"{summary.run_id}-next",
+                  **({"job_id": job_id} if job_id else {}),
                   **{k: payload[k] for k in ("from", "to") if payload.get(k)}}
         continue_later(context, follow)
     result = asdict(summary)
+    if jobs and summary.stopped != "time-limit":
+        state = "partially_failed" if summary.failed or summary.stopped else "succeeded"
+        jobs.set(job_id, state=state, finished_at=summary.finished_at, stopped=summary.stopped,
+                 resume_after=summary.resume_after, failed_count=len(summary.failed),
+                 results_prefix=f"s3://{settings.bucket}/{settings.prefix}runs/{summary.run_id}/",
+                 **{k: result[k] for k in _PROGRESS})
     logger.info("participant report run finished", extra={k: v for k, v in result.items() if k != "failed"})
     metrics.add_metric(name="ReportInstancesWritten", unit=MetricUnit.Count, value=summary.instances_written)
     metrics.add_metric(name="ReportInstancesFailed", unit=MetricUnit.Count, value=len(summary.failed))

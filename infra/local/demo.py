@@ -3,7 +3,9 @@
 Starts moto's server and the LTI Pro simulator on 127.0.0.1, drops a sample CSV
 (valid rows, bad rows, a duplicate) into ``incoming/``, lets the dispatcher
 deliver the bucket event to the handler as AWS would, prints the summary, where
-the results are and what LTI Pro received; then does the same as a dry run.
+the results are and what LTI Pro received; then does the same as a dry run. Then the
+Zoom side: the token refresher stores a token per account and a consumer uses it;
+and finally both kinds of job are submitted and followed over the local HTTP API.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ import json
 import os
 import sys
 import warnings
+
+import requests
 from pathlib import Path
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 from zoomops.zoom import SecretTokenSource, ZoomClient
 
+from .api_adapter import LocalApi
 from .stack import BUCKET, ROOT, ZOOM_SECRET_PREFIX, LambdaContext, LocalStack, load_handler
 
 SAMPLE = Path(__file__).parent / "samples" / "fall-2026-meetings.csv"
@@ -71,6 +76,10 @@ def main() -> int:
         print(f"   requests.jsonl, first request: {first['method']} {first['url']}")
         print(f"     X-Lti-Signature: {first['headers']['X-Lti-Signature']}  body: {len(first['body'])} meeting(s)")
 
+        bulk_ok = (summary["sent"] == len(stack.lti.accepted_items()) and summary["failed"] == 0
+                   and summary["sent"] + summary["rejected"] + summary["duplicates"] == summary["total_rows"]
+                   and len(stack.lti.received) == before)
+
         print("\n3. Zoom tokens: the scheduled refresher stores one per account in Secrets Manager")
         refresher = load_handler("token_refresh")
         scheduled = json.loads(SCHEDULED_EVENT.read_text())
@@ -88,9 +97,28 @@ def main() -> int:
               f"/past_meetings/{DEMO_MEETING}/instances -> {len(instances)} instances")
         print(f"   OAuth requests made by the consumer: {sum(stack.zoom.token_requests.values()) - oauth_before}")
 
-        ok = (summary["sent"] == len(stack.lti.accepted_items()) and summary["failed"] == 0
-              and summary["sent"] + summary["rejected"] + summary["duplicates"] == summary["total_rows"]
-              and len(stack.lti.received) == before)
+        print("\n4. the same jobs over the API (a real HTTP server on 127.0.0.1, API Gateway events to the handler)")
+        with LocalApi(stack.load_api().handler) as api:
+            print(f"   API at {api.base_url}")
+            rows = [{"meetingId": "813 0000 0001", "contextId": "api-course-1", "domain": "https://canvas.example.edu"},
+                    {"meetingId": "81300000002", "contextId": "api-course-1", "domain": "https://canvas.example.edu"}]
+            created = requests.post(f"{api.base_url}/disassociate-jobs", json={"rows": rows}, timeout=30).json()
+            print(f"   POST /disassociate-jobs (2 inline rows) -> {created['jobId']} {created['state']}")
+            stack.dispatch(handler)
+            job = requests.get(f"{api.base_url}/disassociate-jobs/{created['jobId']}", timeout=30).json()
+            rows_csv = requests.get(job["results"]["rows.csv"], timeout=30).text
+            print(f"   GET /disassociate-jobs/{created['jobId']} -> {job['state']}, sent {job['progress']['sent']}; "
+                  f"rows.csv link gives {len(rows_csv.splitlines()) - 1} rows")
+            report = requests.post(f"{api.base_url}/report-jobs", json={"meetingIds": [str(DEMO_MEETING)]},
+                                   timeout=30).json()
+            stack.wait_background()
+            report = requests.get(f"{api.base_url}/report-jobs/{report['jobId']}", timeout=30).json()
+            print(f"   POST /report-jobs -> {report['jobId']}: {report['state']}, "
+                  f"{report['progress']['instances_written']} instances, {report['progress']['rows_written']} "
+                  f"participant rows, results at {report['results']}")
+            api_ok = job["state"] == "succeeded" and report["state"] == "succeeded"
+
+        ok = api_ok and bulk_ok
         print("\ndemo finished: every row accounted for" if ok else "\ndemo FAILED: counts do not add up")
         return 0 if ok else 1
 

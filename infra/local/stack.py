@@ -18,6 +18,7 @@ import importlib.util
 import json
 import logging
 import os
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -108,6 +109,7 @@ class LocalStack:
             seed_demo(self.zoom, account_id)
         self.queue_url = self.dlq_url = ""
         self._saved_env: dict[str, str | None] = {}
+        self.background: list[threading.Thread] = []
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> "LocalStack":
@@ -168,7 +170,18 @@ class LocalStack:
             "ZOOMOPS_REPORTS_BUCKET": BUCKET,
             "ZOOMOPS_REPORTS_PREFIX": "reports/",
             "ZOOMOPS_MANIFEST_TABLE": MANIFEST_TABLE,
+            "ZOOMOPS_JOBS_TABLE": JOBS_TABLE,
         }
+        api = {
+            "ZOOMOPS_ZOOM_ACCOUNTS": ",".join(ZOOM_ACCOUNTS),
+            "ZOOMOPS_ZOOM_SECRET_PREFIX": ZOOM_SECRET_PREFIX,
+            "ZOOMOPS_JOBS_TABLE": JOBS_TABLE,
+            "ZOOMOPS_FILES_BUCKET": BUCKET,
+            "ZOOMOPS_REPORT_FUNCTION": "zoomops-participant-report",
+            "ZOOMOPS_TOKEN_REFRESH_FUNCTION": "zoomops-token-refresh",
+        }
+        if function == "api":
+            return {**self._common_env(), **api, "POWERTOOLS_SERVICE_NAME": "api", "AWS_LAMBDA_FUNCTION_NAME": "zoomops-api"}
         if function == "participant_report":
             return {**self._common_env(), **reports, "POWERTOOLS_SERVICE_NAME": "participant_report",
                     "AWS_LAMBDA_FUNCTION_NAME": "zoomops-participant-report"}
@@ -187,7 +200,7 @@ class LocalStack:
         }
         if function == "disassociate":
             return {**self._common_env(), **disassociate}
-        return {**self._common_env(), **disassociate, **token_refresh, **reports}
+        return {**self._common_env(), **disassociate, **token_refresh, **reports, **api}
 
     def _common_env(self) -> dict[str, str]:
         return {
@@ -246,6 +259,32 @@ class LocalStack:
                 {"account_id": account_id, "client_id": client_id, "client_secret": self._zoom_secrets[name]}))
 
     # -- what AWS does between the bucket and the function ---------------------------------------
+    def load_api(self) -> ModuleType:
+        """The api handler, with its calls to other functions made in-process (moto runs no Lambda code)."""
+        module = load_handler("api")
+        functions = {"zoomops-participant-report": "participant_report", "zoomops-token-refresh": "token_refresh"}
+        loaded: dict[str, ModuleType] = {}
+
+        def invoke(function: str, payload: dict, *, wait: bool) -> dict | None:
+            name = functions[function]
+            target = loaded.setdefault(name, load_handler(name))
+            call = lambda: target.handler(payload, LambdaContext(function_name=function))  # noqa: E731
+            if wait:
+                return call()
+            thread = threading.Thread(target=call, daemon=True)
+            thread.start()
+            self.background.append(thread)
+            return None
+
+        module.invoke = invoke
+        return module
+
+    def wait_background(self, timeout: float = 30.0) -> None:
+        """Wait for the asynchronous invocations the api made to finish."""
+        for thread in self.background:
+            thread.join(timeout)
+        self.background.clear()
+
     def zoom_token(self, account: str = "main") -> dict | None:
         """The token secret's JSON as consumers read it (None before the first refresh)."""
         try:

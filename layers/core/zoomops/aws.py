@@ -69,6 +69,24 @@ class JobStore:
         )["Attributes"]
         return {k: _plain(v) for k, v in item.items()}
 
+    def create(self, job_id: str, attributes: dict[str, Any]) -> None:
+        """A new job in state ``queued`` (fails if the id exists)."""
+        now = utc_now()
+        item = {"job_id": {"S": job_id}, "state": {"S": "queued"}, "created_at": {"S": now},
+                "updated_at": {"S": now}, **{k: _attr(v) for k, v in attributes.items()}}
+        self._db.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(job_id)")
+
+    def set(self, job_id: str, **fields: Any) -> None:
+        """Set some attributes of an existing job (progress, state, results)."""
+        fields["updated_at"] = utc_now()
+        self._db.update_item(
+            TableName=self.table,
+            Key={"job_id": {"S": job_id}},
+            UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields))),
+            ExpressionAttributeNames={f"#f{i}": name for i, name in enumerate(fields)},
+            ExpressionAttributeValues={f":f{i}": _attr(value) for i, value in enumerate(fields.values())},
+        )
+
     def get(self, job_id: str) -> dict[str, Any] | None:
         item = self._db.get_item(TableName=self.table, Key={"job_id": {"S": job_id}}, ConsistentRead=True)
         found = item.get("Item")
@@ -79,19 +97,9 @@ class JobStore:
 
     def update(self, job_id: str, summary: Summary, *, state: str | None = None, **extra: Any) -> None:
         fields: dict[str, Any] = {name: getattr(summary, name) for name in _COUNTS}
-        fields["updated_at"] = utc_now()
         if state:
             fields["state"] = state
-        fields.update(extra)
-        names = {f"#f{i}": name for i, name in enumerate(fields)}
-        values = {f":f{i}": _attr(value) for i, value in enumerate(fields.values())}
-        self._db.update_item(
-            TableName=self.table,
-            Key={"job_id": {"S": job_id}},
-            UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields))),
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
+        self.set(job_id, **fields, **extra)
 
 
 class JobCheckpoint:

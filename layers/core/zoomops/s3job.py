@@ -9,6 +9,7 @@ the object's metadata (``user-id``, ``batch-size``, ``dry-run``).
 from __future__ import annotations
 
 import hashlib
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -35,6 +36,9 @@ class Deps:
     credentials: Callable[[], tuple[LtiCredentials, str | None]]
     sender: Callable[[LtiCredentials], disassociate.Sender]
     batch_size: int = MAX_BATCH
+
+
+API_UPLOAD = re.compile(r"^api/(dis-[0-9a-f]{24})/[^/]+$")
 
 
 def job_id_for(ref: ObjectRef) -> str:
@@ -79,7 +83,10 @@ def process_object(ref: ObjectRef, deps: Deps, *, time_left: Callable[[], float]
         return {"skipped": f"{ref.key} no longer exists (already processed)"}
 
     options, metadata_error = _overrides(obj.get("Metadata", {}), deps.batch_size)
-    job_id = job_id_for(ref)
+    # A file uploaded for a job the API created carries that job's id in its key; the job's
+    # record already holds its options (dry run, user id, batch size), which start() keeps.
+    api_job = API_UPLOAD.match(relative)
+    job_id = api_job.group(1) if api_job else job_id_for(ref)
     now = datetime.now(timezone.utc)
     stamp = now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z"  # sorts by time
     job = deps.jobs.start(job_id, {

@@ -141,6 +141,7 @@ class ReportSettings(ZoomAccountsSettings):
     workers: int = 8
     plan: str = "pro"  # the account's rate-limit plan: pro | business
     pseudonym_secret_id: str = ""  # set: names and emails are stored as keyed hashes
+    jobs_table: str = ""  # set: runs the API started report their progress there
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "ReportSettings":
@@ -159,6 +160,29 @@ class ReportSettings(ZoomAccountsSettings):
             workers=_int(env, "ZOOMOPS_REPORT_WORKERS", 8, 1, 64),
             plan=plan,
             pseudonym_secret_id=(env.get("ZOOMOPS_PSEUDONYM_SECRET_ID") or "").strip(),
+            jobs_table=(env.get("ZOOMOPS_JOBS_TABLE") or "").strip(),
+        )
+        settings.accounts  # malformed names fail here, at cold start
+        return settings
+
+
+@dataclass(frozen=True)
+class ApiSettings(ZoomAccountsSettings):
+    jobs_table: str = ""
+    bucket: str = ""
+    report_function: str = ""
+    token_function: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "ApiSettings":
+        env = os.environ if env is None else env
+        settings = cls(
+            account_names=_required(env, "ZOOMOPS_ZOOM_ACCOUNTS"),
+            secret_prefix=_required(env, "ZOOMOPS_ZOOM_SECRET_PREFIX"),
+            jobs_table=_required(env, "ZOOMOPS_JOBS_TABLE"),
+            bucket=_required(env, "ZOOMOPS_FILES_BUCKET"),
+            report_function=_required(env, "ZOOMOPS_REPORT_FUNCTION"),
+            token_function=_required(env, "ZOOMOPS_TOKEN_REFRESH_FUNCTION"),
         )
         settings.accounts  # malformed names fail here, at cold start
         return settings

@@ -1,0 +1,272 @@
+"""API Gateway (HTTP API, IAM-authorised) -> submit jobs, follow them, fetch results.
+
+Thin: Powertools' event handler routes and validates (pydantic models below, which also
+make the OpenAPI description served at /openapi.json); ``zoomops.jobs`` does the work on the
+jobs table and the bucket. Every 4xx says what is wrong; nothing here ever returns a secret.
+"""
+
+import functools
+import json
+from datetime import date
+from typing import Annotated, Literal, Optional
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = APIGatewayHttpResolver(enable_validation=True)
+MAX_BODY_BYTES = 512 * 1024
+JOB_ID = r"^(dis|rep)-[0-9a-f]{24}$"
+
+
+# -- the contract -----------------------------------------------------------------------------
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MeetingRow(Strict):
+    meetingId: str = Field(min_length=1, max_length=32, description="as the import CSV has it (spaces allowed)")
+    contextId: str = Field(min_length=1, max_length=512)
+    domain: str = Field(min_length=1, max_length=512)
+    courseId: Optional[str] = Field(default=None, max_length=256)
+
+
+class DisassociateJobRequest(Strict):
+    rows: Optional[list[MeetingRow]] = Field(default=None, min_length=1, max_length=1000,
+                                             description="inline rows; leave out to get an upload URL for a CSV")
+    fileName: Optional[str] = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    dryRun: bool = False
+    userId: Optional[str] = Field(default=None, min_length=1, max_length=128)
+    batchSize: int = Field(default=400, ge=1, le=400)
+
+
+class Upload(Strict):
+    url: str
+    method: Literal["PUT"]
+    headers: dict[str, str]
+    expiresIn: int
+
+
+class JobCreated(Strict):
+    jobId: str
+    state: Literal["queued"]
+    upload: Optional[Upload] = None
+
+
+class Timings(Strict):
+    created_at: Optional[str] = None
+    started_at: Optional[str] = None
+    finished_at: Optional[str] = None
+    updated_at: Optional[str] = None
+
+
+class DisassociateProgress(Strict):
+    total_rows: int
+    sent: int
+    planned: int
+    rejected: int
+    duplicates: int
+    failed: int
+    batches: int
+    batchesTotal: Optional[int] = None
+
+
+State = Literal["queued", "running", "succeeded", "partially_failed", "rejected"]
+
+
+class DisassociateJob(Strict):
+    jobId: str
+    state: State
+    file: Optional[str] = None
+    dryRun: bool
+    progress: DisassociateProgress
+    timings: Timings
+    refused: Optional[str] = None
+    results: Optional[dict[str, str]] = Field(default=None, description="short-lived download links")
+
+
+class ReportJobRequest(Strict):
+    meetingIds: Optional[list[Annotated[str, Field(pattern=r"^[0-9]{9,11}$")]]] = Field(
+        default=None, min_length=1, max_length=1000)
+    users: Optional[list[Annotated[str, Field(min_length=1, max_length=254)]]] = Field(
+        default=None, min_length=1, max_length=200)
+    from_: Optional[date] = Field(default=None, alias="from")
+    to: Optional[date] = None
+    account: Optional[str] = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+
+    @model_validator(mode="after")
+    def one_source(self) -> "ReportJobRequest":
+        if (self.meetingIds is None) == (self.users is None):
+            raise ValueError("give exactly one of meetingIds or users")
+        if self.from_ and self.to and self.to < self.from_:
+            raise ValueError("to must not be before from")
+        return self
+
+
+class ReportProgress(Strict):
+    meetings: int
+    instances: int
+    instances_written: int
+    rows_written: int
+    registrants_written: int
+    skipped_done: int
+    skipped_recent: int
+    failed: int
+
+
+class ReportJob(Strict):
+    jobId: str
+    state: State
+    request: Optional[dict] = None
+    progress: ReportProgress
+    stopped: Optional[str] = None
+    resumeAfter: Optional[str] = None
+    results: Optional[str] = None
+    timings: Timings
+
+
+class TokenState(Strict):
+    account: str
+    action: str
+    scope: Optional[str] = None
+    expires_in_seconds: Optional[int] = None
+    refreshed_at: Optional[str] = None
+    error: Optional[str] = None
+
+
+class Problem(Strict):
+    message: str
+    errors: Optional[list[dict]] = None
+
+
+# -- per container ----------------------------------------------------------------------------
+@functools.cache
+def runtime() -> dict:
+    import boto3
+
+    from zoomops.aws import JobStore, guard_sdk_logs
+    from zoomops.settings import ApiSettings
+    from zoomops.tokens import TokenRefresher
+
+    settings = ApiSettings.from_env()
+    guard_sdk_logs()
+    session = boto3.session.Session()
+    return {
+        "settings": settings,
+        "jobs": JobStore(settings.jobs_table, session.client("dynamodb")),
+        "s3": session.client("s3"),
+        "lambda": session.client("lambda"),
+        "tokens": TokenRefresher(session.client("secretsmanager"), oauth=None),
+    }
+
+
+def invoke(function: str, payload: dict, *, wait: bool) -> dict | None:
+    """Invoke another zoomops function (the local stack replaces this with an in-process call)."""
+    answer = runtime()["lambda"].invoke(FunctionName=function, InvocationType="RequestResponse" if wait else "Event",
+                                        Payload=json.dumps(payload).encode())
+    return json.loads(answer["Payload"].read() or b"null") if wait else None
+
+
+# -- routes -----------------------------------------------------------------------------------
+@app.post("/disassociate-jobs", responses={201: {"description": "created", "content": {"application/json": {
+    "schema": JobCreated.model_json_schema()}}}})
+def post_disassociate_job(job: DisassociateJobRequest) -> Response[JobCreated]:
+    from zoomops.jobs import create_disassociate_job
+
+    rt = runtime()
+    created = create_disassociate_job(
+        rt["jobs"], rt["s3"], rt["settings"].bucket, rows=None if job.rows is None else [r.model_dump() for r in job.rows],
+        file_name=job.fileName, dry_run=job.dryRun, user_id=job.userId, batch_size=job.batchSize)
+    return Response(201, "application/json", JobCreated(**created))
+
+
+@app.get("/disassociate-jobs/<job_id>")
+def get_disassociate_job(job_id: Annotated[str, Path(pattern=JOB_ID)]) -> DisassociateJob:
+    from zoomops.jobs import describe_disassociate_job
+
+    rt = runtime()
+    return DisassociateJob(**describe_disassociate_job(rt["jobs"], rt["s3"], rt["settings"].bucket, job_id))
+
+
+@app.post("/report-jobs", responses={201: {"description": "created", "content": {"application/json": {
+    "schema": JobCreated.model_json_schema()}}}})
+def post_report_job(job: ReportJobRequest) -> Response[JobCreated]:
+    from zoomops.jobs import create_report_job
+
+    rt = runtime()
+    request = {"meeting_ids": job.meetingIds} if job.meetingIds else {"users": job.users}
+    request.update({k: v for k, v in (("from", job.from_ and job.from_.isoformat()),
+                                      ("to", job.to and job.to.isoformat()), ("account", job.account)) if v})
+    created = create_report_job(rt["jobs"], lambda p: invoke(rt["settings"].report_function, p, wait=False), request)
+    return Response(201, "application/json", JobCreated(**created))
+
+
+@app.get("/report-jobs/<job_id>")
+def get_report_job(job_id: Annotated[str, Path(pattern=JOB_ID)]) -> ReportJob:
+    from zoomops.jobs import describe_report_job
+
+    return ReportJob(**describe_report_job(runtime()["jobs"], job_id))
+
+
+@app.get("/tokens")
+def get_tokens() -> list[TokenState]:
+    import time
+
+    rt = runtime()
+    now = time.time()
+    return [TokenState(**rt["tokens"].status(account).public(now)) for account in rt["settings"].accounts]
+
+
+@app.post("/tokens/refresh")
+def refresh_tokens() -> list[TokenState]:
+    answer = invoke(runtime()["settings"].token_function, {"source": "zoomops.api", "detail-type": "Refresh",
+                                                            "detail": {"force": False}}, wait=True) or {}
+    return [TokenState(**entry) for entry in answer.get("accounts", [])]
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi():
+    return Response(200, "application/json", app.get_openapi_json_schema(title="zoomops", version="0.1.0"))
+
+
+# -- errors: every 4xx names what is wrong ---------------------------------------------------------
+@app.exception_handler(RequestValidationError)
+def invalid(error: RequestValidationError) -> Response:
+    errors = [{"field": ".".join(str(part) for part in e.get("loc", ()) if part != "body") or "body",
+               "problem": e.get("msg") or e.get("type")} for e in error.errors()]
+    text = "; ".join(f"{e['field']}: {e['problem']}" for e in errors)
+    return Response(422, "application/json", Problem(message=f"invalid request: {text}", errors=errors).model_dump_json())
+
+
+@app.exception_handler(LookupError)
+def unknown_job(error: LookupError) -> Response:
+    return Response(404, "application/json", Problem(message=str(error)).model_dump_json())
+
+
+@app.not_found
+def not_found(_: Exception) -> Response:
+    return Response(404, "application/json", Problem(
+        message=f"no route {app.current_event.request_context.http.method} {app.current_event.path}").model_dump_json())
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict, context: LambdaContext) -> dict:
+    body = event.get("body") or ""
+    if len(body) > MAX_BODY_BYTES * (4 / 3 if event.get("isBase64Encoded") else 1):
+        return {"statusCode": 413, "headers": {"Content-Type": "application/json"},
+                "body": json.dumps({"message": f"request body over {MAX_BODY_BYTES} bytes"})}
+    if body and event.get("headers", {}).get("content-type", "application/json").startswith("application/json"):
+        try:
+            json.loads(body) if not event.get("isBase64Encoded") else None
+        except ValueError as exc:
+            return {"statusCode": 400, "headers": {"Content-Type": "application/json"},
+                    "body": json.dumps({"message": f"body is not valid JSON: {exc}"})}
+    return app.resolve(event, context)
