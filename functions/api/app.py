@@ -5,10 +5,11 @@ make the OpenAPI description served at /openapi.json); ``zoomops.jobs`` does the
 jobs table and the bucket. Every 4xx says what is wrong; nothing here ever returns a secret.
 """
 
+import base64
 import functools
 import json
 from datetime import date
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal, Optional, Union
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -91,22 +92,24 @@ class DisassociateJob(Strict):
     results: Optional[dict[str, str]] = Field(default=None, description="short-lived download links")
 
 
-class ReportJobRequest(Strict):
-    meetingIds: Optional[list[Annotated[str, Field(pattern=r"^[0-9]{9,11}$")]]] = Field(
-        default=None, min_length=1, max_length=1000)
-    users: Optional[list[Annotated[str, Field(min_length=1, max_length=254)]]] = Field(
-        default=None, min_length=1, max_length=200)
+class _ReportRange(Strict):
     from_: Optional[date] = Field(default=None, alias="from")
-    to: Optional[date] = None
+    to: Optional[date] = Field(default=None, description="inclusive; not before from")
     account: Optional[str] = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
 
     @model_validator(mode="after")
-    def one_source(self) -> "ReportJobRequest":
-        if (self.meetingIds is None) == (self.users is None):
-            raise ValueError("give exactly one of meetingIds or users")
+    def ordered(self) -> "_ReportRange":
         if self.from_ and self.to and self.to < self.from_:
             raise ValueError("to must not be before from")
         return self
+
+
+class ReportForMeetings(_ReportRange):
+    meetingIds: list[Annotated[str, Field(pattern=r"^[0-9]{9,11}$")]] = Field(min_length=1, max_length=1000)
+
+
+class ReportForUsers(_ReportRange):
+    users: list[Annotated[str, Field(min_length=1, max_length=254)]] = Field(min_length=1, max_length=200)
 
 
 class ReportProgress(Strict):
@@ -124,6 +127,7 @@ class ReportJob(Strict):
     jobId: str
     state: State
     request: Optional[dict] = None
+    refused: Optional[str] = Field(default=None, description="why a rejected job was refused")
     progress: ReportProgress
     stopped: Optional[str] = None
     resumeAfter: Optional[str] = None
@@ -174,8 +178,16 @@ def invoke(function: str, payload: dict, *, wait: bool) -> dict | None:
 
 
 # -- routes -----------------------------------------------------------------------------------
-@app.post("/disassociate-jobs", responses={201: {"description": "created", "content": {"application/json": {
-    "schema": JobCreated.model_json_schema()}}}})
+def _problems(*codes: int) -> dict:
+    meaning = {400: "body is not JSON or not UTF-8", 404: "no such job", 413: "body too large",
+               422: "a field is missing, unknown or out of its limits"}
+    return {code: {"description": meaning[code], "content": {"application/json": {"model": Problem}}} for code in codes}
+
+
+CREATED = {201: {"description": "created", "content": {"application/json": {"model": JobCreated}}}}
+
+
+@app.post("/disassociate-jobs", responses={**CREATED, **_problems(400, 413, 422)})
 def post_disassociate_job(job: DisassociateJobRequest) -> Response[JobCreated]:
     from zoomops.jobs import create_disassociate_job
 
@@ -186,7 +198,7 @@ def post_disassociate_job(job: DisassociateJobRequest) -> Response[JobCreated]:
     return Response(201, "application/json", JobCreated(**created))
 
 
-@app.get("/disassociate-jobs/<job_id>")
+@app.get("/disassociate-jobs/<job_id>", responses=_problems(404, 422))
 def get_disassociate_job(job_id: Annotated[str, Path(pattern=JOB_ID)]) -> DisassociateJob:
     from zoomops.jobs import describe_disassociate_job
 
@@ -194,20 +206,19 @@ def get_disassociate_job(job_id: Annotated[str, Path(pattern=JOB_ID)]) -> Disass
     return DisassociateJob(**describe_disassociate_job(rt["jobs"], rt["s3"], rt["settings"].bucket, job_id))
 
 
-@app.post("/report-jobs", responses={201: {"description": "created", "content": {"application/json": {
-    "schema": JobCreated.model_json_schema()}}}})
-def post_report_job(job: ReportJobRequest) -> Response[JobCreated]:
+@app.post("/report-jobs", responses={**CREATED, **_problems(400, 413, 422)})
+def post_report_job(job: Union[ReportForMeetings, ReportForUsers]) -> Response[JobCreated]:
     from zoomops.jobs import create_report_job
 
     rt = runtime()
-    request = {"meeting_ids": job.meetingIds} if job.meetingIds else {"users": job.users}
+    request = {"meeting_ids": job.meetingIds} if isinstance(job, ReportForMeetings) else {"users": job.users}
     request.update({k: v for k, v in (("from", job.from_ and job.from_.isoformat()),
                                       ("to", job.to and job.to.isoformat()), ("account", job.account)) if v})
     created = create_report_job(rt["jobs"], lambda p: invoke(rt["settings"].report_function, p, wait=False), request)
     return Response(201, "application/json", JobCreated(**created))
 
 
-@app.get("/report-jobs/<job_id>")
+@app.get("/report-jobs/<job_id>", responses=_problems(404, 422))
 def get_report_job(job_id: Annotated[str, Path(pattern=JOB_ID)]) -> ReportJob:
     from zoomops.jobs import describe_report_job
 
@@ -232,14 +243,25 @@ def refresh_tokens() -> list[TokenState]:
 
 @app.get("/openapi.json", include_in_schema=False)
 def openapi():
-    return Response(200, "application/json", app.get_openapi_json_schema(title="zoomops", version="0.1.0"))
+    document = json.loads(app.get_openapi_json_schema(title="zoomops", version="0.1.0"))
+    # Powertools documents its own 422 body; this API answers Problem (see the exception handler).
+    for operation in (op for path in document["paths"].values() for op in path.values()):
+        if "422" in operation.get("responses", {}):
+            operation["responses"]["422"]["content"] = {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    return Response(200, "application/json", json.dumps(document))
 
 
 # -- errors: every 4xx names what is wrong ---------------------------------------------------------
 @app.exception_handler(RequestValidationError)
 def invalid(error: RequestValidationError) -> Response:
-    errors = [{"field": ".".join(str(part) for part in e.get("loc", ()) if part != "body") or "body",
-               "problem": e.get("msg") or e.get("type")} for e in error.errors()]
+    def union_branch(part) -> bool:  # pydantic names the alternative a union error came from
+        return "ReportFor" in str(part)
+
+    errors = [{"field": ".".join(str(part) for part in e.get("loc", ()) if part != "body" and not union_branch(part))
+               or "body", "problem": e.get("msg") or e.get("type")} for e in error.errors()]
+    if any(union_branch(part) for e in error.errors() for part in e.get("loc", ())):
+        errors.insert(0, {"field": "meetingIds|users", "problem": "give exactly one of meetingIds or users"})
     text = "; ".join(f"{e['field']}: {e['problem']}" for e in errors)
     return Response(422, "application/json", Problem(message=f"invalid request: {text}", errors=errors).model_dump_json())
 
@@ -255,18 +277,35 @@ def not_found(_: Exception) -> Response:
         message=f"no route {app.current_event.request_context.http.method} {app.current_event.path}").model_dump_json())
 
 
+def _body_problem(event: dict) -> tuple[int, str] | None:
+    """Too large, not UTF-8 or not JSON: answered here, before routing, as a clean 4xx."""
+    body = event.get("body") or ""
+    data = body.encode() if not event.get("isBase64Encoded") else base64.b64decode(body)
+    if len(data) > MAX_BODY_BYTES:
+        return 413, f"request body over {MAX_BODY_BYTES} bytes"
+    if not data:
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return 400, f"body is not UTF-8 text (byte {exc.start})"
+    if event.get("isBase64Encoded"):
+        event["body"], event["isBase64Encoded"] = text, False  # what the routes expect
+    if (event.get("headers") or {}).get("content-type", "application/json").startswith("application/json"):
+        try:
+            json.loads(text)
+        except ValueError as exc:
+            return 400, f"body is not valid JSON: {exc}"
+    return None
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
-    body = event.get("body") or ""
-    if len(body) > MAX_BODY_BYTES * (4 / 3 if event.get("isBase64Encoded") else 1):
-        return {"statusCode": 413, "headers": {"Content-Type": "application/json"},
-                "body": json.dumps({"message": f"request body over {MAX_BODY_BYTES} bytes"})}
-    if body and event.get("headers", {}).get("content-type", "application/json").startswith("application/json"):
-        try:
-            json.loads(body) if not event.get("isBase64Encoded") else None
-        except ValueError as exc:
-            return {"statusCode": 400, "headers": {"Content-Type": "application/json"},
-                    "body": json.dumps({"message": f"body is not valid JSON: {exc}"})}
+    problem = _body_problem(event)
+    if problem is not None:
+        status, message = problem
+        return {"statusCode": status, "headers": {"Content-Type": "application/json"},
+                "body": json.dumps({"message": message})}
     return app.resolve(event, context)

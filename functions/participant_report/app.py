@@ -15,7 +15,7 @@ import functools
 import json
 import time
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -92,7 +92,13 @@ def _meeting_ids(rt: dict, request, client) -> list[str]:
         if not request.csv.startswith("s3://") or "/" not in request.csv[5:]:
             raise ValueError(f"csv must be an s3://bucket/key URL, got {request.csv!r}")
         bucket, key = request.csv[5:].split("/", 1)
-        return meeting_ids_from_csv(rt["s3"].get_object(Bucket=bucket, Key=key)["Body"], key)
+        try:
+            body = rt["s3"].get_object(Bucket=bucket, Key=key)["Body"]
+        except rt["s3"].exceptions.NoSuchKey:
+            raise ValueError(f"csv: no object {request.csv}") from None
+        except rt["s3"].exceptions.ClientError as exc:
+            raise ValueError(f"csv: cannot read {request.csv} ({exc.response['Error'].get('Code')})") from None
+        return meeting_ids_from_csv(body, key)
     return meetings_of_users(client, request.users, request.since, request.until)
 
 
@@ -116,6 +122,8 @@ def handler(event: dict, context: LambdaContext) -> dict:
         account = request.account or settings.accounts[0].name
         if account not in rt["clients"]:
             raise ValueError(f"unknown account {account!r}; configured: {', '.join(rt['clients'])}")
+        client = rt["clients"][account]
+        ids = _meeting_ids(rt, request, client)
     except ValueError as exc:
         logger.error("report request refused", extra={"reason": str(exc)})
         if jobs:
@@ -123,8 +131,6 @@ def handler(event: dict, context: LambdaContext) -> dict:
         return {"refused": str(exc)}
     if jobs:
         jobs.set(job_id, state="running", started_at=now.isoformat(timespec="seconds"))
-    client = rt["clients"][account]
-    ids = _meeting_ids(rt, request, client)
     run = ReportRun(
         client, rt["sink"], rt["manifest"](account),
         Options(since=request.since, until=request.until, workers=settings.workers, pseudonymise=rt["pseudonymise"]),
@@ -134,9 +140,12 @@ def handler(event: dict, context: LambdaContext) -> dict:
     )
     summary = run.run(ids, run_id=None if continuation is None else f"{continuation}")
     if summary.stopped == "time-limit":
-        follow = {"meeting_ids": ids, "account": account, "continuation": f"{summary.run_id}-next",
-                  **({"job_id": job_id} if job_id else {}),
-                  **{k: payload[k] for k in ("from", "to") if payload.get(k)}}
+        follow = {"meeting_ids": summary.remaining_meetings, "account": account,
+                  "continuation": f"{summary.run_id}-next", **({"job_id": job_id} if job_id else {})}
+        if request.since:  # the window this run worked in, whether asked for or the schedule's default
+            follow["from"] = request.since.date().isoformat()
+        if request.until:  # "to" is inclusive: the last day the window reaches into
+            follow["to"] = (request.until - timedelta(microseconds=1)).date().isoformat()
         continue_later(context, follow)
     result = asdict(summary)
     if jobs and summary.stopped != "time-limit":

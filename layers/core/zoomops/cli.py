@@ -146,7 +146,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                         Options(since=request.since, until=request.until, workers=args.workers,
                                 pseudonymise=pseudonymise), progress=progress)
         summary = run.run(ids)
-    except (OSError, ZoomError) as exc:
+    except (OSError, ValueError, ZoomError) as exc:  # ValueError: the CSV was refused
         print(f"zoomops: {exc}", file=sys.stderr)
         return EXIT_REFUSED
     finally:

@@ -100,7 +100,7 @@ def describe_report_job(store: JobStore, job_id: str) -> dict[str, Any]:
     return {
         "jobId": job_id, "state": job["state"], "request": job.get("request"),
         "progress": {**progress, "failed": int(job.get("failed_count", 0))},
-        "stopped": job.get("stopped"), "resumeAfter": job.get("resume_after"),
+        "refused": job.get("refused"), "stopped": job.get("stopped"), "resumeAfter": job.get("resume_after"),
         "results": job.get("results_prefix"),
         "timings": {k: job.get(k) for k in ("created_at", "started_at", "finished_at", "updated_at")},
     }

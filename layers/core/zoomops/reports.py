@@ -184,6 +184,7 @@ class RunSummary:
     stopped: str | None = None  # daily-limit | time-limit, when the run stopped early
     resume_after: str | None = None
     deferred: int = 0  # instances left for the next run because the run stopped
+    remaining_meetings: list[str] = field(default_factory=list)  # what a continuation still has to do
     started_at: str = ""
     finished_at: str = ""
     requests: int = 0
@@ -256,9 +257,10 @@ class ReportRun:
     # -- planning: instances and registrants per meeting (medium-category calls) --------------
     def _plan(self, meeting_ids: list[str], now: datetime, summary: RunSummary) -> list[dict]:
         todo = []
-        for meeting_id in meeting_ids:
+        for position, meeting_id in enumerate(meeting_ids):
             if self._out_of_time():
                 summary.stopped = "time-limit"
+                summary.remaining_meetings.extend(meeting_ids[position:])
                 break
             summary.meetings += 1
             try:
@@ -308,6 +310,7 @@ class ReportRun:
         if not todo:
             return
         pending: dict[Future, dict] = {}
+        deferred_instances: list[dict] = []
         queue = iter(todo)
         daily: DailyLimitReached | None = None
         with ThreadPoolExecutor(max_workers=self.options.workers, thread_name_prefix="zoom-report") as pool:
@@ -330,13 +333,17 @@ class ReportRun:
                     except DailyLimitReached as exc:
                         daily = daily or exc
                         summary.deferred += 1
+                        deferred_instances.append(instance)
                         continue
                     except ZoomError as exc:
                         summary.failed.append({"meeting_id": instance["meeting_id"],
                                                "instance_uuid": instance["uuid"], "reason": str(exc)})
                         continue
                     self._record(instance, result, summary, attendance, instances)
-        summary.deferred += sum(1 for _ in queue)
+        left = list(queue)
+        summary.deferred += len(left)
+        summary.remaining_meetings[:0] = list(dict.fromkeys(
+            [i["meeting_id"] for i in deferred_instances] + [i["meeting_id"] for i in left]))
         if daily is not None:
             raise daily
 
@@ -411,6 +418,8 @@ def rollup(instance: dict, rows: list[dict], single: bool) -> list[dict]:
                or row.get("user_name") or row.get("user_id") or row.get("id") or "?")
         join, leave = row.get("join_time") or "", row.get("leave_time") or ""
         seconds = float(row.get("duration") or 0)
+        if not seconds and join and leave:  # the dashboard rows carry no duration
+            seconds = max(0.0, (_parse(leave) - _parse(join)).total_seconds())
         person = people.get(who)
         if person is None:
             person = people[who] = {
