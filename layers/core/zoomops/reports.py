@@ -32,6 +32,7 @@ import io
 import json
 import threading
 import time
+from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -244,8 +245,7 @@ class ReportRun:
             return self._finish(summary, attendance, instances)
         before = dict(self.client.stats)
         try:
-            todo = self._plan(list(dict.fromkeys(str(m) for m in meeting_ids)), now, summary)
-            self._fetch_all(todo, summary, attendance, instances)
+            self._work(list(dict.fromkeys(str(m) for m in meeting_ids)), now, summary, attendance, instances)
         except DailyLimitReached as stop:
             self._daily_limit(summary, stop)
         if summary.stopped is None:
@@ -254,37 +254,86 @@ class ReportRun:
         summary.throttled = self.client.stats["throttled"] - before.get("throttled", 0)
         return self._finish(summary, attendance, instances)
 
-    # -- planning: instances and registrants per meeting (medium-category calls) --------------
-    def _plan(self, meeting_ids: list[str], now: datetime, summary: RunSummary) -> list[dict]:
-        todo = []
-        for position, meeting_id in enumerate(meeting_ids):
-            if self._out_of_time():
-                summary.stopped = "time-limit"
-                summary.remaining_meetings.extend(meeting_ids[position:])
-                break
-            summary.meetings += 1
-            try:
-                found = self.client.get(f"/past_meetings/{meeting_id}/instances").get("meetings") or []
-                self._registrants(meeting_id, summary)
-            except DailyLimitReached:
-                raise
-            except ZoomError as exc:
-                summary.failed.append({"meeting_id": meeting_id, "instance_uuid": "", "reason": str(exc)})
-                continue
-            for instance in found:
-                start = _parse(instance["start_time"])
-                if (self.options.since and start < self.options.since) or (self.options.until and start >= self.options.until):
-                    continue
-                summary.instances += 1
-                if self.manifest.done(instance["uuid"]):
-                    summary.skipped_done += 1
-                elif now - start < self.options.min_age:
-                    summary.skipped_recent += 1  # its report may not be ready: next run
-                else:
-                    todo.append({"meeting_id": meeting_id, **instance})
-        return todo
+    # -- one pool for both kinds of work, so medium (planning) and heavy (participants) overlap ----
+    def _work(self, meeting_ids: list[str], now: datetime, summary: RunSummary, attendance: list[dict],
+              instances: list[dict]) -> None:
+        """Plan meetings (instances, registrants: medium calls) and fetch instances (heavy calls) in one
+        pool. A few workers keep planning while the rest fetch the instances already planned, so both
+        rate-limit categories are busy at once instead of one after the other."""
+        workers = self.options.workers
+        planners = max(1, workers // 4)
+        meetings = deque(meeting_ids)
+        ready: deque[dict] = deque()
+        pending: dict[Future, tuple[str, Any]] = {}
+        unplanned: list[str] = []  # meetings a stop left unplanned
+        deferred: list[dict] = []
+        daily: DailyLimitReached | None = None
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zoom-report") as pool:
+            while True:
+                while daily is None and summary.stopped is None and len(pending) < workers:
+                    if self._out_of_time():
+                        summary.stopped = "time-limit"
+                        break
+                    planning = sum(1 for kind, _ in pending.values() if kind == "plan")
+                    if meetings and (planning < planners or not ready):
+                        meeting_id = meetings.popleft()
+                        pending[pool.submit(self._plan_meeting, meeting_id, now)] = ("plan", meeting_id)
+                    elif ready:
+                        instance = ready.popleft()
+                        pending[pool.submit(self._instance, instance)] = ("instance", instance)
+                    else:
+                        break
+                if not pending:
+                    break
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    kind, item = pending.pop(future)
+                    try:
+                        result = future.result()
+                    except DailyLimitReached as exc:
+                        daily = daily or exc
+                        (unplanned.append(item) if kind == "plan" else deferred.append(item))
+                        continue
+                    except ZoomError as exc:
+                        planned = kind == "plan"
+                        summary.failed.append({"meeting_id": item if planned else item["meeting_id"],
+                                               "instance_uuid": "" if planned else item["uuid"], "reason": str(exc)})
+                        continue
+                    if kind == "plan":
+                        todo, counts = result
+                        summary.meetings += 1
+                        for name, value in counts.items():
+                            setattr(summary, name, getattr(summary, name) + value)
+                        ready.extend(todo)
+                    else:
+                        self._record(item, result, summary, attendance, instances)
+        unplanned.extend(meetings)
+        deferred.extend(ready)
+        summary.deferred += len(deferred)
+        summary.remaining_meetings = list(dict.fromkeys([i["meeting_id"] for i in deferred] + unplanned))
+        if daily is not None:
+            raise daily
 
-    def _registrants(self, meeting_id: str, summary: RunSummary) -> None:
+    def _plan_meeting(self, meeting_id: str, now: datetime) -> tuple[list[dict], dict[str, int]]:
+        """One meeting's instances still to fetch and what was skipped; writes its registrants."""
+        found = self.client.get(f"/past_meetings/{meeting_id}/instances").get("meetings") or []
+        counts = {"instances": 0, "skipped_done": 0, "skipped_recent": 0,
+                  "registrants_written": self._registrants(meeting_id)}
+        todo = []
+        for instance in found:
+            start = _parse(instance["start_time"])
+            if (self.options.since and start < self.options.since) or (self.options.until and start >= self.options.until):
+                continue
+            counts["instances"] += 1
+            if self.manifest.done(instance["uuid"]):
+                counts["skipped_done"] += 1
+            elif now - start < self.options.min_age:
+                counts["skipped_recent"] += 1  # its report may not be ready: next run
+            else:
+                todo.append({"meeting_id": meeting_id, **instance})
+        return todo, counts
+
+    def _registrants(self, meeting_id: str) -> int:
         rows = []
         try:
             for status in REGISTRANT_STATUSES:
@@ -294,7 +343,7 @@ class ReportRun:
             raise
         except ZoomError as exc:
             if exc.status in (400, 404):  # registration off, or not a meeting that takes registrants
-                return
+                return 0
             raise
         if self.options.pseudonymise:
             rows = self.options.pseudonymise.rows(rows)
@@ -302,50 +351,7 @@ class ReportRun:
         base = f"registrants/meeting={meeting_id}/registrants"
         self.sink.put(f"{base}.json", json.dumps(rows, indent=1).encode(), "application/json")
         self.sink.put(f"{base}.csv", csv_bytes(rows, fields), "text/csv")
-        with self._lock:
-            summary.registrants_written += len(rows)
-
-    # -- fetching: participants per instance, concurrently (heavy-category calls) ---------------
-    def _fetch_all(self, todo: list[dict], summary: RunSummary, attendance: list[dict], instances: list[dict]) -> None:
-        if not todo:
-            return
-        pending: dict[Future, dict] = {}
-        deferred_instances: list[dict] = []
-        queue = iter(todo)
-        daily: DailyLimitReached | None = None
-        with ThreadPoolExecutor(max_workers=self.options.workers, thread_name_prefix="zoom-report") as pool:
-            while True:
-                while daily is None and len(pending) < self.options.workers * 2 and summary.stopped is None:
-                    if self._out_of_time():
-                        summary.stopped = "time-limit"
-                        break
-                    instance = next(queue, None)
-                    if instance is None:
-                        break
-                    pending[pool.submit(self._instance, instance)] = instance
-                if not pending:
-                    break
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    instance = pending.pop(future)
-                    try:
-                        result = future.result()
-                    except DailyLimitReached as exc:
-                        daily = daily or exc
-                        summary.deferred += 1
-                        deferred_instances.append(instance)
-                        continue
-                    except ZoomError as exc:
-                        summary.failed.append({"meeting_id": instance["meeting_id"],
-                                               "instance_uuid": instance["uuid"], "reason": str(exc)})
-                        continue
-                    self._record(instance, result, summary, attendance, instances)
-        left = list(queue)
-        summary.deferred += len(left)
-        summary.remaining_meetings[:0] = list(dict.fromkeys(
-            [i["meeting_id"] for i in deferred_instances] + [i["meeting_id"] for i in left]))
-        if daily is not None:
-            raise daily
+        return len(rows)
 
     def _instance(self, instance: dict) -> tuple[list[dict], str]:
         path_id = quote_uuid(instance["uuid"])
