@@ -45,8 +45,11 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
+try:  # a package module, or run as a script from this folder
+    from .simhttp import Reject, SimHandler, SimServer
+except ImportError:  # pragma: no cover
+    from simhttp import Reject, SimHandler, SimServer
 from urllib.parse import parse_qsl, urlsplit
 
 __all__ = ["Fault", "LtiProSimulator", "main"]
@@ -145,12 +148,7 @@ def _expected_signature(secret: bytes, params: list[tuple[str, str]]) -> str:
     return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
 
-class _Reject(Exception):
-    def __init__(self, status: int, body: dict, headers: dict | None = None) -> None:
-        super().__init__(status)
-        self.status = status
-        self.body = body
-        self.headers = headers or {}
+_Reject = Reject
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
@@ -166,72 +164,20 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"invalid JSON number {name}")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, addr, handler, sim: "LtiProSimulator") -> None:
-        self.sim = sim
-        super().__init__(addr, handler)
-
-    def handle_error(self, request, client_address) -> None:  # pragma: no cover - keep quiet
-        pass
+_Server = SimServer
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(SimHandler):
     server_version = "LtiProSim/1.0"
+    content_type = "application/json"
+    max_body = MAX_BODY_BYTES
+    reasons = _REASONS
     server: _Server
 
-    def version_string(self) -> str:
-        return self.server_version
-
-    # ---- quiet -------------------------------------------------------------
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass
-
-    def log_error(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass
-
-    # ---- connection bookkeeping --------------------------------------------
-    def setup(self) -> None:
-        super().setup()
-        try:
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
-        self._conn_id = self.server.sim._register_connection(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        except OSError:
-            pass
-        finally:
-            self.server.sim._unregister_connection(self.connection)
+    def error_body(self, status: int, message: str) -> Any:
+        return _error(status, message)
 
     # ---- dispatch ----------------------------------------------------------
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_HEAD(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_PUT(self) -> None:
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        self._dispatch()
-
-    def do_PATCH(self) -> None:
-        self._dispatch()
-
-    def do_OPTIONS(self) -> None:
-        self._dispatch()
-
     def _dispatch(self) -> None:
         sim = self.server.sim
         try:
@@ -286,53 +232,6 @@ class _Handler(BaseHTTPRequestHandler):
             extra_headers.update(r.headers)
         self._answer(record, status, out, extra_headers)
 
-    # ---- body --------------------------------------------------------------
-    def _read_body(self) -> bytes:
-        te = self.headers.get("Transfer-Encoding")
-        if te is not None:
-            if te.strip().lower() != "chunked":
-                raise _Reject(501, _error(501, "Unsupported Transfer-Encoding"))
-            return self._read_chunked()
-        lengths = self.headers.get_all("Content-Length") or []
-        if not lengths:
-            return b""
-        if len(set(v.strip() for v in lengths)) != 1 or not _DIGITS.match(lengths[0].strip()):
-            raise _Reject(400, _error(400, "Invalid Content-Length"))
-        n = int(lengths[0].strip())
-        if n > MAX_BODY_BYTES:
-            raise _Reject(413, _error(413, "Request body too large"))
-        data = self.rfile.read(n)
-        if len(data) != n:
-            raise _Reject(400, _error(400, "Incomplete request body"))
-        return data
-
-    def _read_chunked(self) -> bytes:
-        parts: list[bytes] = []
-        total = 0
-        while True:
-            line = self.rfile.readline(65537)
-            if not line:
-                raise _Reject(400, _error(400, "Incomplete chunked body"))
-            size_text = line.split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise _Reject(400, _error(400, "Invalid chunk size")) from None
-            if size == 0:
-                while True:  # trailers
-                    trailer = self.rfile.readline(65537)
-                    if trailer in (b"\r\n", b"\n", b""):
-                        break
-                return b"".join(parts)
-            total += size
-            if total > MAX_BODY_BYTES:
-                raise _Reject(413, _error(413, "Request body too large"))
-            chunk = self.rfile.read(size)
-            if len(chunk) != size:
-                raise _Reject(400, _error(400, "Incomplete chunked body"))
-            parts.append(chunk)
-            self.rfile.readline(3)  # CRLF after the chunk
-
     # ---- control endpoints -------------------------------------------------
     def _control(self, path: str, body: bytes) -> None:
         sim = self.server.sim
@@ -371,35 +270,6 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.sim._lock:
             record["status"] = status
         self._send(status, body, headers)
-
-    def _send(self, status: int, body: Any, headers: dict | None = None) -> None:
-        payload = json.dumps(body).encode("utf-8")
-        try:
-            self.send_response(status, _REASONS.get(status))
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self._headers_buffer.append(b"\r\n")
-            if self.command != "HEAD":
-                self._headers_buffer.append(payload)
-            self.flush_headers()  # headers and body in one write
-        except OSError:
-            # the client went away (e.g. it timed out during a delay fault)
-            self.close_connection = True
-
-    def _drop(self) -> None:
-        try:
-            self.wfile.flush()
-        except OSError:
-            pass
-        try:
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
 
 class LtiProSimulator:
     """Strict LTI Pro ``bulkDisassociate`` simulator on a real local HTTP port."""
