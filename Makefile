@@ -38,7 +38,7 @@ test: $(STAMP) ## Run the whole test suite (unit, integration, end to end, templ
 bench: $(STAMP) ## Benchmarks; figures go to benchmarks/results/
 	$(BIN)/python benchmarks/bench_disassociate.py
 	$(BIN)/python benchmarks/bench_tokens.py
-	@if [ -f benchmarks/bench_reports.py ]; then $(BIN)/python benchmarks/bench_reports.py; fi
+	$(BIN)/python benchmarks/bench_reports.py
 
 lint: $(STAMP) ## cfn-lint the SAM template (with the SAM transform)
 	$(BIN)/cfn-lint template.yaml
