@@ -47,9 +47,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 try:  # a package module, or run as a script from this folder
-    from .simhttp import Reject, SimHandler, SimServer
+    from .simhttp import Reject, SimHandler, SimServer, SimulatorBase
 except ImportError:  # pragma: no cover
-    from simhttp import Reject, SimHandler, SimServer
+    from simhttp import Reject, SimHandler, SimServer, SimulatorBase
 from urllib.parse import parse_qsl, urlsplit
 
 __all__ = ["Fault", "LtiProSimulator", "main"]
@@ -271,8 +271,12 @@ class _Handler(SimHandler):
             record["status"] = status
         self._send(status, body, headers)
 
-class LtiProSimulator:
+class LtiProSimulator(SimulatorBase):
     """Strict LTI Pro ``bulkDisassociate`` simulator on a real local HTTP port."""
+
+    handler_class = _Handler
+    thread_name = "lti-sim"
+    base_path = BASE_PATH
 
     def __init__(
         self,
@@ -292,60 +296,13 @@ class LtiProSimulator:
         self.max_batch = max_batch
         self.window_ms = window_ms
         self.clock = clock
-        self.host = host
-        self.port = port
-        self.base_url = ""
+        self._init_server(host, port)
         self.received: list[dict] = []
         self.accepted: list[dict] = []
         self._faults: list[Fault] = []
-        self._lock = threading.RLock()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._connections: dict[int, socket.socket] = {}
-        self._conn_seq = 0
 
     def __repr__(self) -> str:  # never show the secret
         return f"LtiProSimulator(key={self.key!r}, base_url={self.base_url!r})"
-
-    # ---- lifecycle ---------------------------------------------------------
-    def start(self) -> str:
-        if self._server is not None:
-            return self.base_url
-        self._stopping.clear()
-        self._server = _Server((self.host, self.port), _Handler, self)
-        self.port = self._server.server_address[1]
-        self.base_url = f"http://{self.host}:{self.port}{BASE_PATH}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="lti-sim", daemon=True
-        )
-        self._thread.start()
-        return self.base_url
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopping.set()
-        server.shutdown()
-        server.server_close()
-        with self._lock:
-            conns = list(self._connections.values())
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> "LtiProSimulator":
-        self.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
     # ---- scripting and records ---------------------------------------------
     def add_faults(self, *faults: Fault) -> None:
@@ -367,18 +324,6 @@ class LtiProSimulator:
             return [copy.deepcopy(item) for call in self.accepted for item in call["items"]]
 
     # ---- internals ---------------------------------------------------------
-    def _register_connection(self, conn: socket.socket) -> int:
-        with self._lock:
-            self._conn_seq += 1
-            self._connections[self._conn_seq] = conn
-            return self._conn_seq
-
-    def _unregister_connection(self, conn: socket.socket) -> None:
-        with self._lock:
-            for cid, c in list(self._connections.items()):
-                if c is conn:
-                    del self._connections[cid]
-
     def _record_received(self, record: dict) -> None:
         with self._lock:
             self.received.append(record)

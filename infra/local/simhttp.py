@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -153,3 +154,73 @@ class SimHandler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+
+class SimulatorBase:
+    """Start/stop on 127.0.0.1 in a daemon thread, and the connections a stop must close.
+
+    Subclasses call :meth:`_init_server` from ``__init__`` and set ``handler_class``,
+    ``thread_name`` and ``base_path`` (appended to ``http://host:port`` in ``base_url``).
+    """
+
+    handler_class: type[SimHandler]
+    thread_name = "sim"
+    base_path = ""
+
+    def _init_server(self, host: str, port: int) -> None:
+        self.host, self.port, self.base_url = host, port, ""
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()  # set on stop: wakes delay faults and latency waits
+        self._server: SimServer | None = None
+        self._thread: threading.Thread | None = None
+        self._connections: dict[int, socket.socket] = {}
+        self._conn_seq = 0
+
+    def start(self) -> str:
+        if self._server is not None:
+            return self.base_url
+        self._stopping.clear()
+        self._server = SimServer((self.host, self.port), self.handler_class, self)
+        self.port = self._server.server_address[1]
+        self.base_url = f"http://{self.host}:{self.port}{self.base_path}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=self.thread_name, daemon=True)
+        self._thread.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        server.server_close()
+        with self._lock:
+            conns = list(self._connections.values())
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def _register_connection(self, conn: socket.socket) -> int:
+        with self._lock:
+            self._conn_seq += 1
+            self._connections[self._conn_seq] = conn
+            return self._conn_seq
+
+    def _unregister_connection(self, conn: socket.socket) -> None:
+        with self._lock:
+            for cid, c in list(self._connections.items()):
+                if c is conn:
+                    del self._connections[cid]

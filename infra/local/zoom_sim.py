@@ -60,9 +60,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 try:  # a package module, or run as a script from this folder
-    from .simhttp import Reject, SimHandler, SimServer
+    from .simhttp import Reject, SimHandler, SimServer, SimulatorBase
 except ImportError:  # pragma: no cover
-    from simhttp import Reject, SimHandler, SimServer
+    from simhttp import Reject, SimHandler, SimServer, SimulatorBase
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 __all__ = ["FakeClock", "Fault", "Route", "ROUTES", "ZoomSimulator", "main", "seed_demo"]
@@ -580,8 +580,12 @@ class _Handler(SimHandler):
 
     # ---- responses ---------------------------------------------------------
 # --------------------------------------------------------------------------- the simulator
-class ZoomSimulator:
+class ZoomSimulator(SimulatorBase):
     """Strict Zoom S2S OAuth + Meeting API (subset) simulator on a real local HTTP port."""
+
+    handler_class = _Handler
+    thread_name = "zoom-sim"
+    base_path = ""
 
     def __init__(
         self,
@@ -611,18 +615,11 @@ class ZoomSimulator:
             raise ValueError("latency must be non-negative")
         self.clock = clock
         self.token_ttl = token_ttl
-        self.host = host
-        self.port = port
         self.limits: dict[str, float | None] = merged
         self.daily_limit = daily_limit
         self.latency = float(latency)
         self.qps_retry_after = qps_retry_after
-        self.base_url = ""
-        self._lock = threading.RLock()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._connections: list[socket.socket] = []
+        self._init_server(host, port)
         # configuration and data
         self._clients: dict[str, _Client] = {}
         self._accounts: dict[str, _Account] = {}
@@ -638,45 +635,6 @@ class ZoomSimulator:
 
     def __repr__(self) -> str:  # never show a secret or a token
         return f"ZoomSimulator(base_url={self.base_url!r}, accounts={sorted(self._accounts)!r})"
-
-    # ---- lifecycle ---------------------------------------------------------
-    def start(self) -> str:
-        if self._server is not None:
-            return self.base_url
-        self._stopping.clear()
-        self._server = _Server((self.host, self.port), _Handler, self)
-        self.port = self._server.server_address[1]
-        self.base_url = f"http://{self.host}:{self.port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="zoom-sim", daemon=True
-        )
-        self._thread.start()
-        return self.base_url
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopping.set()  # wakes delay faults and latency waits
-        server.shutdown()
-        server.server_close()
-        with self._lock:
-            conns = list(self._connections)
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> "ZoomSimulator":
-        self.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
     # ---- configuration -----------------------------------------------------
     def add_account(self, account_id: str, client_id: str, client_secret: str, *, scope: str = DEFAULT_SCOPE) -> None:
@@ -939,14 +897,6 @@ class ZoomSimulator:
         return copy.deepcopy(out)
 
     # ---- internals: connections, records, faults ---------------------------
-    def _register_connection(self, conn: socket.socket) -> None:
-        with self._lock:
-            self._connections.append(conn)
-
-    def _unregister_connection(self, conn: socket.socket) -> None:
-        with self._lock:
-            self._connections = [c for c in self._connections if c is not conn]
-
     def _next_fault(self, *, oauth: bool) -> Fault | None:
         with self._lock:
             for i, f in enumerate(self._faults):
