@@ -151,16 +151,14 @@ class LtiClient:
         sleep: Callable[[float], None] = time.sleep,
     ):
         import requests  # edge dependency: the dry run and the parser never need it
-        from requests.adapters import HTTPAdapter
         from urllib3.util.retry import Retry
+
+        from .http import pooled_session
 
         self.creds = creds
         if session is None:
-            session = requests.Session()
             # Pooling only: retries are ours, since each attempt needs a new signature.
-            session.mount("http://", HTTPAdapter(pool_maxsize=4, max_retries=0))
-            session.mount("https://", HTTPAdapter(pool_maxsize=4, max_retries=0))
-            session.headers["User-Agent"] = USER_AGENT
+            session = pooled_session(pool_maxsize=4, user_agent=USER_AGENT)
         self._session = session
         self._timeout = (connect_timeout, read_timeout)
         self._retry = Retry(

@@ -83,17 +83,16 @@ class OAuthClient:
     def __init__(self, url: str = DEFAULT_OAUTH_URL, *, session=None, attempts: int = 4, backoff: float = 0.5,
                  timeout: tuple[float, float] = (3.05, 15.0)):
         import requests
-        from requests.adapters import HTTPAdapter
         from urllib3.util.retry import Retry
+
+        from .http import pooled_session
 
         self.url = url
         if session is None:
-            session = requests.Session()
             retry = Retry(total=attempts - 1, backoff_factor=backoff, backoff_jitter=backoff,
                           status_forcelist=(429, 500, 502, 503, 504), allowed_methods=frozenset({"POST"}),
                           respect_retry_after_header=True, retry_after_max=30, raise_on_status=False)
-            session.mount("http://", HTTPAdapter(max_retries=retry))
-            session.mount("https://", HTTPAdapter(max_retries=retry))
+            session = pooled_session(retry=retry)
         self._session, self._timeout, self._requests = session, timeout, requests
 
     def request_token(self, account: str, credentials: dict[str, str]) -> dict[str, Any]:

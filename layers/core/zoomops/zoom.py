@@ -169,13 +169,13 @@ class ZoomClient:
         sleep: Callable[[float], None] = time.sleep,
     ):
         import requests
-        from requests.adapters import HTTPAdapter
         from urllib3.util.retry import Retry
+
+        from .http import pooled_session
 
         self._tokens = tokens
         self.limiter = limiter or RateLimiter()
         if session is None:
-            session = requests.Session()
             retry = Retry(
                 total=attempts - 1, backoff_factor=backoff, backoff_jitter=backoff, backoff_max=max_wait,
                 status_forcelist=(500, 502, 503, 504), allowed_methods=frozenset({"GET"}),
@@ -183,10 +183,7 @@ class ZoomClient:
                 # Retry-After itself, even a daily limit's "tomorrow 00:00 UTC".
                 respect_retry_after_header=False, raise_on_status=False,
             )
-            adapter = HTTPAdapter(pool_maxsize=32, max_retries=retry)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            session.headers["User-Agent"] = "zoomops/0.1"
+            session = pooled_session(retry=retry, pool_maxsize=32)
         self._session = session
         self._timeout = (connect_timeout, read_timeout)
         self._max_429 = max_429_retries
