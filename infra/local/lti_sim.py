@@ -47,9 +47,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 try:  # a package module, or run as a script from this folder
-    from .simhttp import Reject, SimHandler, SimServer, SimulatorBase
+    from .simhttp import FaultBase, Reject, SimHandler, SimServer, SimulatorBase
 except ImportError:  # pragma: no cover
-    from simhttp import Reject, SimHandler, SimServer, SimulatorBase
+    from simhttp import FaultBase, Reject, SimHandler, SimServer, SimulatorBase
 from urllib.parse import parse_qsl, urlsplit
 
 __all__ = ["Fault", "LtiProSimulator", "main"]
@@ -85,7 +85,7 @@ _REASONS = {
 
 
 @dataclass
-class Fault:
+class Fault(FaultBase):
     """One scripted misbehaviour, consumed (in order) by one request to the endpoint.
 
     Applied before any validation:
@@ -102,31 +102,10 @@ class Fault:
     delay: float = 0.0
     drop: bool = False
 
-    @classmethod
-    def from_dict(cls, data: Any) -> "Fault":
-        if not isinstance(data, dict):
-            raise ValueError("a fault must be a JSON object")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown fault field(s): {', '.join(map(repr, unknown))}")
-        fault = cls(**data)
-        fault.validate()
-        return fault
-
     def validate(self) -> None:
-        if self.status is not None and (
-            isinstance(self.status, bool) or not isinstance(self.status, int) or not 100 <= self.status <= 599
-        ):
-            raise ValueError("fault 'status' must be an integer HTTP status or null")
-        if self.retry_after is not None and not isinstance(self.retry_after, str):
-            raise ValueError("fault 'retry_after' must be a string or null")
+        super().validate()  # status, retry_after, delay, drop
         if self.body is not None and not isinstance(self.body, (dict, list)):
             raise ValueError("fault 'body' must be a JSON object or null")
-        if isinstance(self.delay, bool) or not isinstance(self.delay, (int, float)) or self.delay < 0:
-            raise ValueError("fault 'delay' must be a non-negative number")
-        if not isinstance(self.drop, bool):
-            raise ValueError("fault 'drop' must be a boolean")
 
 
 def _error(status: int | str, message: str) -> dict:

@@ -6,6 +6,7 @@ Each simulator subclasses :class:`SimHandler`, says how its errors look and rout
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import socket
@@ -224,3 +225,34 @@ class SimulatorBase:
             for cid, c in list(self._connections.items()):
                 if c is conn:
                     del self._connections[cid]
+
+
+class FaultBase:
+    """What every simulator's scripted ``Fault`` dataclass shares: built from JSON, checked strictly.
+
+    Subclasses are dataclasses with at least ``status``, ``retry_after``, ``delay`` and ``drop``;
+    their own ``validate`` calls this one and checks their extra fields.
+    """
+
+    @classmethod
+    def from_dict(cls, data: Any):
+        if not isinstance(data, dict):
+            raise ValueError("a fault must be a JSON object")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown fault field(s): {', '.join(map(repr, unknown))}")
+        fault = cls(**data)
+        fault.validate()
+        return fault
+
+    def validate(self) -> None:
+        status = self.status
+        if status is not None and (isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599):
+            raise ValueError("fault 'status' must be an integer HTTP status or null")
+        if self.retry_after is not None and not isinstance(self.retry_after, str):
+            raise ValueError("fault 'retry_after' must be a string or null")
+        if isinstance(self.delay, bool) or not isinstance(self.delay, (int, float)) or self.delay < 0:
+            raise ValueError("fault 'delay' must be a non-negative number")
+        if not isinstance(self.drop, bool):
+            raise ValueError("fault 'drop' must be a boolean")

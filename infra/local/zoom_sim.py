@@ -60,9 +60,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 try:  # a package module, or run as a script from this folder
-    from .simhttp import Reject, SimHandler, SimServer, SimulatorBase
+    from .simhttp import FaultBase, Reject, SimHandler, SimServer, SimulatorBase
 except ImportError:  # pragma: no cover
-    from simhttp import Reject, SimHandler, SimServer, SimulatorBase
+    from simhttp import FaultBase, Reject, SimHandler, SimServer, SimulatorBase
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 __all__ = ["FakeClock", "Fault", "Route", "ROUTES", "ZoomSimulator", "main", "seed_demo"]
@@ -144,7 +144,7 @@ _RATE_LIMIT_TYPES = ("QPS", "Daily-limit")
 
 
 @dataclass
-class Fault:
+class Fault(FaultBase):
     """One scripted misbehaviour, consumed (in order) by one request.
 
     ``oauth=True`` faults are consumed by ``POST /oauth/token`` requests, the others by ``/v2`` API requests
@@ -170,25 +170,8 @@ class Fault:
     oauth: bool = False
     body: dict | list | None = None
 
-    @classmethod
-    def from_dict(cls, data: Any) -> "Fault":
-        if not isinstance(data, dict):
-            raise ValueError("a fault must be a JSON object")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown fault field(s): {', '.join(map(repr, unknown))}")
-        fault = cls(**data)
-        fault.validate()
-        return fault
-
     def validate(self) -> None:
-        if self.status is not None and (
-            isinstance(self.status, bool) or not isinstance(self.status, int) or not 100 <= self.status <= 599
-        ):
-            raise ValueError("fault 'status' must be an integer HTTP status or null")
-        if self.retry_after is not None and not isinstance(self.retry_after, str):
-            raise ValueError("fault 'retry_after' must be a string or null")
+        super().validate()  # status, retry_after, delay, drop
         if self.rate_limit_type is not None:
             if self.rate_limit_type not in _RATE_LIMIT_TYPES:
                 raise ValueError("fault 'rate_limit_type' must be 'QPS', 'Daily-limit' or null")
@@ -198,10 +181,6 @@ class Fault:
             not isinstance(self.category, str) or self.category.lower() not in CATEGORIES
         ):
             raise ValueError("fault 'category' must be 'light', 'medium', 'heavy' or null")
-        if isinstance(self.delay, bool) or not isinstance(self.delay, (int, float)) or self.delay < 0:
-            raise ValueError("fault 'delay' must be a non-negative number")
-        if not isinstance(self.drop, bool):
-            raise ValueError("fault 'drop' must be a boolean")
         if not isinstance(self.oauth, bool):
             raise ValueError("fault 'oauth' must be a boolean")
         if self.body is not None and not isinstance(self.body, (dict, list)):
