@@ -18,9 +18,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from zoomops.settings import ApiSettings
+
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=("botocore",))  # AWS SDK calls: this function makes no other HTTP calls
 metrics = Metrics()
+# Fail fast: a missing or malformed variable stops the cold start with an error naming it.
+settings = ApiSettings.from_env()
 app = APIGatewayHttpResolver(enable_validation=True)
 MAX_BODY_BYTES = 512 * 1024
 JOB_ID = r"^(dis|rep)-[0-9a-f]{24}$"
@@ -155,10 +159,8 @@ def runtime() -> dict:
     import boto3
 
     from zoomops.aws import JobStore, guard_sdk_logs
-    from zoomops.settings import ApiSettings
     from zoomops.tokens import TokenRefresher
 
-    settings = ApiSettings.from_env()
     guard_sdk_logs()
     session = boto3.session.Session()
     return {

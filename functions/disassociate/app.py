@@ -21,9 +21,13 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from zoomops.settings import DisassociateSettings
+
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=("botocore", "requests"))  # AWS SDK and HTTP calls; nothing else to scan at cold start
 metrics = Metrics()
+# Fail fast: a missing or malformed variable stops the cold start with an error naming it.
+settings = DisassociateSettings.from_env()
 processor = BatchProcessor(event_type=EventType.SQS)
 MAX_TIME_MARGIN = 60.0  # seconds
 IN_PROGRESS_RECHECK_SECONDS = 900  # SQS's longest delay
@@ -43,9 +47,7 @@ def runtime():
     from zoomops.aws import JobStore, guard_sdk_logs, lti_credentials
     from zoomops.lti import LtiClient
     from zoomops.s3job import Deps, process_object
-    from zoomops.settings import DisassociateSettings
 
-    settings = DisassociateSettings.from_env()
     guard_sdk_logs()
     session = boto3.session.Session()
     secrets = SecretsProvider(boto3_client=session.client("secretsmanager"))

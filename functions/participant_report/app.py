@@ -21,9 +21,13 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from zoomops.settings import ReportSettings
+
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=("botocore", "requests"))  # AWS SDK and HTTP calls; nothing else to scan at cold start
 metrics = Metrics()
+# Fail fast: a missing or malformed variable stops the cold start with an error naming it.
+settings = ReportSettings.from_env()
 clock = time.time  # tests freeze time by replacing this
 
 
@@ -35,10 +39,8 @@ def runtime():
 
     from zoomops.aws import JobStore, guard_sdk_logs
     from zoomops.reports import DynamoManifest, Pseudonymiser, S3Sink
-    from zoomops.settings import ReportSettings
     from zoomops.zoom import BUSINESS_RATES, PRO_RATES, RateLimiter, SecretTokenSource, ZoomClient
 
-    settings = ReportSettings.from_env()
     guard_sdk_logs()
     session = boto3.session.Session()
     secrets = SecretsProvider(boto3_client=session.client("secretsmanager"))

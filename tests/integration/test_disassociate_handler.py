@@ -161,12 +161,6 @@ def test_near_time_limit_checkpoints_and_continues(stack: LocalStack, handler):
     assert stack.keys("processed/") == ["processed/long.csv"] and stack.dlq_messages() == 0
 
 
-def test_missing_setting_fails_at_cold_start_naming_it(stack: LocalStack, handler, monkeypatch):
-    monkeypatch.delenv("ZOOMOPS_JOBS_TABLE")
-    with pytest.raises(Exception, match="ZOOMOPS_JOBS_TABLE"):
-        handler.runtime()
-
-
 def test_secret_never_logged(stack: LocalStack, handler, caplog, capsys):
     caplog.set_level(logging.DEBUG)
     stack.lti.add_faults(Fault(status=401))

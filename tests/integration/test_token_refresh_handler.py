@@ -125,9 +125,3 @@ def test_consumers_use_the_stored_token_and_never_the_oauth_endpoint(stack, refr
         user = ZoomClient(source).get("/users/me")
         assert user["email"].endswith("@campus.example.edu")
     assert stack.zoom.token_requests == before
-
-
-def test_missing_setting_fails_at_cold_start_naming_it(stack, refresher, monkeypatch):
-    monkeypatch.setenv("ZOOMOPS_ZOOM_ACCOUNTS", "main,bad name")
-    with pytest.raises(Exception, match="ZOOMOPS_ZOOM_ACCOUNTS"):
-        refresher.runtime()

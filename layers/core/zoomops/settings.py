@@ -1,7 +1,8 @@
-"""Validated settings, read from the environment on first use (never at import).
+"""Validated settings, read from the environment.
 
-A missing or malformed variable fails at cold start with a message naming it.
-Tests construct the dataclasses directly.
+Each handler builds its settings at import, so a missing or malformed variable fails the
+cold start (a Lambda init error) with a message naming it; the core itself reads nothing
+at import. Tests construct the dataclasses directly.
 """
 
 from __future__ import annotations
