@@ -257,3 +257,37 @@ def test_every_api_route_is_iam_authorised(resources: dict[str, Any]) -> None:
         # no route opts out of the default IAM authoriser
         assert event["Properties"].get("Auth", {}).get("Authorizer", "AWS_IAM") == "AWS_IAM"
     assert not [n for n, r in resources.items() if r["Type"] == "AWS::Serverless::Api"]  # no other, open API
+
+
+def _alarms(resources: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_function_has_an_errors_alarm_and_is_in_the_throttles_alarm(resources: dict[str, Any],
+                                                                         function: str) -> None:
+    alarms = _alarms(resources)
+    errors = [a for a in alarms if a.get("MetricName") == "Errors" and a["Namespace"] == "AWS/Lambda"
+              and a["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function}}]]
+    assert len(errors) == 1, function
+    [throttles] = [a for a in alarms if "Metrics" in a
+                   and any(m.get("MetricStat", {}).get("Metric", {}).get("MetricName") == "Throttles"
+                           for m in a["Metrics"])]
+    watched = {m["Id"]: m["MetricStat"]["Metric"]["Dimensions"][0]["Value"] for m in throttles["Metrics"]
+               if "MetricStat" in m}
+    assert {"Ref": function} in watched.values()
+    [total] = [m for m in throttles["Metrics"] if m.get("ReturnData", True)]
+    assert all(metric_id in total["Expression"] for metric_id in watched)
+
+
+def test_the_dlq_alarm_fires_on_the_first_message(resources: dict[str, Any]) -> None:
+    [alarm] = [a for a in _alarms(resources) if a.get("Namespace") == "AWS/SQS"]
+    assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": [DLQ, "QueueName"]}
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+
+
+def test_every_alarm_notifies_the_topic_when_one_is_given(resources: dict[str, Any]) -> None:
+    for alarm in _alarms(resources):
+        assert alarm["AlarmActions"] == {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}],
+                                                    {"Ref": "AWS::NoValue"}]}, alarm["AlarmDescription"]
