@@ -6,6 +6,11 @@ reads ZOOMOPS_LTI_BASE_URL, ZOOMOPS_LTI_KEY, ZOOMOPS_LTI_SECRET; writes
 DIR/summary.json, DIR/rows.csv, DIR/retry.csv (and DIR/requests.jsonl on a dry
 run). Exit 0: every row accounted for and none failed; 1: some failed
 (retry.csv has them); 2: the file was refused or the usage is wrong.
+
+    zoomops credentials lti --secret-id ID_OR_ARN [--user-id ID]
+    zoomops credentials zoom --account NAME
+read the values from stdin (no echo on a terminal) and store them as a new
+secret version. Exit 0: stored; 1: Secrets Manager failed; 2: input refused.
 """
 
 from __future__ import annotations
@@ -76,7 +81,77 @@ def build_parser() -> argparse.ArgumentParser:
     part.add_argument("--workers", type=int, default=8, metavar="N", help="instances fetched at once (default 8)")
     part.add_argument("--pseudonymise", action="store_true",
                       help="store names and emails as keyed hashes (key from ZOOMOPS_PSEUDONYM_KEY)")
+
+    creds = commands.add_parser(
+        "credentials", help="store LTI Pro or Zoom credentials in Secrets Manager, read from stdin",
+        description="Store credentials in Secrets Manager as a new secret version, read from stdin so no value "
+                    "lands in shell history. Values are never printed.")
+    creds_commands = creds.add_subparsers(dest="credentials_command", required=True, metavar="KIND")
+    stdin_help = ("stdin: on a terminal each value is asked for without echo; otherwise one value per line,\n"
+                  "in the order above (CRLF, a BOM and trailing blank lines are fine; nothing else).\n"
+                  "Exit 0: stored; 1: Secrets Manager refused or failed; 2: input or usage refused\n"
+                  "(1 and 2 store nothing).")
+    raw = argparse.RawDescriptionHelpFormatter
+    lti = creds_commands.add_parser(
+        "lti", help="the LTI Pro key and secret (the disassociate function's secret)", formatter_class=raw,
+        description="Read the LTI Pro key and secret (lines: key, secret) and store them as a new version of\n"
+                    "the LTI secret: {\"key\": ..., \"secret\": ...[, \"user_id\": ...]}.\n\n" + stdin_help,
+        epilog="examples:\n"
+               "  zoomops credentials lti --secret-id \"$LTI_SECRET_ARN\"     # asks: key, secret\n"
+               "  pass show lti-pro | zoomops credentials lti --secret-id \"$LTI_SECRET_ARN\"")
+    lti.add_argument("--secret-id", required=True, metavar="ID_OR_ARN",
+                     help="the LTI secret: the stack output LtiSecretArn")
+    lti.add_argument("--user-id", metavar="ID", help="also store a default Zoom admin user id (the {userId, "
+                                                     "meetingList} body form); without it the secret has none")
+    zoom = creds_commands.add_parser(
+        "zoom", help="a Zoom account's Server-to-Server OAuth app credentials", formatter_class=raw,
+        description="Read a Zoom S2S OAuth app's credentials (lines: account_id, client_id, client_secret)\n"
+                    "and store them in <ZOOMOPS_ZOOM_SECRET_PREFIX><account>/credentials, the secret the token\n"
+                    "refresher reads (created if it does not exist).\n\n" + stdin_help,
+        epilog="examples:\n"
+               "  zoomops credentials zoom --account main     # asks: account_id, client_id, client_secret\n"
+               "  pass show zoom/main | zoomops credentials zoom --account main\n"
+               "then: zoomops token refresh --account main --force")
+    zoom.add_argument("--account", required=True, metavar="NAME",
+                      help="account name (letters, digits, - and _), as in ZOOMOPS_ZOOM_ACCOUNTS")
     return parser
+
+
+def cmd_credentials(args: argparse.Namespace) -> int:
+    import os
+
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    from . import credentials
+    from .aws import guard_sdk_logs
+
+    try:
+        if args.credentials_command == "lti":
+            target = credentials.lti_target(args.secret_id, args.user_id)
+        else:
+            target = credentials.zoom_target(args.account, os.environ)
+        values = credentials.read_values(target.fields)
+    except (ConfigError, ValueError) as exc:  # InputError is a ValueError
+        print(f"zoomops: {exc}; nothing stored", file=sys.stderr)
+        return EXIT_REFUSED
+    except (EOFError, KeyboardInterrupt):
+        print("\nzoomops: cancelled; nothing stored", file=sys.stderr)
+        return EXIT_REFUSED
+    guard_sdk_logs()
+    try:
+        arn, version, created = credentials.store(boto3.session.Session().client("secretsmanager"), target, values)
+    except (credentials.StoreError, BotoCoreError) as exc:  # BotoCoreError: no client (no region), no value in it
+        print(f"zoomops: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"stored {target.what} in {arn}: version {version}" + (" (new secret)" if created else ""))
+    if args.credentials_command == "zoom":
+        configured = [n.strip() for n in os.environ.get("ZOOMOPS_ZOOM_ACCOUNTS", "").split(",") if n.strip()]
+        if configured and args.account not in configured:
+            print(f"note: {args.account} is not in ZOOMOPS_ZOOM_ACCOUNTS: add it to the stack's ZoomAccounts "
+                  f"parameter so the refresher keeps its token", file=sys.stderr)
+        print(f"next: zoomops token refresh --account {args.account} --force", file=sys.stderr)
+    return EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -287,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_token(args)
     if args.command == "report":
         return cmd_report(args)
+    if args.command == "credentials":
+        return cmd_credentials(args)
     return EXIT_REFUSED  # pragma: no cover - argparse enforces the choices
 
 

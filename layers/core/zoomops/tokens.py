@@ -180,12 +180,10 @@ class TokenRefresher:
 
     def _write(self, account: ZoomAccount, value: str) -> None:
         """One whole new version of the token secret (created on the first refresh)."""
-        try:
-            self._secrets.put_secret_value(SecretId=account.token_secret, SecretString=value,
-                                           ClientRequestToken=str(uuid.uuid4()))
-        except self._secrets.exceptions.ResourceNotFoundException:
-            self._secrets.create_secret(Name=account.token_secret, SecretString=value,
-                                        Description=f"zoomops: Zoom S2S OAuth token of account {account.name}")
+        from .credentials import put_secret
+
+        put_secret(self._secrets, account.token_secret, value,
+                   create_description=f"zoomops: Zoom S2S OAuth token of account {account.name}")
 
     def _credentials(self, account: ZoomAccount) -> dict[str, str]:
         try:
