@@ -39,6 +39,7 @@ bench: $(STAMP) ## Benchmarks; figures go to benchmarks/results/
 	$(BIN)/python benchmarks/bench_disassociate.py
 	$(BIN)/python benchmarks/bench_tokens.py
 	$(BIN)/python benchmarks/bench_reports.py
+	$(BIN)/python benchmarks/bench_coldstart.py
 
 lint: $(STAMP) ## cfn-lint the SAM template (with the SAM transform)
 	$(BIN)/cfn-lint template.yaml
