@@ -422,6 +422,21 @@ def test_pseudonymised_runs_store_no_names_or_emails_and_keep_people_apart(zsim,
     assert len(students) == 5  # host, three students and the blank guest stay distinct
     regs = read_csv(out / f"registrants/meeting={LECTURE}/registrants.csv")
     assert all(r["email"].startswith("p_") and r["first_name"].startswith("p_") for r in regs)
+    assert regs and all(r["join_url"] == "" for r in regs)  # a personal join token: never stored
+    registrants = json.loads((out / f"registrants/meeting={LECTURE}/registrants.json").read_text())
+    assert registrants and not any("join_url" in r for r in registrants)
+    assert "tk=" not in "".join(p.read_text(encoding="utf-8") for p in everything)
+
+
+def test_pseudonymising_drops_addresses_phones_join_links_and_machine_ids():
+    row = {"name": "Ada Lovelace", "email": "ada@campus.example.edu", "phone": "+1 555 0100", "address": "1 Main St",
+           "city": "Springfield", "zip": "12345", "custom_questions": [{"title": "Student id", "value": "s1001"}],
+           "join_url": "https://zoom.us/w/1?tk=personal", "ip_address": "203.0.113.7", "location": "Springfield",
+           "mac_addr": "00:11:22:33:44:55", "pc_name": "ADA-LAPTOP", "device": "Windows", "join_time": "T",
+           "status": "approved"}
+    [out] = Pseudonymiser(b"k" * 16).rows([row])
+    assert set(out) == {"name", "email", "device", "join_time", "status"}
+    assert out["name"].startswith("p_") and out["email"].startswith("p_") and out["device"] == "Windows"
 
 
 def test_pseudonymiser_is_keyed_stable_and_refuses_short_keys():

@@ -50,6 +50,13 @@ ATTENDANCE_FIELDS = ("meeting_id", "instance_uuid", "start_time", "participant",
 INSTANCE_FIELDS = ("meeting_id", "instance_uuid", "start_time", "unique_participants", "total_minutes",
                    "single_participant", "source")
 _PERSONAL = ("name", "user_email", "email", "user_name", "first_name", "last_name")
+# Identifying beyond names and emails, and needed by no report: left out altogether when pseudonymising
+# (a registrant's join_url carries a personal join token; the dashboard gives addresses and machine ids).
+_IDENTIFYING = frozenset((
+    "join_url", "address", "city", "zip", "state", "country", "phone", "org", "job_title", "industry", "comments",
+    "custom_questions", "ip_address", "internal_ip_addresses", "location", "pc_name", "mac_addr", "harddisk_id",
+    "sip_uri", "from_sip_uri", "customer_key",
+))
 
 
 class Sink(Protocol):
@@ -143,7 +150,8 @@ class DynamoManifest:
 
 
 class Pseudonymiser:
-    """Keyed hash of names and emails, for deployments that must not store them."""
+    """Keyed hash of names and emails, for deployments that must not store them; other identifying
+    fields (addresses, phone numbers, join links, IP and machine ids) are dropped."""
 
     def __init__(self, key: bytes):
         if len(key) < 16:
@@ -157,7 +165,8 @@ class Pseudonymiser:
         return f"p_{digest[:20]}"
 
     def rows(self, rows: list[dict]) -> list[dict]:
-        return [{k: self(v) if k in _PERSONAL and isinstance(v, str) else v for k, v in row.items()} for row in rows]
+        return [{k: self(v) if k in _PERSONAL and isinstance(v, str) else v for k, v in row.items()
+                 if k not in _IDENTIFYING} for row in rows]
 
 
 @dataclass
