@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
 
 from zoomops.settings import ApiSettings
 
@@ -35,6 +35,27 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _iso_text(value):
+    """Dates come as "YYYY-MM-DD" text, as the description says; not numbers (pydantic would read a Unix time)."""
+    if not isinstance(value, str):
+        raise ValueError("must be a valid date as text, YYYY-MM-DD")
+    return value
+
+
+def _json_integer(value):
+    """A JSON Schema integer: a number without a fraction (400 or 400.0), never text or a boolean."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float)
+                                                                          and not value.is_integer()):
+        raise ValueError("must be a valid integer (a JSON number without a fraction)")
+    return int(value)
+
+
+# Booleans and integers are taken only as the JSON Schema types the description gives: pydantic's lax
+# mode would also take 0.0 or "true" for a boolean and "400" for an integer.
+IsoDate = Annotated[date, BeforeValidator(_iso_text)]
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+
+
 class MeetingRow(Strict):
     meetingId: str = Field(min_length=1, max_length=32, description="as the import CSV has it (spaces allowed)")
     contextId: str = Field(min_length=1, max_length=512)
@@ -46,9 +67,9 @@ class DisassociateJobRequest(Strict):
     rows: Optional[list[MeetingRow]] = Field(default=None, min_length=1, max_length=1000,
                                              description="inline rows; leave out to get an upload URL for a CSV")
     fileName: Optional[str] = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,100}$")
-    dryRun: bool = False
+    dryRun: StrictBool = False
     userId: Optional[str] = Field(default=None, min_length=1, max_length=128)
-    batchSize: int = Field(default=400, ge=1, le=400)
+    batchSize: JsonInt = Field(default=400, ge=1, le=400)
 
 
 class Upload(Strict):
@@ -97,8 +118,8 @@ class DisassociateJob(Strict):
 
 
 class _ReportRange(Strict):
-    from_: Optional[date] = Field(default=None, alias="from")
-    to: Optional[date] = Field(default=None, description="inclusive; not before from")
+    from_: Optional[IsoDate] = Field(default=None, alias="from")
+    to: Optional[IsoDate] = Field(default=None, description="inclusive; not before from")
     account: Optional[str] = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
 
     @model_validator(mode="after")
@@ -157,6 +178,7 @@ class Problem(Strict):
 @functools.cache
 def runtime() -> dict:
     import boto3
+    from botocore.config import Config
 
     from zoomops.aws import JobStore, guard_sdk_logs
     from zoomops.tokens import TokenRefresher
@@ -166,7 +188,8 @@ def runtime() -> dict:
     return {
         "settings": settings,
         "jobs": JobStore(settings.jobs_table, session.client("dynamodb")),
-        "s3": session.client("s3"),
+        # SigV4 for the presigned links: buckets made since mid-2020 refuse SigV2.
+        "s3": session.client("s3", config=Config(signature_version="s3v4")),
         "lambda": session.client("lambda"),
         "tokens": TokenRefresher(session.client("secretsmanager"), oauth=None),
     }

@@ -285,6 +285,7 @@ def test_upload_mode_hands_out_a_presigned_put_and_the_upload_runs_under_the_sam
     assert JOB_ID.match(job_id) and created.body["state"] == "queued"
     assert upload["method"] == "PUT" and upload["headers"] == {"Content-Type": "text/csv"}
     assert 0 < upload["expiresIn"] <= 3600 and upload["url"].startswith(stack.endpoint)
+    assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in upload["url"]  # SigV4: new buckets refuse SigV2 links
     assert api.job(job_id)["state"] == "queued" and api.job(job_id)["file"] == "fall-2026.csv"
 
     body = ("Meeting ID,Context ID,Domain,custom_canvas_course_id\n"
@@ -404,6 +405,12 @@ BIG_ROWS = rows(1001)
     ("/disassociate-jobs", {"batchSize": 0}, "batchSize", "greater than or equal to 1"),
     ("/disassociate-jobs", {"batchSize": "lots"}, "batchSize", "valid integer"),
     ("/disassociate-jobs", {"dryRun": "maybe"}, "dryRun", "valid boolean"),
+    ("/disassociate-jobs", {"dryRun": 0.0}, "dryRun", "valid boolean"),  # pydantic's lax mode took it as false
+    ("/disassociate-jobs", {"dryRun": "true"}, "dryRun", "valid boolean"),
+    ("/disassociate-jobs", {"batchSize": "400"}, "batchSize", "valid integer"),
+    ("/disassociate-jobs", {"batchSize": 12.5}, "batchSize", "valid integer"),
+    ("/disassociate-jobs", {"batchSize": True}, "batchSize", "valid integer"),
+    ("/report-jobs", {"users": [ALAN], "from": 1725000000}, "from", "valid date"),  # not a Unix time
     ("/disassociate-jobs", {"sneaky": True}, "sneaky", "not permitted"),
     ("/disassociate-jobs", {"rows": BIG_ROWS}, "rows", "at most 1000 items"),
     ("/disassociate-jobs", {"rows": []}, "rows", "at least 1 item"),
