@@ -95,8 +95,14 @@ def aws_env(endpoint: str) -> dict[str, str]:
 class LocalStack:
     def __init__(self, *, lti_key: str = "local-lti-key", lti_secret: str = "local-lti-secret",
                  lti_user_id: str | None = None, batch_size: int = 400, visibility_timeout: int = 2,
-                 zoom_clock: Callable[[], float] = time.time):
+                 zoom_clock: Callable[[], float] = time.time, moto_server: Callable[[], Any] | None = None):
+        """``moto_server``: makes the AWS server (default: moto's ``ThreadedMotoServer`` in this process; anything
+        with ``start()``, ``stop()`` and ``get_host_and_port()``, e.g. ``iam.MotoSubprocess`` for a stack whose
+        state and IAM enforcement must not be shared with another stack in the same process)."""
         self.lti_key, self._lti_secret, self.lti_user_id = lti_key, lti_secret, lti_user_id
+        self._moto_server = moto_server
+        # The harness's own AWS credentials (its clients and the environment it sets); see use_credentials().
+        self._access_key, self._secret_key, self._session_token = "testing", "testing", "testing"
         self.batch_size = batch_size
         self.visibility_timeout = visibility_timeout
         self.moto = None
@@ -116,7 +122,10 @@ class LocalStack:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
-        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        if self._moto_server is not None:
+            self.moto = self._moto_server()
+        else:
+            self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.moto.start()
         host, port = self.moto.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
@@ -202,9 +211,20 @@ class LocalStack:
             return {**self._common_env(), **disassociate}
         return {**self._common_env(), **disassociate, **token_refresh, **reports, **api}
 
+    def use_credentials(self, access_key: str, secret_key: str, session_token: str | None = None) -> None:
+        """Make the harness's own calls (its clients, and the environment it sets from now on) with these
+        credentials: an IAM user's keys once the server enforces IAM, where the default fake keys are refused."""
+        self._access_key, self._secret_key, self._session_token = access_key, secret_key, session_token
+
     def _common_env(self) -> dict[str, str]:
+        env = aws_env(self.endpoint)
+        env.update(AWS_ACCESS_KEY_ID=self._access_key, AWS_SECRET_ACCESS_KEY=self._secret_key)
+        if self._session_token is None:  # an IAM user's long-term keys: no session token
+            del env["AWS_SESSION_TOKEN"]
+        else:
+            env["AWS_SESSION_TOKEN"] = self._session_token
         return {
-            **aws_env(self.endpoint),
+            **env,
             "POWERTOOLS_METRICS_NAMESPACE": "zoomops",
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
@@ -219,7 +239,7 @@ class LocalStack:
         import boto3
 
         return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+                            aws_access_key_id=self._access_key, aws_secret_access_key=self._secret_key)
 
     def _create_resources(self) -> None:
         s3, sqs, ddb, sm = (self.client(s) for s in ("s3", "sqs", "dynamodb", "secretsmanager"))

@@ -1,0 +1,528 @@
+"""Least privilege, proved: each function runs its real flows with exactly the policy template.yaml declares.
+
+How (``infra/local/iam.py`` holds the machinery):
+
+* A stack of its own: moto's server in a child process (moto's state and its IAM switch are global to a
+  process, so the suite's shared stack must neither see nor feel this one), plus its own LTI Pro and Zoom
+  simulators. Its resources are created, then IAM users: ``admin`` (``"*"`` on ``"*"``) for the harness's
+  own calls, and one user per function whose inline policy is that function's template ``Policies``
+  statements, resolved for the local stack (``!Ref``/``!GetAtt``/``!Sub``/``!If``/``AWS::NoValue``;
+  ``AWS::StackName`` = ``zoomops-local``; ``PseudonymiseReports=true``, the larger of the two policies).
+  Then moto enforces IAM for every request.
+* Every function runs with its own user's keys (no session token) in the environment template.yaml gives
+  it, resolved the same way (the variables that name the stack's resources: e.g. the api invokes
+  ``zoomops-local-participant-report``, the name the template gives the report function, not the local
+  stack's ``zoomops-participant-report``), loaded fresh per function, with the local simulators' URLs for
+  the parameters.
+* What moto enforces: actions for S3, SQS, DynamoDB and Secrets Manager, resources for S3 and SQS only
+  (it grants DynamoDB and Secrets Manager actions only with ``Resource: "*"``, so those statements are
+  installed with ``"*"``). The rest is checked here, in Python, on every call each function made: the
+  call's IAM action and the ARN AWS authorises it against (the table's; the secret's stored ARN, or the
+  ARN of the name as given when the secret does not exist, since AWS has no other; the function's) must
+  be allowed by the template's own resolved statements. An S3 404 to a function without s3:ListBucket
+  counts as refused (AWS answers such a caller 403 for a missing key).
+* Lambda runs no code here: ``lambda:Invoke`` from the api (report jobs, token refresh) and from the report
+  function's continuation near its time limit goes through the real client call, is recorded and checked
+  like any call, and is answered by running the target function in this process with *its* user's keys.
+* Presigned URLs the api hands out are used as a browser would (``Recorder.send_presigned``): the URL's
+  signature and expiry are checked with the signer's key, then the same request is made signed with the
+  same keys so moto decides with the api user's policy (moto answers 500 to query-string signatures once
+  IAM is on). A URL use counts as the S3 action of its method.
+
+Per function: (a) every flow succeeds (handler results say so) and no call anywhere was denied; (b) every
+call was allowed by the template's statements, and every (statement, action, resource) the template grants
+was used by some flow: no grant goes unused; (c) enforcement is on: calls the policies do not allow are
+refused. Not covered, because function code never makes those calls: what SAM adds by itself (the SQS
+poller's receive/delete for the event source, CloudWatch Logs basic execution, X-Ray writes).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import os
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from types import ModuleType
+from typing import Any
+from urllib.parse import unquote_plus
+
+import boto3
+import pytest
+
+from infra.local import iam
+from infra.local.stack import BUCKET, JOBS_TABLE, MANIFEST_TABLE, REGION, ZOOM_ACCOUNTS, ZOOM_SECRET_PREFIX, \
+    LambdaContext, LocalStack, load_handler
+from tests.conftest import load_event
+
+SCHEDULED = load_event("eventbridge_scheduled.json")
+API_EVENT = load_event("apigw_http_v2.json")
+HEADER = "Meeting ID,Context ID,Domain,custom_canvas_course_id\n"
+SEPT_20 = datetime(2024, 9, 20, 12, tzinfo=timezone.utc).timestamp()  # after every demo meeting
+LECTURE, OFFICE, REVIEW = "81234567890", "82345678901", "83456789012"  # the Zoom simulator's demo meetings
+# What a function's container needs beyond the template: quicker Zoom rates (both sides), the report window
+# over the demo's September 2024 meetings, and one worker, so planning precedes fetching and a scripted time
+# limit lands at a known point.
+EXTRA_ENV = {"participant_report": {"ZOOMOPS_ZOOM_PLAN": "business", "ZOOMOPS_REPORT_LOOKBACK_DAYS": "30",
+                                    "ZOOMOPS_REPORT_WORKERS": "1"}}
+OK = {"batchItemFailures": []}
+
+
+# ------------------------------------------------------------------ the harness
+class Container:
+    """One warm Lambda container of a function: its module, loaded and called as its IAM user."""
+
+    def __init__(self, aws: "Aws", function: str, env: dict[str, str]):
+        self.aws, self.function, self.env = aws, function, env
+        with aws.running_as(env):
+            self.module: ModuleType = load_handler(function)
+        if function == "participant_report":
+            self.module.clock = lambda: SEPT_20
+
+    def handler(self, event: dict, context: Any = None) -> Any:
+        with self.aws.running_as(self.env):
+            return self.module.handler(event, context or self.aws.context(self.function))
+
+    __call__ = handler
+
+
+class Aws:
+    def __init__(self, stack: LocalStack, resolver: iam.Resolver, principals: dict[str, iam.Principal]):
+        self.stack, self.resolver, self.principals = stack, resolver, principals
+        self.policies = {fn: resolver.statements(logical) for fn, logical in iam.FUNCTIONS.items()}
+        self.names = {fn: resolver.resources[logical]["Ref"] for fn, logical in iam.FUNCTIONS.items()}
+        self._by_arn = {iam.function_arn(name): fn for fn, name in self.names.items()}
+        self.recorder = iam.Recorder({k: v for k, v in principals.items() if k != "admin"}, self._invoke)
+        self.pending: list[tuple[str, dict]] = []
+        self._warm: dict[str, Container] = {}
+
+    # -- functions
+    def env(self, function: str) -> dict[str, str]:
+        """The local stack's environment for ``function``, with every variable that names a resource as the
+        template resolves it, and ``function``'s own keys."""
+        principal = self.principals[function]
+        env = {**self.stack.function_env(function), **self.resolver.environment(iam.FUNCTIONS[function]),
+               **EXTRA_ENV.get(function, {}),
+               "AWS_ACCESS_KEY_ID": principal.access_key, "AWS_SECRET_ACCESS_KEY": principal.secret_key,
+               "AWS_LAMBDA_FUNCTION_NAME": self.names[function]}
+        env.pop("AWS_SESSION_TOKEN", None)
+        return env
+
+    @contextmanager
+    def running_as(self, env: dict[str, str]):
+        """A function's process environment while its code runs (its module reads its settings and builds
+        its clients from it)."""
+        saved = dict(os.environ)
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        os.environ.update(env)
+        try:
+            yield
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def container(self, function: str) -> Container:
+        """A cold container of ``function``."""
+        return Container(self, function, self.env(function))
+
+    def warm(self, function: str) -> Container:
+        """The container other functions' invocations of ``function`` go to."""
+        if function not in self._warm:
+            self._warm[function] = self.container(function)
+        return self._warm[function]
+
+    def context(self, function: str) -> LambdaContext:
+        timeout = self.resolver.function_properties(iam.FUNCTIONS[function]).get("Timeout", 30)
+        return LambdaContext(function_name=self.names[function], timeout_seconds=float(timeout))
+
+    # -- Lambda, in process
+    def _invoke(self, arn: str, payload: bytes, kind: str) -> bytes | None:
+        function = self._by_arn[arn]  # an unknown function fails the call, as on AWS
+        event = json.loads(payload or b"{}")
+        if kind == "Event":
+            self.pending.append((function, event))  # runs after the caller returns (drain)
+            return None
+        return json.dumps(self.warm(function)(event)).encode()
+
+    def drain(self) -> list[tuple[str, Any]]:
+        """Run the asynchronous invocations made so far (and those they make), in order."""
+        done = []
+        while self.pending:
+            function, event = self.pending.pop(0)
+            done.append((function, self.warm(function)(event)))
+        return done
+
+    # -- what the harness does as admin
+    def delete_tokens(self) -> None:
+        sm = self.stack.client("secretsmanager")
+        for name in ZOOM_ACCOUNTS:
+            try:
+                sm.delete_secret(SecretId=f"{ZOOM_SECRET_PREFIX}{name}/token", ForceDeleteWithoutRecovery=True)
+            except sm.exceptions.ResourceNotFoundException:
+                pass
+
+    def empty_table(self, table: str, key: str) -> None:
+        ddb = self.stack.client("dynamodb")
+        for item in ddb.scan(TableName=table)["Items"]:
+            ddb.delete_item(TableName=table, Key={key: item[key]})
+
+    def discard_notifications(self, *keys: str) -> None:
+        """Delete the bucket's notifications of these uploads from the queue (not for the disassociate
+        function here); anything else received meanwhile is made visible again."""
+        sqs, left = self.stack.client("sqs"), set(keys)
+        for _ in range(50):
+            if not left:
+                return
+            for message in sqs.receive_message(QueueUrl=self.stack.queue_url, MaxNumberOfMessages=10,
+                                               VisibilityTimeout=30).get("Messages", []):
+                named = {key for key in left if key in unquote_plus(message["Body"])}
+                if named:
+                    left -= named
+                    sqs.delete_message(QueueUrl=self.stack.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                else:
+                    sqs.change_message_visibility(QueueUrl=self.stack.queue_url,
+                                                  ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+        raise AssertionError(f"no notification of {sorted(left)} in the queue")
+
+    def client(self, function: str, service: str):
+        """A client with ``function``'s keys (for the refusals)."""
+        principal = self.principals[function]
+        return boto3.client(service, endpoint_url=self.stack.endpoint, region_name=REGION,
+                            aws_access_key_id=principal.access_key, aws_secret_access_key=principal.secret_key)
+
+    # -- the verdict
+    def assert_least_privilege(self, function: str, mark: int) -> None:
+        """(a) nothing denied since ``mark``; (b) each of ``function``'s calls allowed by its template
+        statements, and each grant of those statements used by one of them."""
+        calls = self.recorder.since(mark)
+        assert not iam.denied(calls), "\n".join(str(c) for c in iam.denied(calls))
+        statements = self.policies[function]
+        mine = [c for c in calls if c.principal == function]
+        assert mine, f"{function} made no AWS call"
+        unmapped = [str(c) for c in mine if any(a.startswith("?") for a, _ in c.actions)]
+        assert not unmapped, unmapped
+        used, unauthorised = set(), []
+        for call in mine:
+            for action, arn in call.actions:
+                allowed = iam.authorising(statements, action, arn)
+                if not allowed:
+                    unauthorised.append(f"{action} on {arn} ({call})")
+                used.update(allowed)
+            if call.service == "s3" and call.status == 404 and not iam.authorising(
+                    statements, "s3:ListBucket", iam.s3_arn(call.params["Bucket"])):
+                unauthorised.append(f"{call}: without s3:ListBucket, AWS answers a missing key with 403")
+        assert not unauthorised, "not allowed by the template:\n" + "\n".join(unauthorised)
+        assert not self.pending, f"invocations never run: {self.pending}"
+        unused = iam.grants(statements) - used
+        assert not unused, "granted by the template, used by no flow:\n" + "\n".join(
+            f"{sid}: {action} on {resource}" for sid, action, resource in sorted(unused))
+
+
+@pytest.fixture(scope="module")
+def aws():
+    patch = pytest.MonkeyPatch()
+    stack = LocalStack(lti_key="lp-lti-key", lti_secret="lp-lti-SECRET-5e1d", visibility_timeout=1,
+                       moto_server=iam.MotoSubprocess)
+    stack.start()
+    try:
+        template = iam.load_template()
+        pseudonym = stack.client("secretsmanager").create_secret(
+            Name=iam.PSEUDONYM_SECRET, SecretString="least-privilege-pseudonym-key-0123456789")["ARN"]
+        resolver = iam.Resolver(template, iam.local_resources(stack, template, pseudonym_secret_arn=pseudonym),
+                                parameters={"PseudonymiseReports": "true"})
+        policies = {fn: iam.moto_statements(resolver.statements(logical)) for fn, logical in iam.FUNCTIONS.items()}
+        principals = iam.create_users(stack.client("iam"), policies)
+        stack.use_credentials(principals["admin"].access_key, principals["admin"].secret_key)
+        iam.enable_enforcement(stack.endpoint)
+        harness = Aws(stack, resolver, principals)
+        harness.recorder.install(patch)
+        stack.zoom.limits.update(light=80.0, medium=60.0, heavy=40.0)  # business-plan rates, as EXTRA_ENV
+        yield harness
+    finally:
+        patch.undo()
+        stack.stop()
+
+
+def meetings_csv(count: int, start: int) -> bytes:
+    lines = [f"{start + i},lp-course-{i // 3},https://canvas.example.edu,{500 + i // 3}" for i in range(count)]
+    return (HEADER + "\n".join(lines) + "\n").encode()
+
+
+def jobs(stack: LocalStack) -> list[dict]:
+    return [stack.job(item["job_id"]["S"]) for item in stack.client("dynamodb").scan(TableName=JOBS_TABLE)["Items"]]
+
+
+def summary_of(stack: LocalStack, name: str) -> dict:
+    return json.loads(stack.results(name)["summary.json"])
+
+
+def aws_shaped(key: str, etag: str, version: str, sequencer: str) -> dict:
+    """The SQS event AWS delivers for an upload to the versioned bucket (moto's carries no version)."""
+    record = {"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION, "eventName": "ObjectCreated:Put",
+              "s3": {"bucket": {"name": BUCKET}, "object": {"key": key, "eTag": etag, "versionId": version,
+                                                            "sequencer": sequencer}}}
+    return {"Records": [{"messageId": f"m-{sequencer}", "receiptHandle": f"r-{sequencer}",
+                         "body": json.dumps({"Records": [record]}), "attributes": {}, "messageAttributes": {},
+                         "md5OfBody": "", "eventSource": "aws:sqs", "awsRegion": REGION,
+                         "eventSourceARN": f"arn:aws:sqs:{REGION}:{iam.ACCOUNT}:queue"}]}
+
+
+# ------------------------------------------------------------------ disassociate
+def test_disassociate_runs_every_flow_on_exactly_its_template_policy(aws: Aws):
+    stack, mark = aws.stack, aws.recorder.mark()
+    fn = aws.container("disassociate")
+
+    def dispatch(**kwargs) -> list[dict]:
+        return stack.dispatch(fn.handler, context_factory=lambda: aws.context("disassociate"), **kwargs)
+
+    # A real CSV: S3 -> SQS -> handler -> LTI Pro; a dry run; a file refused as a whole.
+    stack.put_file("incoming/lp/fall.csv", meetings_csv(3, 81_500_000_000))
+    stack.put_file("dryrun/lp/plan.csv", meetings_csv(3, 81_500_000_100))
+    stack.put_file("incoming/lp/photo.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    responses = dispatch()
+    assert responses and all(r == OK for r in responses), responses
+    assert summary_of(stack, "fall.csv")["sent"] == 3
+    assert summary_of(stack, "plan.csv")["planned"] == 3 and summary_of(stack, "plan.csv")["dry_run"] is True
+    assert summary_of(stack, "photo.csv")["refused"].startswith("photo.csv: binary file")
+    assert {"processed/lp/fall.csv", "processed/lp/plan.csv", "rejected/lp/photo.csv"} <= set(stack.keys())
+
+    # Near the time limit: stops between batches, re-queues itself (sqs:SendMessage), releases its
+    # idempotency record (DeleteItem) and resumes from the checkpoint in the next invocation.
+    def runs_out_after_two_batches() -> LambdaContext:
+        context, start = aws.context("disassociate"), len(stack.lti.received)
+        context.get_remaining_time_in_millis = lambda: 100_000 if len(stack.lti.received) - start < 2 else 1_000
+        return context
+
+    stack.put_file("incoming/lp/long.csv", meetings_csv(5, 81_500_000_200), metadata={"batch-size": "1"})
+    assert all(r == OK for r in stack.dispatch(fn.handler, context_factory=runs_out_after_two_batches))
+    long = summary_of(stack, "long.csv")
+    assert (long["sent"], long["failed"], long["batches"]) == (5, 0, 5)
+    long_job = next(job for job in jobs(stack) if job.get("file") == "long.csv")
+    assert long_job["attempts"] >= 3 and long_job["state"] == "succeeded"
+
+    # The same event delivered twice: the second answer comes from the idempotency record.
+    stack.put_file("incoming/lp/twice.csv", meetings_csv(2, 81_500_000_300))
+    event, receipts = stack.receive_events()
+    while event["Records"] and "twice.csv" not in event["Records"][0]["body"]:
+        event, receipts = stack.receive_events()
+    before = len(stack.lti.accepted)
+    assert fn(event) == fn(event) == OK
+    assert len(stack.lti.accepted) == before + 1
+    for receipt in receipts.values():
+        stack.client("sqs").delete_message(QueueUrl=stack.queue_url, ReceiptHandle=receipt)
+
+    # AWS-shaped events name the object version: s3:GetObjectVersion, and the copy reads that version.
+    shaped = []
+    for n, key in enumerate(("incoming/lp/versioned.csv", "dryrun/lp/versioned-plan.csv")):
+        etag = stack.put_file(key, meetings_csv(2, 81_500_000_400 + 10 * n))
+        version = stack.client("s3").head_object(Bucket=BUCKET, Key=key)["VersionId"]
+        shaped.append(aws_shaped(key, etag, version, f"00LP{n}"))
+    aws.discard_notifications("incoming/lp/versioned.csv", "dryrun/lp/versioned-plan.csv")  # moto's, version-less
+    assert [fn(event) for event in shaped] == [OK, OK]
+    assert summary_of(stack, "versioned.csv")["sent"] == 2 and summary_of(stack, "versioned-plan.csv")["planned"] == 2
+    assert {"processed/lp/versioned.csv", "processed/lp/versioned-plan.csv"} <= set(stack.keys("processed/"))
+    assert stack.dlq_messages() == 0
+
+    aws.assert_least_privilege("disassociate", mark)
+
+
+# ------------------------------------------------------------------ token_refresh
+def test_token_refresh_runs_every_flow_on_exactly_its_template_policy(aws: Aws):
+    stack, mark = aws.stack, aws.recorder.mark()
+    aws.delete_tokens()
+    fn = aws.container("token_refresh")
+
+    def actions(answer: dict) -> dict[str, str]:
+        return {entry["account"]: entry["action"] for entry in answer["accounts"]}
+
+    assert actions(fn(SCHEDULED)) == {"main": "refreshed", "sub": "refreshed"}  # creates the token secrets
+    assert actions(fn(SCHEDULED)) == {"main": "fresh", "sub": "fresh"}
+    now = time.time()
+    fn.module.clock = lambda: now + 2000  # less than the margin left: a new version of each secret
+    assert actions(fn(SCHEDULED)) == {"main": "refreshed", "sub": "refreshed"}
+    # Another refresher holds main's lease: main is left to it, sub is refreshed.
+    later = now + 4000
+    stack.client("dynamodb").put_item(TableName=JOBS_TABLE, Item={
+        "job_id": {"S": "token-refresh#main"}, "owner": {"S": "another-refresher"},
+        "lease_until": {"N": str(int(later + 60))}, "expiration": {"N": str(int(later + 3600))}})
+    fn.module.clock = lambda: later
+    assert actions(fn(SCHEDULED)) == {"main": "locked", "sub": "refreshed"}
+    stack.client("dynamodb").delete_item(TableName=JOBS_TABLE, Key={"job_id": {"S": "token-refresh#main"}})
+    assert all(stack.zoom_token(name)["access_token"] for name in ZOOM_ACCOUNTS)
+
+    aws.assert_least_privilege("token_refresh", mark)
+
+
+# ------------------------------------------------------------------ participant_report
+def runs_out_after(aws: Aws, medium_calls: int) -> LambdaContext:
+    """A context whose time is up once this invocation has made ``medium_calls`` medium-category Zoom calls."""
+    zoom, context = aws.stack.zoom, aws.context("participant_report")
+    start = len(zoom.api_requests)
+    context.get_remaining_time_in_millis = lambda: (
+        100_000 if sum(r["category"] == "medium" for r in zoom.api_requests[start:]) < medium_calls else 1_000)
+    return context
+
+
+def test_participant_report_runs_every_flow_on_exactly_its_template_policy(aws: Aws):
+    stack = aws.stack
+    aws.warm("token_refresh")(SCHEDULED)  # the tokens it reads (the refresher's calls are its own)
+    aws.empty_table(MANIFEST_TABLE, "key")
+    mark = aws.recorder.mark()
+    fn = aws.container("participant_report")
+    assert fn.env["ZOOMOPS_PSEUDONYM_SECRET_ID"].startswith("arn:aws:secretsmanager:")
+
+    # A request (with the job id the api gives it) that runs out of time: it checkpoints, invokes itself
+    # (lambda:InvokeFunction on its own ARN) and the continuation finishes the job.
+    job_id = "rep-0123456789abcdef01234567"
+    stack.client("dynamodb").put_item(TableName=JOBS_TABLE, Item={
+        "job_id": {"S": job_id}, "kind": {"S": "report"}, "state": {"S": "queued"}})
+    first = fn({"meeting_ids": [LECTURE, OFFICE], "job_id": job_id}, runs_out_after(aws, 8))
+    assert first["stopped"] == "time-limit" and first["failed"] == []
+    assert [f for f, _ in aws.pending] == ["participant_report"]
+    [(_, rest)] = aws.drain()
+    assert rest["stopped"] is None and rest["failed"] == []
+    assert first["instances_written"] + rest["instances_written"] == 5
+    job = stack.job(job_id)
+    assert job["state"] == "succeeded" and job["instances_written"] == rest["instances_written"]
+
+    # The schedule; then the meetings of an import CSV wherever it may be read from.
+    scheduled = fn(SCHEDULED)
+    assert (scheduled["meetings"], scheduled["instances"], scheduled["failed"]) == (2, 5, [])
+    csv_body = f"{HEADER}{LECTURE},ctx-1,https://lms.example.edu,1\n{REVIEW},ctx-2,https://lms.example.edu,2\n".encode()
+    for key in ("incoming/lp-report/courses.csv", "processed/lp-report/courses.csv", "reports/requests/courses.csv"):
+        stack.put_file(key, csv_body)
+        answer = fn({"csv": f"s3://{BUCKET}/{key}"})
+        assert answer.get("refused") is None and (answer["meetings"], answer["failed"]) == (2, []), answer
+    aws.discard_notifications("incoming/lp-report/courses.csv")  # not for the disassociate function here
+
+    written = stack.keys("reports/participants/")
+    assert len(written) == 10
+    assert b"Ada Lovelace" not in stack.read(written[0]) and b"@campus.example.edu" not in stack.read(written[0])
+    assert len(stack.keys(f"reports/runs/{scheduled['run_id']}/")) == 3
+
+    aws.assert_least_privilege("participant_report", mark)
+
+
+# ------------------------------------------------------------------ api
+class Api:
+    """The api function behind API Gateway: HTTP API payload v2 events, as the IAM authoriser passes them."""
+
+    ROUTES = ("/disassociate-jobs/{job_id}", "/report-jobs/{job_id}")
+
+    def __init__(self, aws: Aws):
+        self.container = aws.container("api")
+
+    def __call__(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        event = copy.deepcopy(API_EVENT)
+        route, params = path, None
+        for template in self.ROUTES:
+            prefix = template.split("{")[0]
+            if path.startswith(prefix) and "/" not in path[len(prefix):]:
+                route, params = template, {"job_id": path[len(prefix):]}
+        text = None if body is None else json.dumps(body)
+        event.update(routeKey=f"{method} {route}", rawPath=path, pathParameters=params, body=text)
+        event["requestContext"].update(routeKey=f"{method} {route}")
+        event["requestContext"]["http"].update(method=method, path=path)
+        event["headers"]["content-length"] = str(len(text or ""))
+        if text is None:
+            del event["headers"]["content-type"]
+        response = self.container(event)
+        return response["statusCode"], json.loads(response["body"])
+
+
+def test_api_serves_every_route_on_exactly_its_template_policy(aws: Aws):
+    stack, recorder = aws.stack, aws.recorder
+    aws.delete_tokens()
+    mark = recorder.mark()
+    api = Api(aws)
+    disassociate = lambda: stack.dispatch(aws.warm("disassociate").handler,  # noqa: E731
+                                          context_factory=lambda: aws.context("disassociate"))
+
+    def download(url: str) -> bytes:
+        answer = recorder.send_presigned("GET", url)
+        assert answer.status_code == 200, (url, answer.status_code, answer.text[:300])
+        return answer.content
+
+    # Tokens: none yet, refreshed through the token function, then valid.
+    status, body = api("GET", "/tokens")
+    assert status == 200 and {e["action"] for e in body} == {"missing"}
+    status, body = api("POST", "/tokens/refresh")
+    assert status == 200 and {e["action"] for e in body} == {"refreshed"}
+    status, body = api("GET", "/tokens")
+    assert status == 200 and {e["action"] for e in body} == {"valid"}
+
+    # Disassociate jobs: inline rows, an inline dry run, and a CSV put to the presigned upload URL.
+    rows = [{"meetingId": str(81_600_000_000 + i), "contextId": f"lp-api-{i}", "domain": "https://canvas.example.edu"}
+            for i in range(3)]
+    status, inline = api("POST", "/disassociate-jobs", {"rows": rows})
+    assert status == 201
+    status, dry = api("POST", "/disassociate-jobs", {"rows": rows, "dryRun": True})
+    assert status == 201
+    status, upload = api("POST", "/disassociate-jobs", {"fileName": "lp-upload.csv", "batchSize": 2})
+    assert status == 201 and upload["upload"]["method"] == "PUT"
+    put = recorder.send_presigned("PUT", upload["upload"]["url"], data=meetings_csv(3, 81_600_000_100),
+                                  headers=upload["upload"]["headers"])
+    assert put.status_code == 200, put.text
+    assert all(r == OK for r in disassociate())
+    for created, sent, planned in ((inline, 3, 0), (dry, 0, 3), (upload, 3, 0)):
+        status, job = api("GET", f"/disassociate-jobs/{created['jobId']}")
+        assert status == 200 and job["state"] == "succeeded", job
+        assert (job["progress"]["sent"], job["progress"]["planned"]) == (sent, planned)
+        summary = json.loads(download(job["results"]["summary.json"]))
+        assert (summary["sent"], summary["planned"]) == (sent, planned)
+        assert len(list(csv.DictReader(io.StringIO(download(job["results"]["rows.csv"]).decode())))) == 3
+
+    # A report job: the api invokes the report function, which reports progress to the job record.
+    status, report = api("POST", "/report-jobs", {"meetingIds": [OFFICE]})
+    assert status == 201
+    assert [(f, r["failed"]) for f, r in aws.drain()] == [("participant_report", [])]
+    status, job = api("GET", f"/report-jobs/{report['jobId']}")
+    assert status == 200 and job["state"] == "succeeded" and job["progress"]["instances"] == 2, job
+
+    status, document = api("GET", "/openapi.json")
+    assert status == 200 and document["openapi"].startswith("3.")
+
+    invoked = [(c.params["FunctionName"], c.params.get("InvocationType")) for c in recorder.since(mark, "api")
+               if c.service == "lambda"]
+    assert invoked == [(aws.names["token_refresh"], "RequestResponse"), (aws.names["participant_report"], "Event")]
+    aws.assert_least_privilege("api", mark)
+
+
+# ------------------------------------------------------------------ enforcement is on
+def test_calls_outside_the_template_policies_are_refused(aws: Aws):
+    from botocore.exceptions import ClientError
+
+    def refused(call) -> tuple[int, str]:
+        with pytest.raises(ClientError) as caught:
+            call()
+        return caught.value.response["ResponseMetadata"]["HTTPStatusCode"], caught.value.response["Error"]["Code"]
+
+    aws.stack.put_file("incoming/lp-refused/x.csv", meetings_csv(1, 81_700_000_000))
+    aws.discard_notifications("incoming/lp-refused/x.csv")
+    # S3 answers AccessDenied; SQS, DynamoDB and Secrets Manager answer HTTP 403.
+    assert refused(lambda: aws.client("api", "s3").get_object(Bucket=BUCKET, Key="incoming/lp-refused/x.csv")) \
+        == (403, "AccessDenied")
+    assert refused(lambda: aws.client("token_refresh", "s3").put_object(Bucket=BUCKET, Key="reports/x",
+                                                                        Body=b"x")) == (403, "AccessDenied")
+    assert refused(lambda: aws.client("disassociate", "dynamodb").scan(TableName=JOBS_TABLE))[0] == 403
+    assert refused(lambda: aws.client("participant_report", "sqs").send_message(
+        QueueUrl=aws.stack.queue_url, MessageBody="{}"))[0] == 403
+    assert refused(lambda: aws.client("api", "secretsmanager").create_secret(Name="zoomops-local/zoom/x/token",
+                                                                             SecretString="x"))[0] == 403
+    # A presigned URL carries no more than its signer's policy.
+    url = aws.client("api", "s3").generate_presigned_url("get_object", Params={"Bucket": BUCKET,
+                                                                               "Key": "incoming/lp-refused/x.csv"})
+    assert aws.recorder.send_presigned("GET", url).status_code == 403
+    # What moto does not check for DynamoDB, Secrets Manager and Lambda, the template's statements refuse.
+    table = aws.resolver.resources["ManifestTable"]["Arn"]
+    credentials = aws.resolver.resources["ZoomMainCredentialsSecret"]["Ref"]
+    assert iam.authorising(aws.policies["token_refresh"], "dynamodb:PutItem", table) == []
+    assert iam.authorising(aws.policies["api"], "secretsmanager:GetSecretValue", credentials) == []
+    assert iam.authorising(aws.policies["participant_report"], "secretsmanager:GetSecretValue", credentials) == []
+    assert iam.authorising(aws.policies["participant_report"], "lambda:InvokeFunction",
+                           iam.function_arn(aws.names["token_refresh"])) == []
+    assert iam.authorising(aws.policies["disassociate"], "dynamodb:GetItem",
+                           aws.resolver.resources["ManifestTable"]["Arn"]) == []
