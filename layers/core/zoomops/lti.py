@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import urlencode
 
+from .settings import MAX_BATCH  # noqa: F401 - 400, the documented most per bulk call; part of this interface
+
 BULK_DISASSOCIATE_PATH = "/meeting/bulkDisassociate"
-MAX_BATCH = 400  # Zoom documents at most 400 meetings per bulk LTI Pro call
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = "zoomops/0.1 (+bulk-disassociate)"
 

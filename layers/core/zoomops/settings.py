@@ -1,4 +1,4 @@
-"""Validated settings, read from the environment.
+"""Validated settings, read from the environment, and the Zoom account list they name.
 
 Each handler builds its settings at import, so a missing or malformed variable fails the
 cold start (a Lambda init error) with a message naming it; the core itself reads nothing
@@ -11,7 +11,6 @@ import os
 from dataclasses import dataclass
 from typing import Mapping
 
-from .lti import MAX_BATCH
 
 # Object key prefixes in the files bucket: one place for handlers, local stack and CLI.
 INCOMING_PREFIX = "incoming/"
@@ -19,6 +18,9 @@ DRYRUN_PREFIX = "dryrun/"
 PROCESSED_PREFIX = "processed/"
 REJECTED_PREFIX = "rejected/"
 RESULTS_PREFIX = "results/"
+
+
+MAX_BATCH = 400  # Zoom documents at most 400 meetings per bulk LTI Pro call
 
 
 class ConfigError(RuntimeError):
@@ -104,8 +106,6 @@ class ZoomAccountsSettings:
 
     @property
     def accounts(self):
-        from .tokens import parse_accounts
-
         return parse_accounts(self.account_names, self.secret_prefix)
 
 
@@ -187,3 +187,28 @@ class ApiSettings(ZoomAccountsSettings):
         )
         settings.accounts  # malformed names fail here, at cold start
         return settings
+
+
+@dataclass(frozen=True)
+class ZoomAccount:
+    name: str
+    credentials_secret: str
+    token_secret: str
+
+
+def parse_accounts(names: str, secret_prefix: str) -> list[ZoomAccount]:
+    """Accounts from a comma-separated list of names; each has two secrets under the prefix:
+    ``<prefix><name>/credentials`` and ``<prefix><name>/token``."""
+    accounts, seen = [], set()
+    for name in (part.strip() for part in names.split(",")):
+        if not name:
+            continue
+        if not all((ch.isascii() and ch.isalnum()) or ch in "-_" for ch in name):
+            raise ConfigError(f"ZOOMOPS_ZOOM_ACCOUNTS: account name {name!r} may hold only letters, digits, - and _")
+        if name in seen:
+            raise ConfigError(f"ZOOMOPS_ZOOM_ACCOUNTS: account name {name!r} appears twice")
+        seen.add(name)
+        accounts.append(ZoomAccount(name, f"{secret_prefix}{name}/credentials", f"{secret_prefix}{name}/token"))
+    if not accounts:
+        raise ConfigError("ZOOMOPS_ZOOM_ACCOUNTS must name at least one Zoom account (comma-separated)")
+    return accounts

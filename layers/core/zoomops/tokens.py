@@ -18,35 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from .settings import ZoomAccount, parse_accounts  # noqa: F401 - part of this module's interface
+
 DEFAULT_OAUTH_URL = "https://zoom.us/oauth/token"
 DEFAULT_MARGIN = 30 * 60  # refresh with half an hour left: the 10-minute schedule gets three chances
-
-
-@dataclass(frozen=True)
-class ZoomAccount:
-    name: str
-    credentials_secret: str
-    token_secret: str
-
-
-def parse_accounts(names: str, secret_prefix: str) -> list[ZoomAccount]:
-    """Accounts from a comma-separated list of names; each has two secrets under the prefix:
-    ``<prefix><name>/credentials`` and ``<prefix><name>/token``."""
-    from .settings import ConfigError
-
-    accounts, seen = [], set()
-    for name in (part.strip() for part in names.split(",")):
-        if not name:
-            continue
-        if not all((ch.isascii() and ch.isalnum()) or ch in "-_" for ch in name):
-            raise ConfigError(f"ZOOMOPS_ZOOM_ACCOUNTS: account name {name!r} may hold only letters, digits, - and _")
-        if name in seen:
-            raise ConfigError(f"ZOOMOPS_ZOOM_ACCOUNTS: account name {name!r} appears twice")
-        seen.add(name)
-        accounts.append(ZoomAccount(name, f"{secret_prefix}{name}/credentials", f"{secret_prefix}{name}/token"))
-    if not accounts:
-        raise ConfigError("ZOOMOPS_ZOOM_ACCOUNTS must name at least one Zoom account (comma-separated)")
-    return accounts
 
 
 class OAuthError(Exception):
