@@ -222,6 +222,13 @@ def test_token_refresh_reads_only_zoom_secrets_and_writes_only_tokens(resources:
     assert by_action["secretsmanager:CreateSecret"].endswith("/zoom/*/token-*")
 
 
+def test_the_main_accounts_secrets_are_declared_and_the_token_starts_empty(resources: dict[str, Any]) -> None:
+    credentials, token = _props(resources, "ZoomMainCredentialsSecret"), _props(resources, "ZoomMainTokenSecret")
+    assert credentials["Name"] == {"Fn::Sub": "${AWS::StackName}/zoom/main/credentials"}
+    assert token["Name"] == {"Fn::Sub": "${AWS::StackName}/zoom/main/token"}
+    assert token["SecretString"] == "{}"  # what the refresher and every consumer read as "no token yet"
+
+
 def test_token_refresh_runs_on_a_schedule(template: dict[str, Any]) -> None:
     props = _props(template["Resources"], "TokenRefreshFunction")
     assert [e["Type"] for e in props["Events"].values()] == ["Schedule"]

@@ -260,6 +260,7 @@ def local_resources(stack, template: dict, *, pseudonym_secret_arn: str | None =
         "ManifestTable": table(local.MANIFEST_TABLE),
         "LtiSecret": {"Ref": secret_arn(local.LTI_SECRET)},
         "ZoomMainCredentialsSecret": {"Ref": secret_arn(f"{local.ZOOM_SECRET_PREFIX}main/credentials")},
+        "ZoomMainTokenSecret": {"Ref": secret_arn(f"{local.ZOOM_SECRET_PREFIX}main/token")},
     }
     if pseudonym_secret_arn:
         resources["PseudonymKeySecret"] = {"Ref": pseudonym_secret_arn}

@@ -277,6 +277,9 @@ class LocalStack:
         for name, (account_id, client_id) in ZOOM_ACCOUNTS.items():
             sm.create_secret(Name=f"{ZOOM_SECRET_PREFIX}{name}/credentials", SecretString=json.dumps(
                 {"account_id": account_id, "client_id": client_id, "client_secret": self._zoom_secrets[name]}))
+        # As template.yaml declares main's token secret ({} until the first refresh); the other accounts'
+        # token secrets are created by their first refresh.
+        sm.create_secret(Name=f"{ZOOM_SECRET_PREFIX}main/token", SecretString="{}")
 
     # -- what AWS does between the bucket and the function ---------------------------------------
     def load_api(self) -> ModuleType:
@@ -312,7 +315,7 @@ class LocalStack:
                 SecretId=f"{ZOOM_SECRET_PREFIX}{account}/token", VersionStage="AWSCURRENT")
         except self.client("secretsmanager").exceptions.ResourceNotFoundException:
             return None
-        return json.loads(value["SecretString"])
+        return json.loads(value["SecretString"]) or None
 
     def receive_events(self, max_messages: int = 1, wait: int = 1) -> tuple[dict, dict[str, str]]:
         """One SQS event as Lambda's event source mapping builds it, and receipt handles by id."""
