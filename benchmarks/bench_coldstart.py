@@ -24,7 +24,6 @@ layer as built (bytecode compiled in) against a copy without it. The api handler
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -32,6 +31,8 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+
+import figures  # benchmarks/figures.py: this folder is on sys.path when a benchmark runs
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -220,11 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rounds < 1:
         parser.error("--rounds must be >= 1")
     result = run(args.rounds)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    text = markdown(result)
-    args.out.with_suffix(".md").write_text(text)
-    print(text)
+    figures.write(args.out, result, markdown(result))
     return 0
 
 

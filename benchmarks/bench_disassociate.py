@@ -34,6 +34,8 @@ import sys
 import time
 from pathlib import Path
 
+import figures  # benchmarks/figures.py: this folder is on sys.path when a benchmark runs
+
 # The children import this module too: modules only the parent needs (random,
 # statistics, subprocess, ...) are imported where they are used, so they do not
 # add to a child's RSS.
@@ -463,13 +465,8 @@ def main(argv: list[str] | None = None) -> int:
                         file.unlink()
         report = build_report(args, csv_path, injected, generate_seconds, runs, _max_rss_kib())
 
-    out = args.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    text = markdown(report)
-    out.with_suffix(".md").write_text(text, encoding="utf-8")
-    print(text)
-    print(f"written: {out} and {out.with_suffix('.md')}", file=sys.stderr)
+    figures.write(args.out, report, markdown(report))
+    print(f"written: {args.out} and {args.out.with_suffix('.md')}", file=sys.stderr)
     return 0
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
-import json
 import logging
 import os
 import platform
@@ -35,6 +34,8 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+import figures  # benchmarks/figures.py: this folder is on sys.path when a benchmark runs
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -292,11 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.1)
     args = parser.parse_args(argv)
     result = run(args.meetings, args.latency)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    text = markdown(result)
-    args.out.with_suffix(".md").write_text(text)
-    print(text)
+    figures.write(args.out, result, markdown(result))
     return 0
 
 

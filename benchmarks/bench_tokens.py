@@ -33,6 +33,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import figures  # benchmarks/figures.py: this folder is on sys.path when a benchmark runs
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core")]
@@ -269,11 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.invocations < 1 or args.hours <= 0:
         parser.error("--invocations must be >= 1 and --hours > 0")
     result = run(args.hours, args.invocations)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    text = markdown(result)
-    args.out.with_suffix(".md").write_text(text)
-    print(text)
+    figures.write(args.out, result, markdown(result))
     return 0
 
 
