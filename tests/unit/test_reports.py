@@ -433,10 +433,12 @@ def test_pseudonymising_drops_addresses_phones_join_links_and_machine_ids():
            "city": "Springfield", "zip": "12345", "custom_questions": [{"title": "Student id", "value": "s1001"}],
            "join_url": "https://zoom.us/w/1?tk=personal", "ip_address": "203.0.113.7", "location": "Springfield",
            "mac_addr": "00:11:22:33:44:55", "pc_name": "ADA-LAPTOP", "device": "Windows", "join_time": "T",
-           "status": "approved"}
+           "status": "approved", "leave_reason": "Ada Lovelace left the meeting. Reason: left",
+           "participant_user_id": "DemoInstructorAda00001", "a_field_zoom_adds_later": "Ada"}
     [out] = Pseudonymiser(b"k" * 16).rows([row])
-    assert set(out) == {"name", "email", "device", "join_time", "status"}
-    assert out["name"].startswith("p_") and out["email"].startswith("p_") and out["device"] == "Windows"
+    assert set(out) == {"name", "email", "participant_user_id", "device", "join_time", "status"}
+    assert all(out[k].startswith("p_") for k in ("name", "email", "participant_user_id"))
+    assert out["device"] == "Windows" and "Ada" not in repr(out)
 
 
 def test_pseudonymiser_is_keyed_stable_and_refuses_short_keys():
@@ -446,7 +448,8 @@ def test_pseudonymiser_is_keyed_stable_and_refuses_short_keys():
     assert p("") == "" and len(p("x")) == 22
     row = {"name": "Ada", "user_email": "a@x", "user_id": "123", "duration": 60, "email": "b@x"}
     hashed = p.rows([row])[0]
-    assert hashed["user_id"] == "123" and hashed["duration"] == 60
+    assert hashed["user_id"] == p("123", fold=False) and hashed["duration"] == 60
+    assert p("AbC", fold=False) != p("abc", fold=False)  # Zoom ids are case-sensitive
     assert hashed["name"] == p("Ada") and hashed["user_email"] == p("a@x") and hashed["email"] == p("b@x")
     with pytest.raises(ValueError, match="16 bytes"):
         Pseudonymiser(b"short")
