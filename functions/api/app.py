@@ -8,6 +8,7 @@ jobs table and the bucket. Every 4xx says what is wrong; nothing here ever retur
 import base64
 import functools
 import json
+import re
 from datetime import date
 from typing import Annotated, Literal, Optional, Union
 
@@ -36,8 +37,9 @@ class Strict(BaseModel):
 
 
 def _iso_text(value):
-    """Dates come as "YYYY-MM-DD" text, as the description says; not numbers (pydantic would read a Unix time)."""
-    if not isinstance(value, str):
+    """Dates come as "YYYY-MM-DD" text, as the description says: not numbers or other text (pydantic would
+    read a Unix time, as a number or as text, and a datetime)."""
+    if not (isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)):
         raise ValueError("must be a valid date as text, YYYY-MM-DD")
     return value
 
@@ -178,9 +180,7 @@ class Problem(Strict):
 @functools.cache
 def runtime() -> dict:
     import boto3
-    from botocore.config import Config
-
-    from zoomops.aws import JobStore, guard_sdk_logs
+    from zoomops.aws import JobStore, guard_sdk_logs, presigning_s3
     from zoomops.tokens import TokenRefresher
 
     guard_sdk_logs()
@@ -188,8 +188,7 @@ def runtime() -> dict:
     return {
         "settings": settings,
         "jobs": JobStore(settings.jobs_table, session.client("dynamodb")),
-        # SigV4 for the presigned links: buckets made since mid-2020 refuse SigV2.
-        "s3": session.client("s3", config=Config(signature_version="s3v4")),
+        "s3": presigning_s3(session),  # its presigned links must work on a new bucket in any region
         "lambda": session.client("lambda"),
         "tokens": TokenRefresher(session.client("secretsmanager"), oauth=None),
     }

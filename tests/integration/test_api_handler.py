@@ -411,6 +411,8 @@ BIG_ROWS = rows(1001)
     ("/disassociate-jobs", {"batchSize": 12.5}, "batchSize", "valid integer"),
     ("/disassociate-jobs", {"batchSize": True}, "batchSize", "valid integer"),
     ("/report-jobs", {"users": [ALAN], "from": 1725000000}, "from", "valid date"),  # not a Unix time
+    ("/report-jobs", {"users": [ALAN], "from": "1725148800"}, "from", "valid date"),  # nor as text
+    ("/report-jobs", {"users": [ALAN], "to": "2024-09-30T00:00:00Z"}, "to", "valid date"),
     ("/disassociate-jobs", {"sneaky": True}, "sneaky", "not permitted"),
     ("/disassociate-jobs", {"rows": BIG_ROWS}, "rows", "at most 1000 items"),
     ("/disassociate-jobs", {"rows": []}, "rows", "at least 1 item"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -195,3 +196,32 @@ def lti_credentials(secret_id: str, base_url: str, *, max_age: int, provider) ->
         raise ConfigError(f"secret {secret_id} is missing {', '.join(missing)}")
     user_id = str(value.get("user_id") or "").strip() or None
     return LtiCredentials(key=value["key"], secret=value["secret"], base_url=base_url), user_id
+
+
+def put_secret(client, secret_id: str, value: str, *, create_description: str | None = None) -> tuple[str, str, bool]:
+    """A new version of the secret (created first if missing and ``create_description`` is given):
+    ``(arn, version id, created)``."""
+    token = str(uuid.uuid4())
+    try:
+        answer = client.put_secret_value(SecretId=secret_id, SecretString=value, ClientRequestToken=token)
+        return answer["ARN"], answer["VersionId"], False
+    except client.exceptions.ResourceNotFoundException:
+        if create_description is None:
+            raise
+    answer = client.create_secret(Name=secret_id, SecretString=value, Description=create_description,
+                                  ClientRequestToken=token)
+    return answer["ARN"], answer["VersionId"], True
+
+
+def presigning_s3(session):
+    """An S3 client whose presigned links work on a bucket made minutes ago: SigV4 (buckets made since
+    2020 refuse SigV2) and the regional virtual-hosted name (the global name answers a new bucket outside
+    us-east-1 with a redirect, whose host no longer matches the signature). Against a local endpoint
+    (AWS_ENDPOINT_URL, moto), path style: virtual hosts need DNS for the bucket name."""
+    import os
+
+    from botocore.config import Config
+
+    local = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    style = "path" if local else "virtual"
+    return session.client("s3", config=Config(signature_version="s3v4", s3={"addressing_style": style}))

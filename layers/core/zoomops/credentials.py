@@ -11,7 +11,6 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, TextIO
 
@@ -103,27 +102,14 @@ def _check(name: str, value: str, label: str | None = None) -> None:
         raise InputError(f"{label} contains ':' (HTTP Basic auth cannot carry it)")
 
 
-def put_secret(client, secret_id: str, value: str, *, create_description: str | None = None) -> tuple[str, str, bool]:
-    """A new version of the secret (created first if missing and ``create_description`` is given):
-    ``(arn, version id, created)``."""
-    token = str(uuid.uuid4())
-    try:
-        answer = client.put_secret_value(SecretId=secret_id, SecretString=value, ClientRequestToken=token)
-        return answer["ARN"], answer["VersionId"], False
-    except client.exceptions.ResourceNotFoundException:
-        if create_description is None:
-            raise
-    answer = client.create_secret(Name=secret_id, SecretString=value, Description=create_description,
-                                  ClientRequestToken=token)
-    return answer["ARN"], answer["VersionId"], True
-
-
 def store(client, target: Target, values: dict[str, str]) -> tuple[str, str, bool]:
     """Write ``values`` (and the target's extras) as one JSON version; errors carry no value."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     secrets = [*values.values(), *target.extra.values()]
     try:
+        from .aws import put_secret
+
         return put_secret(client, target.secret_id, json.dumps({**values, **target.extra}),
                           create_description=target.create_description)
     except (BotoCoreError, ClientError) as exc:

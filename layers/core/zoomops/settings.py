@@ -21,6 +21,8 @@ RESULTS_PREFIX = "results/"
 
 
 MAX_BATCH = 400  # Zoom documents at most 400 meetings per bulk LTI Pro call
+DEFAULT_OAUTH_URL = "https://zoom.us/oauth/token"
+DEFAULT_MARGIN = 30 * 60  # refresh with half an hour left: the 10-minute schedule gets three chances
 
 
 class ConfigError(RuntimeError):
@@ -117,8 +119,6 @@ class TokenRefreshSettings(ZoomAccountsSettings):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "TokenRefreshSettings":
-        from .tokens import DEFAULT_MARGIN, DEFAULT_OAUTH_URL
-
         env = os.environ if env is None else env
         settings = cls(
             account_names=_required(env, "ZOOMOPS_ZOOM_ACCOUNTS"),

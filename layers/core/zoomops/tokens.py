@@ -18,10 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from .settings import ZoomAccount, parse_accounts  # noqa: F401 - part of this module's interface
-
-DEFAULT_OAUTH_URL = "https://zoom.us/oauth/token"
-DEFAULT_MARGIN = 30 * 60  # refresh with half an hour left: the 10-minute schedule gets three chances
+from .settings import DEFAULT_MARGIN, DEFAULT_OAUTH_URL, ZoomAccount, parse_accounts  # noqa: F401 - re-exported
 
 
 class OAuthError(Exception):
@@ -155,7 +152,7 @@ class TokenRefresher:
 
     def _write(self, account: ZoomAccount, value: str) -> None:
         """One whole new version of the token secret (created on the first refresh)."""
-        from .credentials import put_secret
+        from .aws import put_secret
 
         put_secret(self._secrets, account.token_secret, value,
                    create_description=f"zoomops: Zoom S2S OAuth token of account {account.name}")
