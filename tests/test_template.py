@@ -214,12 +214,77 @@ def test_every_function_has_a_log_group_with_retention(resources: dict[str, Any]
         assert f"/aws/lambda/${{{function}}}" in groups, function
 
 
-def test_token_refresh_reads_only_zoom_secrets_and_writes_only_tokens(resources: dict[str, Any]) -> None:
-    statements = list(_statements(_props(resources, "TokenRefreshFunction")["Policies"]))
-    by_action = {action: _resource_text(s["Resource"]) for s in statements for action in _as_list(s["Action"])}
-    assert by_action["secretsmanager:GetSecretValue"].endswith(":secret:${AWS::StackName}/zoom/*")
-    assert by_action["secretsmanager:PutSecretValue"].endswith("/zoom/*/token-*")
-    assert by_action["secretsmanager:CreateSecret"].endswith("/zoom/*/token-*")
+SECRET = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AWS::StackName}/zoom/"
+REPORT_FUNCTION = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-participant-report"
+FILES = "${FilesBucket.Arn}/"
+# Every (action, resource) each function is granted, exactly. test_least_privilege proves each is used
+# and enough; this pins the resources, so a widened pattern (which the same calls would still use) fails
+# here. A secret's ARN ends in "-" and six random characters: "token-??????" matches token secrets only;
+# the bare ".../token" is what AWS authorises a request against while that secret does not exist yet.
+EXPECTED_GRANTS = {
+    "DisassociateFunction": {
+        ("s3:GetObject", FILES + "incoming/*"), ("s3:GetObject", FILES + "dryrun/*"),
+        ("s3:GetObjectVersion", FILES + "incoming/*"), ("s3:GetObjectVersion", FILES + "dryrun/*"),
+        ("s3:DeleteObject", FILES + "incoming/*"), ("s3:DeleteObject", FILES + "dryrun/*"),
+        ("s3:PutObject", FILES + "results/*"), ("s3:PutObject", FILES + "processed/*"),
+        ("s3:PutObject", FILES + "rejected/*"),
+        ("sqs:SendMessage", "DisassociateQueue.Arn"),
+        ("secretsmanager:GetSecretValue", "Ref:LtiSecret"),
+        ("dynamodb:GetItem", "JobsTable.Arn"), ("dynamodb:UpdateItem", "JobsTable.Arn"),
+        ("dynamodb:PutItem", "IdempotencyTable.Arn"), ("dynamodb:UpdateItem", "IdempotencyTable.Arn"),
+        ("dynamodb:DeleteItem", "IdempotencyTable.Arn"),
+    },
+    "TokenRefreshFunction": {
+        ("secretsmanager:GetSecretValue", SECRET + "*"),
+        ("secretsmanager:PutSecretValue", SECRET + "*/token"),
+        ("secretsmanager:PutSecretValue", SECRET + "*/token-??????"),
+        ("secretsmanager:CreateSecret", SECRET + "*/token-??????"),
+        ("dynamodb:PutItem", "JobsTable.Arn"), ("dynamodb:DeleteItem", "JobsTable.Arn"),
+    },
+    "ParticipantReportFunction": {
+        ("secretsmanager:GetSecretValue", SECRET + "*/token-??????"),
+        ("secretsmanager:GetSecretValue", "If(Pseudonymise, Ref:PseudonymKeySecret)"),
+        ("s3:PutObject", FILES + "reports/*"),
+        ("s3:GetObject", FILES + "incoming/*"), ("s3:GetObject", FILES + "processed/*"),
+        ("s3:GetObject", FILES + "reports/requests/*"),
+        ("dynamodb:GetItem", "ManifestTable.Arn"), ("dynamodb:PutItem", "ManifestTable.Arn"),
+        ("dynamodb:DeleteItem", "ManifestTable.Arn"), ("dynamodb:UpdateItem", "JobsTable.Arn"),
+        ("lambda:InvokeFunction", REPORT_FUNCTION),
+    },
+    "ApiFunction": {
+        ("dynamodb:GetItem", "JobsTable.Arn"), ("dynamodb:PutItem", "JobsTable.Arn"),
+        ("s3:PutObject", FILES + "incoming/api/*"), ("s3:PutObject", FILES + "dryrun/api/*"),
+        ("s3:GetObject", FILES + "results/*"),
+        ("secretsmanager:GetSecretValue", SECRET + "*/token-??????"),
+        ("secretsmanager:GetSecretValue", SECRET + "*/token"),
+        ("lambda:InvokeFunction", REPORT_FUNCTION), ("lambda:InvokeFunction", "TokenRefreshFunction.Arn"),
+    },
+}
+
+
+def _canonical(resource: Any) -> str:
+    if isinstance(resource, str):
+        return resource
+    (key, arg), = resource.items()
+    if key == "Fn::Sub":
+        return arg if isinstance(arg, str) else arg[0]
+    if key == "Ref":
+        return f"Ref:{arg}"
+    if key == "Fn::GetAtt":
+        return ".".join(arg) if isinstance(arg, list) else arg
+    if key == "Fn::If":
+        return f"If({arg[0]}, {_canonical(arg[1])})"  # the other branch is AWS::NoValue here
+    raise AssertionError(f"unexpected resource form {resource}")
+
+
+@pytest.mark.parametrize("function", sorted(EXPECTED_GRANTS))
+def test_every_grant_is_exactly_the_expected_action_on_the_expected_resource(resources: dict[str, Any],
+                                                                              function: str) -> None:
+    granted = {(action, _canonical(resource))
+               for statement in _statements(_props(resources, function)["Policies"])
+               for action in _as_list(statement["Action"]) for resource in _as_list(statement["Resource"])}
+    assert granted == EXPECTED_GRANTS[function]
+    assert set(EXPECTED_GRANTS) == set(FUNCTIONS)
 
 
 def test_the_main_accounts_secrets_are_declared_and_the_token_starts_empty(resources: dict[str, Any]) -> None:
@@ -244,7 +309,7 @@ def test_participant_report_runs_on_a_schedule_and_reads_only_tokens(template: d
     assert [e["Type"] for e in props["Events"].values()] == ["Schedule"]
     statements = list(_statements(props["Policies"]))
     secrets = next(s for s in statements if "secretsmanager:GetSecretValue" in _as_list(s["Action"]))
-    assert _resource_text(_as_list(secrets["Resource"])[0]).endswith("/zoom/*/token-*")  # never credentials
+    assert _resource_text(_as_list(secrets["Resource"])[0]).endswith("/zoom/*/token-??????")  # never credentials
 
 
 def test_reports_expire_after_their_retention(resources: dict[str, Any]) -> None:
