@@ -18,7 +18,9 @@ goal (at most 1.3x) is reported as met or not. What each handler imports beyond 
 When ``make build`` has run, a second table measures the built layer itself (``.aws-sam/build``) on a
 Python without site-packages and without writing bytecode, as Lambda's read-only ``/opt`` behaves: the
 layer as built (bytecode compiled in) against a copy without it. The api handler is left out there
-(pydantic_core in the layer is the arm64 build, which this machine cannot load).
+(pydantic_core in the layer is the arm64 build, which this machine cannot load), and on a machine that is
+not arm64 the layer's other compiled modules (charset_normalizer's, wrapt's) fall back to their pure-Python
+versions, which makes both columns a little slower than on Lambda.
 """
 
 from __future__ import annotations
@@ -205,7 +207,9 @@ def markdown(result: dict) -> str:
     if layer is None:
         lines.append("Not measured: run `make build` first.")
     else:
-        lines += ["| handler import on the built layer | with bytecode ms | without ms | saved per cold start |",
+        lines += ["Imported with `python -S` and no bytecode writes, as from Lambda's read-only `/opt`. Off arm64, "
+                  "the layer's compiled modules fall back to pure Python, so both columns are a little slow.", "",
+                  "| handler import on the built layer | with bytecode ms | without ms | saved per cold start |",
                   "|---|---:|---:|---:|"]
         for folder, f in layer.items():
             lines.append(f"| functions/{folder}/app.py | {f['with_bytecode_ms']} | {f['without_bytecode_ms']} "
