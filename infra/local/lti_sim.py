@@ -40,7 +40,6 @@ import json
 import os
 import re
 import signal
-import socket
 import sys
 import threading
 import time

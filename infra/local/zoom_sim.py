@@ -52,7 +52,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import sys
 import threading
 import time
@@ -407,7 +406,6 @@ class _Handler(SimHandler):
 
     # ---- dispatch ----------------------------------------------------------
     def _dispatch(self) -> None:
-        sim = self.server.sim
         try:
             body = self._read_body()
         except _ApiError as r:

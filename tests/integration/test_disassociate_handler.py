@@ -7,8 +7,6 @@ import io
 import json
 import logging
 
-import pytest
-
 from infra.local.lti_sim import Fault
 from infra.local.stack import BUCKET, LambdaContext, LocalStack
 from tests.conftest import load_event
