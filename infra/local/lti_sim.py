@@ -39,9 +39,7 @@ import hmac
 import json
 import os
 import re
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -473,20 +471,7 @@ def main(argv: list[str] | None = None) -> int:
     sim = LtiProSimulator(
         args.key, secret, max_batch=args.max_batch, window_ms=args.window_ms, host=args.host, port=args.port
     )
-    done = threading.Event()
-
-    def _on_signal(signum, frame) -> None:  # noqa: ARG001
-        done.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    sim.start()
-    print(sim.base_url, flush=True)
-    try:
-        while not done.wait(0.5):
-            pass
-    finally:
-        sim.stop()
+    sim.serve_until_signalled()
     return 0
 
 

@@ -207,6 +207,21 @@ class SimulatorBase:
             self._thread.join(timeout=5)
             self._thread = None
 
+    def serve_until_signalled(self) -> None:
+        """Run as a program: start, print the base URL (for whoever launched it), serve until SIGTERM/SIGINT."""
+        import signal
+
+        done = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: done.set())
+        self.start()
+        print(self.base_url, flush=True)
+        try:
+            while not done.wait(0.5):
+                pass
+        finally:
+            self.stop()
+
     def __enter__(self):
         self.start()
         return self

@@ -51,7 +51,6 @@ import math
 import os
 import re
 import secrets
-import signal
 import sys
 import threading
 import time
@@ -1456,20 +1455,7 @@ def main(argv: list[str] | None = None) -> int:
         sim.add_account(account_id, client_id, secret)
         if args.seed_demo:
             seed_demo(sim, account_id)
-    done = threading.Event()
-
-    def _on_signal(signum, frame) -> None:  # noqa: ARG001
-        done.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    sim.start()
-    print(sim.base_url, flush=True)
-    try:
-        while not done.wait(0.5):
-            pass
-    finally:
-        sim.stop()
+    sim.serve_until_signalled()
     return 0
 
 
