@@ -15,16 +15,12 @@ from typing import Any, Iterator
 import pytest
 from cfnlint.decode import cfn_yaml
 
+from infra.local import iam
 from infra.local.stack import LocalStack, load_handler
 from zoomops.settings import ConfigError
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
-FUNCTIONS = {  # template logical id -> functions/<folder>
-    "DisassociateFunction": "disassociate",
-    "TokenRefreshFunction": "token_refresh",
-    "ParticipantReportFunction": "participant_report",
-    "ApiFunction": "api",
-}
+FUNCTIONS = {logical_id: folder for folder, logical_id in iam.FUNCTIONS.items()}  # logical id -> functions/<folder>
 # Values the code must refuse, per variable it validates (beyond "required and not set").
 MALFORMED = {
     "ZOOMOPS_LTI_BASE_URL": ["lti.example.edu/api", "ftp://lti.example.edu"],
