@@ -202,16 +202,16 @@ def _child_work(mode: str, csv_path: str, workdir: str):
 
         return work
 
-    from zoomops import disassociate
-    from zoomops.lti import LtiCredentials
-    from zoomops.results import ResultFiles
+    from zoomops.lti import disassociate
+    from zoomops.lti.signing import LtiCredentials
+    from zoomops.lti.disassociate import result_files
 
     creds = LtiCredentials(key=BENCH_KEY, secret=BENCH_SECRET, base_url=BENCH_BASE_URL)
     options = disassociate.Options(dry_run=True)
     out_dir = Path(workdir)
 
     def work():
-        out = ResultFiles(out_dir, dry_run=True) if mode == "dry_run" else NullResults()
+        out = result_files(out_dir, dry_run=True) if mode == "dry_run" else NullResults()
         with open(csv_path, "rb") as stream:
             summary = disassociate.run(stream, Path(csv_path).name, out, options, creds=creds)
         return {"rows": summary.total_rows, "summary": summary.as_dict()}

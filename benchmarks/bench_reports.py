@@ -55,7 +55,7 @@ class TimedLimiter:
     """The shared RateLimiter, recording when each category's slots are taken (for the active spans)."""
 
     def __init__(self, rates: dict[str, float]):
-        from zoomops.zoom import RateLimiter
+        from zoomops.zoom.client import RateLimiter
 
         self._inner = RateLimiter(rates)
         self._lock = threading.Lock()
@@ -80,7 +80,7 @@ class StaticTokens:
     def __init__(self, base_url: str):
         import requests
 
-        from zoomops.zoom import Token
+        from zoomops.zoom.client import Token
 
         answer = requests.post(f"{base_url}/oauth/token", auth=(CLIENT_ID, CLIENT_SECRET), timeout=5,
                                params={"grant_type": "account_credentials", "account_id": ACCOUNT_ID})
@@ -129,8 +129,9 @@ def build(sim, meetings: int) -> list[str]:
 
 
 def measure(sim, meeting_ids: list[str], workers: int | None) -> dict:
-    from zoomops.reports import FileManifest, FolderSink, Options, ReportRun
-    from zoomops.zoom import ZoomClient
+    from zoomops.zoom.reports.files import FileManifest, FolderSink
+    from zoomops.zoom.reports.run import Options, ReportRun
+    from zoomops.zoom.client import ZoomClient
 
     sim.reset()  # records, faults and the token buckets
     limiter = TimedLimiter(RATES)

@@ -82,8 +82,13 @@ def run(hours: float, invocations: int) -> dict:
 
     from infra.local.zoom_sim import FakeClock, ZoomSimulator, seed_demo
     from zoomops.aws import guard_sdk_logs
-    from zoomops.tokens import DynamoLease, OAuthClient, TokenRefresher, parse_accounts
-    from zoomops.zoom import RateLimiter, SecretTokenSource, ZoomClient, ZoomError
+    from zoomops.aws.dynamo import DynamoLease
+    from zoomops.settings import parse_accounts
+    from zoomops.aws.secrets import SecretsTokenStore
+    from zoomops.zoom.tokens import OAuthClient, TokenRefresher
+    from zoomops.aws.secrets import SecretTokenSource
+    from zoomops.errors import ZoomError
+    from zoomops.zoom.client import RateLimiter, ZoomClient
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     guard_sdk_logs()
@@ -106,7 +111,7 @@ def run(hours: float, invocations: int) -> dict:
         sim.add_account(ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET)
         seed_demo(sim, ACCOUNT_ID)
         oauth_url = f"{sim.base_url}/oauth/token"
-        refresher = TokenRefresher(sm, OAuthClient(oauth_url), margin=MARGIN,
+        refresher = TokenRefresher(SecretsTokenStore(sm), OAuthClient(oauth_url), margin=MARGIN,
                                    lease=DynamoLease(JOBS_TABLE, ddb, clock=clock), clock=clock)
         timeline = _timeline(hours, invocations)
 

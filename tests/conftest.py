@@ -76,7 +76,7 @@ def _wait_until_answered(sim, timeout: float = 10.0) -> None:
 @pytest.fixture
 def creds(sim):
     from tests.testkit import KEY, SECRET
-    from zoomops.lti import LtiCredentials
+    from zoomops.lti.signing import LtiCredentials
 
     return LtiCredentials(key=KEY, secret=SECRET, base_url=sim.base_url)
 

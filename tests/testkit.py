@@ -12,9 +12,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zoomops import disassociate
-from zoomops.lti import BatchResult, LtiCredentials
-from zoomops.results import ResultFiles
+from zoomops.lti import disassociate
+from zoomops.lti.client import BatchResult
+from zoomops.lti.signing import LtiCredentials
+from zoomops.lti.disassociate import result_files
 
 KEY = "KLAIJC9OTI2Hm-vxn3UVHK"
 SECRET = "S3CRET-xyzzy-42"
@@ -97,7 +98,7 @@ def run_file(
     source.parent.mkdir(parents=True)
     source.write_bytes(data)
     out_dir = tmp_path / f"out-{n}"
-    files = ResultFiles(out_dir, dry_run=dry_run)
+    files = result_files(out_dir, dry_run=dry_run)
     options = disassociate.Options(dry_run=dry_run, user_id=user_id, batch_size=batch_size)
     with source.open("rb") as stream:
         summary = disassociate.run(

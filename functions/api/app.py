@@ -1,16 +1,16 @@
 """API Gateway (HTTP API, IAM-authorised) -> submit jobs, follow them, fetch results.
 
 Thin: Powertools' event handler routes and validates (pydantic models below, which also
-make the OpenAPI description served at /openapi.json); ``zoomops.jobs`` does the work on the
+make the OpenAPI description served at /openapi.json); ``zoomops.jobs.records`` does the work on the
 jobs table and the bucket. Every 4xx says what is wrong; nothing here ever returns a secret.
 """
 
 import base64
-import functools
 import json
 import re
+from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Literal, Optional, Union
+from typing import Annotated, Any, Callable, Literal, Optional, Union
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -19,6 +19,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
 
+from zoomops.errors import NotFound
+from zoomops.runtime import PerContainer
 from zoomops.settings import ApiSettings
 
 logger = Logger()
@@ -177,28 +179,35 @@ class Problem(Strict):
 
 
 # -- per container ----------------------------------------------------------------------------
-@functools.cache
-def runtime() -> dict:
+@dataclass(frozen=True)
+class Runtime:
+    jobs: Any  # zoomops.aws.jobstore.JobStore
+    s3: Any  # presigning S3 client
+    tokens: Any  # zoomops.zoom.tokens.TokenRefresher, reading only
+    invoker: Callable[[str, dict, bool], Any]  # the report and token functions
+
+
+def build(*, invoker=None, session=None) -> Runtime:
+    """The container's runtime; the local stack injects an in-process ``invoker`` (moto runs no function code)."""
     import boto3
-    from zoomops.aws import JobStore, guard_sdk_logs, presigning_s3
-    from zoomops.tokens import TokenRefresher
+    from zoomops.aws import guard_sdk_logs
+    from zoomops.aws.functions import lambda_invoker
+    from zoomops.aws.jobstore import JobStore
+    from zoomops.aws.s3 import presigning_s3
+    from zoomops.aws.secrets import SecretsTokenStore
+    from zoomops.zoom.tokens import TokenRefresher
 
     guard_sdk_logs()
-    session = boto3.session.Session()
-    return {
-        "settings": settings,
-        "jobs": JobStore(settings.jobs_table, session.client("dynamodb")),
-        "s3": presigning_s3(session),  # its presigned links must work on a new bucket in any region
-        "lambda": session.client("lambda"),
-        "tokens": TokenRefresher(session.client("secretsmanager"), oauth=None),
-    }
+    session = session or boto3.session.Session()
+    return Runtime(
+        jobs=JobStore(settings.jobs_table, session.client("dynamodb")),
+        s3=presigning_s3(session),  # its presigned links must work on a new bucket in any region
+        tokens=TokenRefresher(SecretsTokenStore(session.client("secretsmanager")), oauth=None),
+        invoker=invoker or lambda_invoker(session.client("lambda")),
+    )
 
 
-def invoke(function: str, payload: dict, *, wait: bool) -> dict | None:
-    """Invoke another zoomops function (the local stack replaces this with an in-process call)."""
-    answer = runtime()["lambda"].invoke(FunctionName=function, InvocationType="RequestResponse" if wait else "Event",
-                                        Payload=json.dumps(payload).encode())
-    return json.loads(answer["Payload"].read() or b"null") if wait else None
+runtime = PerContainer(build)
 
 
 # -- routes -----------------------------------------------------------------------------------
@@ -213,55 +222,55 @@ CREATED = {201: {"description": "created", "content": {"application/json": {"mod
 
 @app.post("/disassociate-jobs", responses={**CREATED, **_problems(400, 413, 422)})
 def post_disassociate_job(job: DisassociateJobRequest) -> Response[JobCreated]:
-    from zoomops.jobs import create_disassociate_job
+    from zoomops.jobs.records import create_disassociate_job
 
-    rt = runtime()
+    rt = runtime.get()
     created = create_disassociate_job(
-        rt["jobs"], rt["s3"], rt["settings"].bucket, rows=None if job.rows is None else [r.model_dump() for r in job.rows],
+        rt.jobs, rt.s3, settings.bucket, rows=None if job.rows is None else [r.model_dump() for r in job.rows],
         file_name=job.fileName, dry_run=job.dryRun, user_id=job.userId, batch_size=job.batchSize)
     return Response(201, "application/json", JobCreated(**created))
 
 
 @app.get("/disassociate-jobs/<job_id>", responses=_problems(404, 422))
 def get_disassociate_job(job_id: Annotated[str, Path(pattern=JOB_ID)]) -> DisassociateJob:
-    from zoomops.jobs import describe_disassociate_job
+    from zoomops.jobs.records import describe_disassociate_job
 
-    rt = runtime()
-    return DisassociateJob(**describe_disassociate_job(rt["jobs"], rt["s3"], rt["settings"].bucket, job_id))
+    rt = runtime.get()
+    return DisassociateJob(**describe_disassociate_job(rt.jobs, rt.s3, settings.bucket, job_id))
 
 
 @app.post("/report-jobs", responses={**CREATED, **_problems(400, 413, 422)})
 def post_report_job(job: Union[ReportForMeetings, ReportForUsers]) -> Response[JobCreated]:
-    from zoomops.jobs import create_report_job
+    from zoomops.jobs.records import create_report_job
 
-    rt = runtime()
+    rt = runtime.get()
     request = {"meeting_ids": job.meetingIds} if isinstance(job, ReportForMeetings) else {"users": job.users}
     request.update({k: v for k, v in (("from", job.from_ and job.from_.isoformat()),
                                       ("to", job.to and job.to.isoformat()), ("account", job.account)) if v})
-    created = create_report_job(rt["jobs"], lambda p: invoke(rt["settings"].report_function, p, wait=False), request)
+    created = create_report_job(rt.jobs, lambda p: rt.invoker(settings.report_function, p, False), request)
     return Response(201, "application/json", JobCreated(**created))
 
 
 @app.get("/report-jobs/<job_id>", responses=_problems(404, 422))
 def get_report_job(job_id: Annotated[str, Path(pattern=JOB_ID)]) -> ReportJob:
-    from zoomops.jobs import describe_report_job
+    from zoomops.jobs.records import describe_report_job
 
-    return ReportJob(**describe_report_job(runtime()["jobs"], job_id))
+    return ReportJob(**describe_report_job(runtime.get().jobs, job_id))
 
 
 @app.get("/tokens")
 def get_tokens() -> list[TokenState]:
     import time
 
-    rt = runtime()
+    rt = runtime.get()
     now = time.time()
-    return [TokenState(**rt["tokens"].status(account).public(now)) for account in rt["settings"].accounts]
+    return [TokenState(**rt.tokens.status(account).public(now)) for account in settings.accounts]
 
 
 @app.post("/tokens/refresh")
 def refresh_tokens() -> list[TokenState]:
-    answer = invoke(runtime()["settings"].token_function, {"source": "zoomops.api", "detail-type": "Refresh",
-                                                            "detail": {"force": False}}, wait=True) or {}
+    answer = runtime.get().invoker(settings.token_function, {"source": "zoomops.api", "detail-type": "Refresh",
+                                                             "detail": {"force": False}}, True) or {}
     return [TokenState(**entry) for entry in answer.get("accounts", [])]
 
 
@@ -290,8 +299,8 @@ def invalid(error: RequestValidationError) -> Response:
     return Response(422, "application/json", Problem(message=f"invalid request: {text}", errors=errors).model_dump_json())
 
 
-@app.exception_handler(LookupError)
-def unknown_job(error: LookupError) -> Response:
+@app.exception_handler(NotFound)
+def unknown_job(error: NotFound) -> Response:
     return Response(404, "application/json", Problem(message=str(error)).model_dump_json())
 
 

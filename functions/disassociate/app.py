@@ -2,7 +2,7 @@
 
 Thin: each SQS record carries an S3 event notification; every object in it is
 processed once (Powertools Idempotency on DynamoDB keyed by bucket, key, eTag
-version and sequencer) by ``zoomops.s3job.process_object``. Records that fail are reported
+version and sequencer) by ``zoomops.aws.s3job.process_object``. Records that fail are reported
 back to SQS (partial batch response) and redelivered; after three receives
 they go to the DLQ. A run about to hit the time limit stops between batches
 (every accepted batch is checkpointed in the jobs table) and puts its message
@@ -11,8 +11,9 @@ back on the queue, so the next invocation resumes without burning a receive.
 
 from __future__ import annotations
 
-import functools
 import json
+from dataclasses import dataclass
+from typing import Any, Callable
 from urllib.parse import quote_plus, unquote_plus
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -21,6 +22,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from zoomops.runtime import PerContainer
 from zoomops.settings import DisassociateSettings
 
 logger = Logger()
@@ -33,9 +35,19 @@ MAX_TIME_MARGIN = 60.0  # seconds
 IN_PROGRESS_RECHECK_SECONDS = 900  # SQS's longest delay
 
 
-@functools.cache
-def runtime():
-    """Settings, clients and the idempotent job, built once per container on first use."""
+@dataclass(frozen=True)
+class Runtime:
+    """What one container builds once: the idempotent job, and how to put a message back on the queue."""
+
+    config: Any  # Powertools IdempotencyConfig (the Lambda context is registered per invocation)
+    process: Callable[..., dict]  # process_object behind Powertools Idempotency
+    requeue: Callable[[str, int], None]  # (message body, delay seconds)
+    recheck_seconds: int
+
+
+def build(*, session=None, process_object: Callable[..., dict] | None = None,
+          recheck_seconds: int = IN_PROGRESS_RECHECK_SECONDS) -> Runtime:
+    """The container's runtime; tests and the local stack inject ``process_object`` or ``recheck_seconds``."""
     import boto3
     from aws_lambda_powertools.utilities.idempotency import (
         DynamoDBPersistenceLayer,
@@ -44,49 +56,58 @@ def runtime():
     )
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-    from zoomops.aws import JobStore, guard_sdk_logs, lti_credentials
-    from zoomops.lti import LtiClient
-    from zoomops.s3job import Deps, process_object
+    from zoomops.aws import guard_sdk_logs
+    from zoomops.aws.jobstore import JobStore
+    from zoomops.aws.s3 import ObjectRef
+    from zoomops.aws.s3job import Deps
+    from zoomops.aws.s3job import process_object as process_file
+    from zoomops.aws.secrets import lti_credentials
 
     guard_sdk_logs()
-    session = boto3.session.Session()
+    session = session or boto3.session.Session()
     secrets = SecretsProvider(boto3_client=session.client("secretsmanager"))
+    deps = Deps(
+        s3=session.client("s3"),
+        jobs=JobStore(settings.jobs_table, session.client("dynamodb")),
+        credentials=lambda: lti_credentials(settings.lti_secret_id, settings.lti_base_url,
+                                            max_age=settings.secret_max_age, provider=secrets),
+        sender=_senders(),
+        batch_size=settings.batch_size,
+    )
+    config = IdempotencyConfig(event_key_jmespath="[bucket, key, etag, version, sequencer]",
+                               expires_after_seconds=settings.idempotency_ttl)
+    persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=session.client("dynamodb"))
+    work = process_object or process_file
+
+    @idempotent_function(data_keyword_argument="ref", persistence_store=persistence, config=config)
+    def process(ref: dict, time_left, min_time_left: float) -> dict:
+        return work(ObjectRef(**ref), deps, time_left=time_left, min_time_left=min_time_left)
+
+    sqs = session.client("sqs")
+
+    def requeue(body: str, delay: int = 0) -> None:
+        sqs.send_message(QueueUrl=settings.queue_url, MessageBody=body, DelaySeconds=delay)
+
+    return Runtime(config, process, requeue, recheck_seconds)
+
+
+def _senders() -> Callable:
+    """One LTI client per credentials: a rotated secret gets a new client (and pool)."""
+    from zoomops.lti.client import LtiClient
+
     clients: dict = {}
 
     def sender(creds):
-        if clients.get("creds") != creds:  # rotated secret: new client, new pool
+        if clients.get("creds") != creds:
             if "client" in clients:
                 clients["client"].close()
             clients.update(creds=creds, client=LtiClient(creds))
         return clients["client"]
 
-    deps = Deps(
-        s3=session.client("s3"),
-        jobs=JobStore(settings.jobs_table, session.client("dynamodb")),
-        credentials=lambda: lti_credentials(
-            settings.lti_secret_id, settings.lti_base_url, max_age=settings.secret_max_age, provider=secrets
-        ),
-        sender=sender,
-        batch_size=settings.batch_size,
-    )
-    config = IdempotencyConfig(
-        event_key_jmespath="[bucket, key, etag, version, sequencer]", expires_after_seconds=settings.idempotency_ttl
-    )
-    persistence = DynamoDBPersistenceLayer(
-        table_name=settings.idempotency_table, boto3_client=session.client("dynamodb")
-    )
+    return sender
 
-    @idempotent_function(data_keyword_argument="ref", persistence_store=persistence, config=config)
-    def process(ref: dict, time_left, min_time_left: float) -> dict:
-        from zoomops.aws import ObjectRef
 
-        return process_object(ObjectRef(**ref), deps, time_left=time_left, min_time_left=min_time_left)
-
-    def requeue(body: str, delay: int = 0) -> None:
-        deps_sqs.send_message(QueueUrl=settings.queue_url, MessageBody=body, DelaySeconds=delay)
-
-    deps_sqs = session.client("sqs")
-    return config, process, requeue
+runtime = PerContainer(build)
 
 
 def s3_objects(body: str) -> list[dict]:
@@ -120,10 +141,11 @@ def _notification(ref: dict) -> dict:
 def record_handler(record: SQSRecord, context: LambdaContext) -> None:
     from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
-    from zoomops.disassociate import OutOfTime
+    from zoomops.errors import OutOfTime
 
-    config, process, requeue = runtime()
-    config.register_lambda_context(context)
+    rt = runtime.get()
+    rt.config.register_lambda_context(context)
+
     def time_left() -> float:
         return context.get_remaining_time_in_millis() / 1000
 
@@ -131,18 +153,18 @@ def record_handler(record: SQSRecord, context: LambdaContext) -> None:
     margin = min(MAX_TIME_MARGIN, time_left() / 10)
     for ref in s3_objects(record.body):
         try:
-            result = process(ref=ref, time_left=time_left, min_time_left=margin)
+            result = rt.process(ref=ref, time_left=time_left, min_time_left=margin)
         except OutOfTime as stop:
             # The idempotency record was released with the exception; the checkpoint stays.
             logger.info("time limit near: continuing in a new invocation",
                         extra={"file": ref["key"], "detail": str(stop)})
-            requeue(json.dumps({"Records": [_notification(ref)]}))
+            rt.requeue(json.dumps({"Records": [_notification(ref)]}), 0)
             continue
         except IdempotencyAlreadyInProgressError:
             # Another invocation is running this file now. Look again later (if that one dies,
             # this delivery resumes its checkpoint) rather than failing and firing the alarms.
             logger.info("already in progress elsewhere: looking again later", extra={"file": ref["key"]})
-            requeue(json.dumps({"Records": [_notification(ref)]}), delay=IN_PROGRESS_RECHECK_SECONDS)
+            rt.requeue(json.dumps({"Records": [_notification(ref)]}), rt.recheck_seconds)
             continue
         if "job_id" in result:
             counts = {k: result[k] for k in ("total_rows", "sent", "planned", "rejected", "duplicates", "failed")}

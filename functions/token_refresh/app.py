@@ -1,6 +1,6 @@
 """EventBridge schedule -> a fresh Zoom S2S OAuth token per account in Secrets Manager.
 
-Thin: every configured account goes through ``zoomops.tokens.TokenRefresher``,
+Thin: every configured account goes through ``zoomops.zoom.tokens.TokenRefresher``,
 which refreshes only when the stored token has less than the margin left. The
 remaining life of each account's token is a metric (the alarm watches it); a
 refused credential is an error log naming the account and a metric, and the old
@@ -9,13 +9,15 @@ token stays in place. Nothing else in zoomops calls Zoom's OAuth endpoint.
 
 from __future__ import annotations
 
-import functools
 import time
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from zoomops.runtime import PerContainer
 from zoomops.settings import TokenRefreshSettings
 
 logger = Logger()
@@ -23,39 +25,47 @@ tracer = Tracer(patch_modules=("botocore", "requests"))  # AWS SDK and HTTP call
 metrics = Metrics()
 # Fail fast: a missing or malformed variable stops the cold start with an error naming it.
 settings = TokenRefreshSettings.from_env()
-clock = time.time  # tests freeze time by replacing this
 
 
-@functools.cache
-def runtime():
-    """Settings and clients, built once per container on first use."""
+@dataclass(frozen=True)
+class Runtime:
+    refresher: Any  # zoomops.zoom.tokens.TokenRefresher
+    clock: Callable[[], float]
+
+
+def build(*, clock: Callable[[], float] = time.time, session=None) -> Runtime:
+    """The container's runtime; tests inject ``clock`` (the lease and the refresher share it)."""
     import boto3
 
     from zoomops.aws import guard_sdk_logs
-    from zoomops.tokens import DynamoLease, OAuthClient, TokenRefresher
+    from zoomops.aws.dynamo import DynamoLease
+    from zoomops.aws.secrets import SecretsTokenStore
+    from zoomops.zoom.tokens import OAuthClient, TokenRefresher
 
     guard_sdk_logs()
-    session = boto3.session.Session()
+    session = session or boto3.session.Session()
     refresher = TokenRefresher(
-        session.client("secretsmanager"), OAuthClient(settings.oauth_url), margin=settings.margin,
-        lease=DynamoLease(settings.jobs_table, session.client("dynamodb"), clock=lambda: clock()),
-        clock=lambda: clock(),
+        SecretsTokenStore(session.client("secretsmanager")), OAuthClient(settings.oauth_url), margin=settings.margin,
+        lease=DynamoLease(settings.jobs_table, session.client("dynamodb"), clock=clock), clock=clock,
     )
-    return settings, refresher
+    return Runtime(refresher, clock)
+
+
+runtime = PerContainer(build)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
-    settings, refresher = runtime()
+    rt = runtime.get()
     # The one field read from the EventBridge event: a plain dict, since importing Powertools' event data
     # classes (all of them come with the package) would add about 55 ms to every cold start.
     force = bool((event.get("detail") or {}).get("force"))  # {"detail": {"force": true}} in a manual invoke
     results, remaining = [], []
     for account in settings.accounts:
-        result = refresher.refresh(account, force=force)
-        public = result.public(clock())
+        result = rt.refresher.refresh(account, force=force)
+        public = result.public(rt.clock())
         results.append(public)
         if result.action == "failed":
             metrics.add_metric(name="TokenRefreshFailures", unit=MetricUnit.Count, value=1)

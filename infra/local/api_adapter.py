@@ -12,6 +12,8 @@ import uuid
 from typing import Any, Callable
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
+from zoomops.names import LOCAL
+
 from .stack import LambdaContext
 
 _REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
@@ -20,7 +22,7 @@ _REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 403: "Forbidden", 404
 
 
 class ApiGatewayAdapter:
-    def __init__(self, handler: Callable[[dict, Any], dict], *, function_name: str = "zoomops-api"):
+    def __init__(self, handler: Callable[[dict, Any], dict], *, function_name: str = LOCAL.function("api")):
         self._handler, self._function = handler, function_name
 
     def event(self, environ: dict) -> dict:

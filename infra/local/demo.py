@@ -22,7 +22,9 @@ from pathlib import Path
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-from zoomops.zoom import SecretTokenSource, ZoomClient
+from zoomops.aws.secrets import SecretTokenSource
+from zoomops.names import LOCAL
+from zoomops.zoom.client import ZoomClient
 
 from .api_adapter import LocalApi
 from .stack import BUCKET, ROOT, ZOOM_SECRET_PREFIX, LambdaContext, LocalStack, load_handler
@@ -83,10 +85,10 @@ def main() -> int:
         print("\n3. Zoom tokens: the scheduled refresher stores one per account in Secrets Manager")
         refresher = load_handler("token_refresh")
         scheduled = json.loads(SCHEDULED_EVENT.read_text())
-        for entry in refresher.handler(scheduled, LambdaContext(function_name="zoomops-token-refresh"))["accounts"]:
+        for entry in refresher.handler(scheduled, LambdaContext(function_name=LOCAL.function("token_refresh")))["accounts"]:
             print(f"   {entry['account']:<5} {entry['action']:<10} expires in {entry['expires_in_seconds'] // 60} min, "
                   f"scope {entry['scope']}")
-        again = refresher.handler(scheduled, LambdaContext(function_name="zoomops-token-refresh"))["accounts"]
+        again = refresher.handler(scheduled, LambdaContext(function_name=LOCAL.function("token_refresh")))["accounts"]
         print(f"   ten minutes later the schedule runs again: {', '.join(e['action'] for e in again)}")
         oauth_before = sum(stack.zoom.token_requests.values())
         client = ZoomClient(SecretTokenSource(f"{ZOOM_SECRET_PREFIX}main/token",

@@ -33,22 +33,19 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
+from zoomops.names import FUNCTIONS, LOCAL  # noqa: F401 - FUNCTIONS: handler folder -> logical id
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
-STACK_NAME = "zoomops-local"  # the local resource names' prefix, as AWS::StackName
+STACK_NAME = LOCAL.stack  # the local resource names' prefix, as AWS::StackName
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
 PARTITION = "aws"
 
-# Handler directory -> the template's logical id of the function.
-FUNCTIONS = {"disassociate": "DisassociateFunction", "token_refresh": "TokenRefreshFunction",
-             "participant_report": "ParticipantReportFunction", "api": "ApiFunction"}
 # Functions the template does not name get a generated name on AWS (<stack>-<logical id>-<random>);
-# locally they get these. (ParticipantReportFunction's FunctionName comes from the template.)
-GENERATED_FUNCTION_NAMES = {"DisassociateFunction": f"{STACK_NAME}-disassociate",
-                            "TokenRefreshFunction": f"{STACK_NAME}-token-refresh",
-                            "ApiFunction": f"{STACK_NAME}-api"}
-PSEUDONYM_SECRET = f"{STACK_NAME}/reports/pseudonym-key"  # the template's name for PseudonymKeySecret
+# locally they get the local stack's names. (ParticipantReportFunction's FunctionName comes from the template.)
+GENERATED_FUNCTION_NAMES = {logical_id: LOCAL.function(folder) for folder, logical_id in FUNCTIONS.items()}
+PSEUDONYM_SECRET = LOCAL.pseudonym_secret  # the template's name for PseudonymKeySecret
 
 
 # ----------------------------------------------------------------------------------- moto in a child process

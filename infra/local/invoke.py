@@ -12,6 +12,8 @@ import argparse
 import json
 import sys
 
+from zoomops.names import LOCAL
+
 from .stack import LambdaContext, load_handler
 
 
@@ -22,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     event = json.load(sys.stdin)
     module = load_handler(args.function)
-    response = module.handler(event, LambdaContext(function_name=f"zoomops-{args.function}",
+    response = module.handler(event, LambdaContext(function_name=LOCAL.function(args.function),
                                                    timeout_seconds=args.timeout))
     print(json.dumps(response))
     return 0

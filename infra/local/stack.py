@@ -18,6 +18,7 @@ import importlib.util
 import json
 import logging
 import os
+import sys
 import threading
 import time
 import uuid
@@ -27,21 +28,23 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterator
 
+from zoomops.names import FUNCTIONS, LOCAL, SOURCE_PREFIXES, zoom_credentials_secret, zoom_token_secret
+
 from .lti_sim import LtiProSimulator
 from .zoom_sim import ZoomSimulator, seed_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 
-# Local resource names (the deployed ones come from template.yaml's outputs).
-BUCKET = "zoomops-local-files"
-QUEUE = "zoomops-local-disassociate"
-DLQ = "zoomops-local-disassociate-dlq"
-JOBS_TABLE = "zoomops-local-jobs"
-IDEMPOTENCY_TABLE = "zoomops-local-idempotency"
-MANIFEST_TABLE = "zoomops-local-manifest"
-LTI_SECRET = "zoomops-local/lti"
-ZOOM_SECRET_PREFIX = "zoomops-local/zoom/"
+# Local resource names (zoomops.names; the deployed ones come from template.yaml's outputs).
+BUCKET = LOCAL.bucket
+QUEUE = LOCAL.queue
+DLQ = LOCAL.dlq
+JOBS_TABLE = LOCAL.jobs_table
+IDEMPOTENCY_TABLE = LOCAL.idempotency_table
+MANIFEST_TABLE = LOCAL.manifest_table
+LTI_SECRET = LOCAL.lti_secret
+ZOOM_SECRET_PREFIX = LOCAL.zoom_secret_prefix
 MAX_RECEIVE_COUNT = 3
 # Zoom accounts the local stack configures: name -> (account id, client id); the client secrets
 # are made up per stack and live only in Secrets Manager (moto) and the simulator.
@@ -54,7 +57,15 @@ def load_handler(function: str) -> ModuleType:
     path = ROOT / "functions" / function / "app.py"
     spec = importlib.util.spec_from_file_location("app", path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    previous = sys.modules.get("app")
+    sys.modules["app"] = module  # as Lambda imports it (dataclasses look their module up while it loads)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        if previous is None:
+            sys.modules.pop("app", None)
+        else:
+            sys.modules["app"] = previous
     return module
 
 
@@ -62,7 +73,7 @@ def load_handler(function: str) -> ModuleType:
 class LambdaContext:
     """What the Lambda runtime passes as ``context``; the deadline is real time."""
 
-    function_name: str = "zoomops-disassociate"
+    function_name: str = LOCAL.function("disassociate")
     timeout_seconds: float = 900.0
     memory_limit_in_mb: int = 512
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
@@ -186,17 +197,13 @@ class LocalStack:
             "ZOOMOPS_ZOOM_SECRET_PREFIX": ZOOM_SECRET_PREFIX,
             "ZOOMOPS_JOBS_TABLE": JOBS_TABLE,
             "ZOOMOPS_FILES_BUCKET": BUCKET,
-            "ZOOMOPS_REPORT_FUNCTION": "zoomops-participant-report",
-            "ZOOMOPS_TOKEN_REFRESH_FUNCTION": "zoomops-token-refresh",
+            "ZOOMOPS_REPORT_FUNCTION": LOCAL.function("participant_report"),
+            "ZOOMOPS_TOKEN_REFRESH_FUNCTION": LOCAL.function("token_refresh"),
         }
-        if function == "api":
-            return {**self._common_env(), **api, "POWERTOOLS_SERVICE_NAME": "api", "AWS_LAMBDA_FUNCTION_NAME": "zoomops-api"}
-        if function == "participant_report":
-            return {**self._common_env(), **reports, "POWERTOOLS_SERVICE_NAME": "participant_report",
-                    "AWS_LAMBDA_FUNCTION_NAME": "zoomops-participant-report"}
-        if function == "token_refresh":
-            return {**self._common_env(), **token_refresh, "POWERTOOLS_SERVICE_NAME": "token_refresh",
-                    "AWS_LAMBDA_FUNCTION_NAME": "zoomops-token-refresh"}
+        own = {"api": api, "participant_report": reports, "token_refresh": token_refresh}
+        if function in own:
+            return {**self._common_env(), **own[function], "POWERTOOLS_SERVICE_NAME": function,
+                    "AWS_LAMBDA_FUNCTION_NAME": LOCAL.function(function)}
         disassociate = {
             "ZOOMOPS_LTI_SECRET_ID": LTI_SECRET,
             "ZOOMOPS_LTI_BASE_URL": self.lti.base_url,
@@ -205,7 +212,7 @@ class LocalStack:
             "ZOOMOPS_BATCH_SIZE": str(self.batch_size),
             "ZOOMOPS_DISASSOCIATE_QUEUE_URL": self.queue_url,
             "POWERTOOLS_SERVICE_NAME": "disassociate",
-            "AWS_LAMBDA_FUNCTION_NAME": "zoomops-disassociate",
+            "AWS_LAMBDA_FUNCTION_NAME": LOCAL.function("disassociate"),
         }
         if function == "disassociate":
             return {**self._common_env(), **disassociate}
@@ -256,7 +263,7 @@ class LocalStack:
             "QueueConfigurations": [
                 {"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"],
                  "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}}}
-                for prefix in ("incoming/", "dryrun/")
+                for prefix in SOURCE_PREFIXES
             ]
         })
         ddb.create_table(TableName=JOBS_TABLE, BillingMode="PAY_PER_REQUEST",
@@ -275,21 +282,27 @@ class LocalStack:
             secret["user_id"] = self.lti_user_id
         sm.create_secret(Name=LTI_SECRET, SecretString=json.dumps(secret))
         for name, (account_id, client_id) in ZOOM_ACCOUNTS.items():
-            sm.create_secret(Name=f"{ZOOM_SECRET_PREFIX}{name}/credentials", SecretString=json.dumps(
+            sm.create_secret(Name=zoom_credentials_secret(ZOOM_SECRET_PREFIX, name), SecretString=json.dumps(
                 {"account_id": account_id, "client_id": client_id, "client_secret": self._zoom_secrets[name]}))
         # As template.yaml declares main's token secret ({} until the first refresh); the other accounts'
         # token secrets are created by their first refresh.
-        sm.create_secret(Name=f"{ZOOM_SECRET_PREFIX}main/token", SecretString="{}")
+        sm.create_secret(Name=zoom_token_secret(ZOOM_SECRET_PREFIX, "main"), SecretString="{}")
 
     # -- what AWS does between the bucket and the function ---------------------------------------
     def load_api(self) -> ModuleType:
         """The api handler, with its calls to other functions made in-process (moto runs no Lambda code)."""
         module = load_handler("api")
-        functions = {"zoomops-participant-report": "participant_report", "zoomops-token-refresh": "token_refresh"}
+        module.runtime.use(invoker=self.invoker())
+        return module
+
+    def invoker(self) -> Callable[[str, dict, bool], dict | None]:
+        """Lambda's Invoke for the local stack: the named function's handler, in this process (a thread for
+        an asynchronous invocation, as Lambda's event queue would run it)."""
+        functions = {LOCAL.function(folder): folder for folder in FUNCTIONS}
         loaded: dict[str, ModuleType] = {}
 
-        def invoke(function: str, payload: dict, *, wait: bool) -> dict | None:
-            name = functions[function]
+        def invoke(function: str, payload: dict, wait: bool) -> dict | None:
+            name = functions[function.rsplit(":", 1)[-1]]
             target = loaded.setdefault(name, load_handler(name))
             call = lambda: target.handler(payload, LambdaContext(function_name=function))  # noqa: E731
             if wait:
@@ -299,8 +312,7 @@ class LocalStack:
             self.background.append(thread)
             return None
 
-        module.invoke = invoke
-        return module
+        return invoke
 
     def wait_background(self, timeout: float = 30.0) -> None:
         """Wait for the asynchronous invocations the api made to finish."""
@@ -312,7 +324,7 @@ class LocalStack:
         """The token secret's JSON as consumers read it (None before the first refresh)."""
         try:
             value = self.client("secretsmanager").get_secret_value(
-                SecretId=f"{ZOOM_SECRET_PREFIX}{account}/token", VersionStage="AWSCURRENT")
+                SecretId=zoom_token_secret(ZOOM_SECRET_PREFIX, account), VersionStage="AWSCURRENT")
         except self.client("secretsmanager").exceptions.ResourceNotFoundException:
             return None
         return json.loads(value["SecretString"]) or None
@@ -399,7 +411,7 @@ class LocalStack:
         return {key[len(prefix):]: self.read(key) for key in keys if key.startswith(prefix)}
 
     def job(self, job_id: str) -> dict | None:
-        from zoomops.aws import JobStore
+        from zoomops.aws.jobstore import JobStore
 
         return JobStore(JOBS_TABLE, self.client("dynamodb")).get(job_id)
 

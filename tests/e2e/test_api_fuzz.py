@@ -105,12 +105,12 @@ def fuzz(_local_stack: LocalStack) -> Fuzz:
     stack = _local_stack
     stack.reset()
     api = stack.load_api()
-    real_invoke = api.invoke
+    real_invoke = stack.invoker()
     found = Fuzz(schema=None, secrets=[])  # type: ignore[arg-type]
 
-    def invoke(function: str, payload: dict, *, wait: bool):
+    def invoke(function: str, payload: dict, wait: bool):
         if wait:
-            return real_invoke(function, payload, wait=True)
+            return real_invoke(function, payload, True)
         found.started.append(payload)
         return None
 
@@ -123,7 +123,7 @@ def fuzz(_local_stack: LocalStack) -> Fuzz:
             return {"statusCode": 500, "headers": {"Content-Type": "application/json"},
                     "body": json.dumps({"message": "Internal Server Error"})}
 
-    api.invoke = invoke
+    api.runtime.use(invoker=invoke)
     app = ApiGatewayAdapter(as_lambda)
     found.schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
     # Tokens exist from here on, so a response that gave one away would be caught.

@@ -225,7 +225,7 @@ def test_retry_csv_redrives_the_failed_rows(tmp_path, sim):
 
 
 def test_contract_option_names():
-    import zoomops.cli as cli_module
+    import zoomops.cli.disassociate as cli_module
 
     assert CONTRACT in " ".join(cli_module.__doc__.split())
     for name in ENV_VARS:

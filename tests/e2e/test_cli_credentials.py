@@ -66,14 +66,15 @@ def lines(*values: str) -> str:
 def read_like_disassociate(stack: LocalStack, base_url: str):
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-    from zoomops.aws import lti_credentials
+    from zoomops.aws.secrets import lti_credentials
 
     provider = SecretsProvider(boto3_client=stack.client("secretsmanager"))
     return lti_credentials(LTI_SECRET, base_url, max_age=1, provider=provider)
 
 
 def test_lti_stores_what_the_disassociate_function_reads(stack):
-    from zoomops.lti import LtiClient, encode_body
+    from zoomops.lti.client import LtiClient
+    from zoomops.lti.signing import encode_body
 
     right, _ = stored(stack, LTI_SECRET)  # the key and secret the LTI Pro simulator expects
     arn = stack.client("secretsmanager").describe_secret(SecretId=LTI_SECRET)["ARN"]
@@ -98,7 +99,9 @@ def test_lti_stores_what_the_disassociate_function_reads(stack):
 
 
 def test_zoom_stores_what_the_refresher_reads_then_token_refresh_works(stack):
-    from zoomops.tokens import OAuthClient, TokenRefresher, parse_accounts
+    from zoomops.settings import parse_accounts
+    from zoomops.aws.secrets import SecretsTokenStore
+    from zoomops.zoom.tokens import OAuthClient, TokenRefresher
 
     right, first_version = stored(stack, MAIN_CREDENTIALS)
     wrong = dict(right, client_secret="Wrong-Zoom-secret-5q")
@@ -109,14 +112,15 @@ def test_zoom_stores_what_the_refresher_reads_then_token_refresh_works(stack):
     assert proc.stdout.startswith("stored Zoom account main credentials in arn:aws:secretsmanager:")
     assert "zoomops token refresh --account main" in proc.stderr
     [account] = parse_accounts("main", ZOOM_SECRET_PREFIX)
-    refresher = TokenRefresher(stack.client("secretsmanager"), OAuthClient(f"{stack.zoom.base_url}/oauth/token"))
-    assert refresher._credentials(account) == wrong
+    store = SecretsTokenStore(stack.client("secretsmanager"))
+    refresher = TokenRefresher(store, OAuthClient(f"{stack.zoom.base_url}/oauth/token"))
+    assert store.credentials(account) == wrong
     refused = token(stack, "refresh", "--account", "main", "--force")
     assert refused.returncode == 1 and "credentials rejected" in refused.stderr
 
     proc = credentials(stack, "zoom", "--account", "main", stdin=lines(*right.values()))
     assert proc.returncode == 0, proc.stderr
-    assert refresher._credentials(account) == right
+    assert store.credentials(account) == right
     refreshed = token(stack, "refresh", "--account", "main", "--force")
     assert refreshed.returncode == 0 and "refreshed" in refreshed.stdout, refreshed.stderr
     ids = stack.client("secretsmanager").list_secret_version_ids(SecretId=MAIN_CREDENTIALS)["Versions"]

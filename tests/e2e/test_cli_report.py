@@ -20,7 +20,8 @@ import pytest
 from infra.local.stack import LambdaContext, LocalStack, load_handler
 from infra.local.zoom_sim import DEMO_UUIDS, Fault
 from tests.conftest import load_event
-from zoomops.reports import Pseudonymiser, instance_key
+from zoomops.zoom.reports.files import instance_key
+from zoomops.zoom.reports.pseudonymise import Pseudonymiser
 
 ZOOMOPS = Path(sys.executable).with_name("zoomops")
 LECTURE, OFFICE = "81234567890", "82345678901"

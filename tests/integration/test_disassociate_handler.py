@@ -216,20 +216,19 @@ def test_folder_placeholder_objects_are_skipped(stack: LocalStack, handler):
 
 
 def test_delivery_while_the_same_file_is_running_is_requeued_not_an_error(stack: LocalStack, handler, monkeypatch):
-    import zoomops.s3job as s3job
+    import zoomops.aws.s3job as s3job
 
     stack.put_file("incoming/busy.csv", meetings_csv(2))
     event, _ = stack.receive_events()
     if not json.loads(event["Records"][0]["body"]).get("Records"):  # moto's s3:TestEvent
         event, _ = stack.receive_events()
-    monkeypatch.setattr(handler, "IN_PROGRESS_RECHECK_SECONDS", 0)
     real, inner = s3job.process_object, []
 
     def process_while_redelivered(*args, **kwargs):
         inner.append(handler.handler(event, LambdaContext()))  # the same message arrives again meanwhile
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(s3job, "process_object", process_while_redelivered)
+    handler.runtime.use(process_object=process_while_redelivered, recheck_seconds=0)
     assert handler.handler(event, LambdaContext()) == {"batchItemFailures": []}
     assert inner == [{"batchItemFailures": []}]  # no error, so no alarm and no DLQ
     # It put itself back on the queue to look again later (the queue may also hold moto's
@@ -237,6 +236,6 @@ def test_delivery_while_the_same_file_is_running_is_requeued_not_an_error(stack:
     visible = stack.client("sqs").receive_message(QueueUrl=stack.queue_url, MaxNumberOfMessages=10,
                                                   VisibilityTimeout=0)["Messages"]
     assert sum('"ObjectCreated:Continue"' in m["Body"] and "busy.csv" in m["Body"] for m in visible) == 1
-    monkeypatch.setattr(s3job, "process_object", real)
+    handler.runtime.use(process_object=real)
     stack.dispatch(handler.handler)
     assert len(stack.lti.accepted) == 1 and stack.dlq_messages() == 0

@@ -17,7 +17,7 @@ from cfnlint.decode import cfn_yaml
 
 from infra.local import iam
 from infra.local.stack import LocalStack, load_handler
-from zoomops.settings import ConfigError
+from zoomops.errors import ConfigError
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 FUNCTIONS = {logical_id: folder for folder, logical_id in iam.FUNCTIONS.items()}  # logical id -> functions/<folder>

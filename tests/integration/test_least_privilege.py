@@ -80,7 +80,7 @@ class Container:
         with aws.running_as(env):
             self.module: ModuleType = load_handler(function)
         if function == "participant_report":
-            self.module.clock = lambda: SEPT_20
+            self.module.runtime.use(clock=lambda: SEPT_20)
 
     def handler(self, event: dict, context: Any = None) -> Any:
         with self.aws.running_as(self.env):
@@ -343,14 +343,14 @@ def test_token_refresh_runs_every_flow_on_exactly_its_template_policy(aws: Aws):
     assert actions(fn(SCHEDULED)) == {"main": "refreshed", "sub": "refreshed"}
     assert actions(fn(SCHEDULED)) == {"main": "fresh", "sub": "fresh"}
     now = time.time()
-    fn.module.clock = lambda: now + 2000  # less than the margin left: a new version of each secret
+    fn.module.runtime.use(clock=lambda: now + 2000)  # less than the margin left: a new version of each secret
     assert actions(fn(SCHEDULED)) == {"main": "refreshed", "sub": "refreshed"}
     # Another refresher holds main's lease: main is left to it, sub is refreshed.
     later = now + 4000
     stack.client("dynamodb").put_item(TableName=JOBS_TABLE, Item={
         "job_id": {"S": "token-refresh#main"}, "owner": {"S": "another-refresher"},
         "lease_until": {"N": str(int(later + 60))}, "expiration": {"N": str(int(later + 3600))}})
-    fn.module.clock = lambda: later
+    fn.module.runtime.use(clock=lambda: later)
     assert actions(fn(SCHEDULED)) == {"main": "locked", "sub": "refreshed"}
     stack.client("dynamodb").delete_item(TableName=JOBS_TABLE, Key={"job_id": {"S": "token-refresh#main"}})
     assert all(stack.zoom_token(name)["access_token"] for name in ZOOM_ACCOUNTS)

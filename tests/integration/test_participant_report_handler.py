@@ -2,7 +2,7 @@
 Zoom simulator of the local stack (accounts "main" and "sub", seeded with the demo data).
 
 The token_refresh handler runs first, so the token secrets exist. The handler's ``clock`` is frozen at a
-time after the demo's September 2024 meetings; ``continue_later`` is replaced by a recorder. Every test
+time after the demo's September 2024 meetings; its ``invoker`` (how a run continues) is a recorder. Every test
 reads what landed in S3 (and the DynamoDB manifest) back.
 """
 
@@ -19,7 +19,8 @@ import pytest
 from infra.local.stack import BUCKET, MANIFEST_TABLE, LambdaContext, LocalStack, load_handler
 from infra.local.zoom_sim import DEMO_UUIDS, Fault
 from tests.conftest import load_event
-from zoomops.reports import Pseudonymiser, instance_key
+from zoomops.zoom.reports.files import instance_key
+from zoomops.zoom.reports.pseudonymise import Pseudonymiser
 
 SCHEDULED = load_event("eventbridge_scheduled.json")
 UTC = timezone.utc
@@ -38,15 +39,14 @@ class Reports:
     def __init__(self, stack: LocalStack, module):
         self.stack, self.module, self.continued = stack, module, []
         self.s3, self.ddb = stack.client("s3"), stack.client("dynamodb")
-        module.continue_later = lambda context, payload: self.continued.append(payload)
-        module.clock = lambda: SEPT_20
+        module.runtime.use(clock=lambda: SEPT_20, invoker=lambda function, payload, wait: self.continued.append(payload))
 
     def cold(self) -> "Reports":
         """A new container: it reads the environment as it is now."""
         return Reports(self.stack, load_handler("participant_report"))
 
     def at(self, when: float) -> "Reports":
-        self.module.clock = lambda: when
+        self.module.runtime.use(clock=lambda: when)
         return self
 
     def __call__(self, event: dict, context: LambdaContext | None = None) -> dict:

@@ -23,7 +23,7 @@ def refresher(stack: LocalStack):
 
 def invoke(module, clock=None) -> dict:
     if clock is not None:
-        module.clock = clock
+        module.runtime.use(clock=clock)
     return module.handler(SCHEDULED, LambdaContext(function_name="zoomops-token-refresh", timeout_seconds=120))
 
 
@@ -115,7 +115,8 @@ def test_concurrent_refreshers_leave_one_consistent_token(stack):
 def test_consumers_use_the_stored_token_and_never_the_oauth_endpoint(stack, refresher):
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-    from zoomops.zoom import SecretTokenSource, ZoomClient
+    from zoomops.aws.secrets import SecretTokenSource
+    from zoomops.zoom.client import ZoomClient
 
     invoke(refresher)
     before = dict(stack.zoom.token_requests)

@@ -10,10 +10,12 @@ import tempfile
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zoomops.csvinput import Chunk, CsvSource, Record
-from zoomops.lti import encode_body, encode_item_columns, encode_items
-from zoomops.results import WHITESPACE, ResultFiles, cell
-from zoomops.rows import Deduplicator, check, check_chunk
+from zoomops.jobs.csvreader import CsvSource
+from zoomops.lti.rows import IMPORT_TEMPLATE, Chunk, Record
+from zoomops.lti.signing import encode_body, encode_item_columns, encode_items
+from zoomops.lti.disassociate import result_files
+from zoomops.jobs.results import cell, WHITESPACE
+from zoomops.lti.rows import check, check_chunk, Deduplicator
 
 HEADER = "Meeting ID,Context ID,Domain,custom_canvas_course_id"
 fields = st.text(alphabet=st.sampled_from(list('ab1 9-",\r\n\t=@+\\/é\x00\u2028\ufffd')), max_size=8)
@@ -47,9 +49,9 @@ def test_item_columns_encode_exactly_like_json_dumps(data, user_id):
 @settings(max_examples=200, deadline=None)
 @given(rows, st.sampled_from(["sent", "failed", "planned"]), fields)
 def test_column_writer_matches_csv_writer_with_cell(tmp_path_factory, data, status, reason):
-    out = ResultFiles(tmp_path_factory.mktemp("cols"), dry_run=False)
+    out = result_files(tmp_path_factory.mktemp("cols"), dry_run=False)
     lines = list(range(2, len(data) + 2))
-    out.columns(lines, *([row[i] for row in data] for i in range(4)), status, reason)
+    out.columns(lines, *([row[i] for row in data] for i in range(4)), status=status, reason=reason)
     out.close()
     expected = io.StringIO()
     writer = csv.writer(expected)
@@ -80,7 +82,7 @@ def test_chunk_line_numbers_match_csv_reader(records, eol, size):
     writer.writerow(HEADER.split(","))
     writer.writerows(records)
     text = buffer.getvalue()
-    source = CsvSource(io.BytesIO(text.encode()), "t.csv")
+    source = CsvSource(io.BytesIO(text.encode()), IMPORT_TEMPLATE, "t.csv")
     try:
         got = [line for chunk in source.chunks(size) for line in chunk.lines]
     except ValueError:  # refused / malformed: compared elsewhere
@@ -122,7 +124,7 @@ def test_stray_quotes_never_cost_another_line(lines, eol):
     """Lines with a quote opened and never closed: each costs its own row; every other line is read."""
     from tests.testkit import DRY_CREDS
 
-    from zoomops import disassociate
+    from zoomops.lti import disassociate
 
     text = [HEADER]
     for n, (stray, field) in enumerate(lines):
@@ -132,7 +134,7 @@ def test_stray_quotes_never_cost_another_line(lines, eol):
         text.append(",".join(values))
     data = (eol.join(text) + eol).encode()
     with tempfile.TemporaryDirectory() as tmp:
-        summary = disassociate.run(io.BytesIO(data), "q.csv", ResultFiles(tmp, dry_run=True),
+        summary = disassociate.run(io.BytesIO(data), "q.csv", result_files(tmp, dry_run=True),
                                    disassociate.Options(dry_run=True), creds=DRY_CREDS)
         rows = list(csv.DictReader(open(f"{tmp}/rows.csv", newline="", encoding="utf-8")))
     assert [int(r["line"]) for r in rows] == list(range(2, len(lines) + 2))  # no physical line lost

@@ -7,7 +7,8 @@ import io
 import pytest
 
 from zoomops import cli
-from zoomops.results import Summary
+from zoomops.cli import disassociate as dis_cli
+from zoomops.lti.disassociate import Summary
 from tests.testkit import SECRET, csv_bytes, valid_rows
 
 
@@ -40,7 +41,7 @@ def test_parser_refuses_bad_batch_size(value, capsys):
 )
 def test_report_exit_codes(tmp_path, capsys, fields, code):
     summary = Summary(file="x.csv", encoding="utf-8", **fields)
-    assert cli.report(summary, tmp_path) == code
+    assert dis_cli.report(summary, tmp_path) == code
     out, err = capsys.readouterr()
     if code == 2:
         assert "the file is empty" in err
@@ -52,18 +53,17 @@ def test_report_exit_codes(tmp_path, capsys, fields, code):
 
 def test_progress_line_shows_counts():
     stream = io.StringIO()
-    progress = cli._Progress(stream=stream, interval=0.0)
+    progress = dis_cli._Progress(stream=stream, interval=0.0)
     progress(Summary(file="f", total_rows=800, sent=790, rejected=10), 2)
-    assert progress.shown
     line = stream.getvalue()
     assert "800 rows read" in line and "batch 2" in line and "sent 790" in line and "rejected 10" in line
 
 
 def test_progress_is_rate_limited():
     stream = io.StringIO()
-    progress = cli._Progress(stream=stream, interval=3600.0)
+    progress = dis_cli._Progress(stream=stream, interval=3600.0)
     progress(Summary(file="f"), 1)
-    assert stream.getvalue() == "" and not progress.shown
+    assert stream.getvalue() == ""
 
 
 def test_main_dry_run_in_process(tmp_path, monkeypatch, capsys):

@@ -7,9 +7,9 @@ import io
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError
 
-from zoomops import credentials
-from zoomops.credentials import LTI_FIELDS
-from zoomops.settings import ConfigError
+from zoomops.cli import credentials
+from zoomops.cli.credentials import LTI_FIELDS
+from zoomops.errors import ConfigError
 
 SECRET = 'Se"cret\\-xyzzy-42'  # quotes and a backslash: JSON escapes them
 

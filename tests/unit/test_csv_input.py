@@ -8,7 +8,9 @@ import os
 
 import pytest
 
-from zoomops.csvinput import CsvSource, FileRefused, map_header, normalise_header
+from zoomops.errors import FileRefused
+from zoomops.jobs.csvreader import CsvSource, normalise_header
+from zoomops.lti.rows import IMPORT_TEMPLATE
 from tests.testkit import DOMAIN, HEADER, FailingSender, csv_bytes, meeting, run_file, valid_rows
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00\x00\x1f\xf3\xffa"
@@ -103,7 +105,7 @@ def test_cp1252_file_is_read_and_reported(tmp_path):
 
 
 def test_cp1252_value_round_trips_through_retry_csv(tmp_path, sim, creds):
-    from zoomops.lti import LtiClient
+    from zoomops.lti.client import LtiClient
 
     data = csv_bytes(f"{meeting(1)},Café,{DOMAIN},", encoding="cp1252")
     first = run_file(tmp_path, data, dry_run=False, sender=FailingSender())
@@ -232,11 +234,11 @@ def test_course_column_optional(tmp_path):
 
 def test_normalise_and_map_header_directly():
     assert normalise_header("\ufeff Meeting_ID ") == "meetingid"
-    assert map_header(["x", "Domain", "meetingId", "courseId", "context id"]) == {
+    assert IMPORT_TEMPLATE.map_header(["x", "Domain", "meetingId", "courseId", "context id"]) == {
         "domain": 1, "meeting_id": 2, "course_id": 3, "context_id": 4,
     }
     with pytest.raises(FileRefused) as info:
-        map_header(["Meeting ID", "Domain"])
+        IMPORT_TEMPLATE.map_header(["Meeting ID", "Domain"])
     assert info.value.line == 1
     assert "missing column(s) Context ID (found 'Meeting ID', 'Domain')" in info.value.reason
 
@@ -252,7 +254,7 @@ def test_csv_source_streams_from_any_reader():
             return self._io.read(min(n, 7) if n and n > 0 else 7)
 
     data = csv_bytes(*valid_rows(50))
-    source = CsvSource(Trickle(data), "t.csv")
+    source = CsvSource(Trickle(data), IMPORT_TEMPLATE, "t.csv")
     records = list(source)
     assert [r.line for r in records] == list(range(2, 52))
     assert records[-1].meeting_id == meeting(49)
@@ -276,7 +278,7 @@ def test_oversized_field_does_not_crash_the_run(tmp_path, tail):
 
 
 def test_utf8_character_cut_by_the_sniffed_sample_stays_utf8(tmp_path):
-    from zoomops.csvinput import SNIFF_BYTES
+    from zoomops.jobs.csvreader import SNIFF_BYTES
 
     head = csv_bytes(*valid_rows(1500))
     assert len(head) < SNIFF_BYTES - 200

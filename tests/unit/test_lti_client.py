@@ -12,7 +12,8 @@ import time
 import pytest
 
 from infra.local.lti_sim import Fault, LtiProSimulator
-from zoomops.lti import LtiClient, LtiCredentials, encode_body, sign_call, signature
+from zoomops.lti.client import LtiClient
+from zoomops.lti.signing import encode_body, LtiCredentials, sign_call, signature
 from tests.testkit import DOMAIN, KEY, SECRET, SleepRecorder, StepClock
 
 SIG_FAILED = "Verify LTI signature failed(2203)."

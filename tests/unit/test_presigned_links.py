@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
-from zoomops.aws import presigning_s3
+from zoomops.aws.s3 import presigning_s3
 
 
 @pytest.fixture

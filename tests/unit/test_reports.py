@@ -18,23 +18,11 @@ import pytest
 import requests
 
 from infra.local.zoom_sim import DEMO_UUIDS, Fault, ZoomSimulator, seed_demo
-from zoomops.reports import (
-    ATTENDANCE_FIELDS,
-    INSTANCE_FIELDS,
-    PARTICIPANT_FIELDS,
-    FileManifest,
-    FolderSink,
-    Options,
-    Pseudonymiser,
-    ReportRequest,
-    ReportRun,
-    csv_bytes,
-    instance_key,
-    meeting_ids_from_csv,
-    meetings_of_users,
-    rollup,
-)
-from zoomops.zoom import RateLimiter, Token, ZoomClient
+from zoomops.zoom.reports.files import ATTENDANCE_FIELDS, csv_bytes, FileManifest, FolderSink, INSTANCE_FIELDS, instance_key, PARTICIPANT_FIELDS
+from zoomops.zoom.reports.pseudonymise import Pseudonymiser
+from zoomops.zoom.reports.request import meeting_ids_from_csv, meetings_of_users, ReportRequest
+from zoomops.zoom.reports.run import Options, ReportRun, rollup
+from zoomops.zoom.client import RateLimiter, Token, ZoomClient
 
 ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET = "UnitReportsAcct1", "unit-reports-client", "unit-reports-SECRET-4411"
 LECTURE, OFFICE, REVIEW = "81234567890", "82345678901", "83456789012"

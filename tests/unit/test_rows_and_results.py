@@ -8,11 +8,11 @@ import json
 
 import pytest
 
-from zoomops import disassociate
-from zoomops.csvinput import Record
-from zoomops.lti import LtiClient
-from zoomops.results import cell
-from zoomops.rows import Deduplicator, check
+from zoomops.lti import disassociate
+from zoomops.lti.rows import Record
+from zoomops.lti.client import LtiClient
+from zoomops.jobs.results import cell
+from zoomops.lti.rows import check, Deduplicator
 from tests.testkit import (
     DOMAIN,
     TEMPLATE_HEADER,
@@ -231,9 +231,9 @@ def test_summary_fields(tmp_path):
 
 
 def test_run_requires_sender_and_creds(tmp_path):
-    from zoomops.results import ResultFiles
+    from zoomops.lti.disassociate import result_files
 
-    out = ResultFiles(tmp_path / "o", dry_run=False)
+    out = result_files(tmp_path / "o", dry_run=False)
     with pytest.raises(ValueError, match="sender"):
         disassociate.run(io.BytesIO(csv_bytes()), "x", out, disassociate.Options(), creds=None)
     with pytest.raises(ValueError, match="credentials"):
@@ -303,7 +303,7 @@ def test_rows_csv_formula_safe_for_failed_rows_and_reason(tmp_path):
 
 # ------------------------------------------------------------------ retry.csv
 def test_retry_csv_has_exactly_the_failed_rows_raw(tmp_path):
-    from zoomops.lti import BatchResult
+    from zoomops.lti.client import BatchResult
 
     lines = [
         f"123 4567 8901,ctx-a,{DOMAIN}/,crs-1",  # batch 0 (fails)
@@ -334,7 +334,7 @@ def test_retry_csv_has_exactly_the_failed_rows_raw(tmp_path):
 
 
 def test_retry_csv_fed_back_sends_exactly_the_failed_rows(tmp_path, sim, creds):
-    from zoomops.lti import BatchResult
+    from zoomops.lti.client import BatchResult
 
     lines = [f"123 4567 8901,ctx-a,{DOMAIN}/,crs-1", f"{meeting(2)},ctx-b,{DOMAIN},",
              f"{meeting(3)},ctx-c,{DOMAIN},", f"{meeting(4)},ctx-d,{DOMAIN},"]

@@ -12,8 +12,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from zoomops import disassociate
-from zoomops.results import ResultFiles
+from zoomops.lti import disassociate
+from zoomops.lti.disassociate import result_files
 from tests.testkit import DRY_CREDS, HEADER
 
 VALID_IDS = ["123456789", "12345678901", "123 4567 8901", "123-456-7890", "0123456789", "1234567890"]
@@ -51,7 +51,7 @@ def _check(data: bytes, batch_size: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         summary = disassociate.run(
-            io.BytesIO(data), "prop.csv", ResultFiles(out, dry_run=True),
+            io.BytesIO(data), "prop.csv", result_files(out, dry_run=True),
             disassociate.Options(dry_run=True, batch_size=batch_size), creds=DRY_CREDS,
         )
         on_disk = json.loads((out / "summary.json").read_text(encoding="utf-8"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from infra.local.lti_sim import Fault
-from zoomops import disassociate
-from zoomops.lti import BatchResult, LtiClient
+from zoomops.lti import disassociate
+from zoomops.lti.client import BatchResult, LtiClient
 from tests.testkit import (
     DOMAIN,
     MemoryCheckpoint,
@@ -56,7 +56,7 @@ def test_401_on_first_batch_fails_every_row_and_stops_sending(tmp_path, sim, cli
 
 
 def test_wrong_secret_run_fails_all_rows_with_lti_message(tmp_path, sim, creds):
-    from zoomops.lti import LtiCredentials
+    from zoomops.lti.signing import LtiCredentials
 
     wrong = LtiCredentials(key=creds.key, secret="wrong-secret", base_url=creds.base_url)
     client = LtiClient(wrong, sleep=SleepRecorder())

@@ -7,8 +7,10 @@ import logging
 import pytest
 
 from infra.local.lti_sim import Fault, LtiProSimulator
-from zoomops import cli, disassociate
-from zoomops.lti import LtiClient, LtiCredentials, encode_body
+from zoomops import cli
+from zoomops.lti import disassociate
+from zoomops.lti.client import LtiClient
+from zoomops.lti.signing import encode_body, LtiCredentials
 from zoomops.settings import CliLtiSettings
 from tests.testkit import DOMAIN, KEY, SECRET, SleepRecorder, csv_bytes, meeting, run_file, valid_rows
 

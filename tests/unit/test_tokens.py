@@ -21,14 +21,11 @@ import urllib3.util.retry
 
 from infra.local.stack import JOBS_TABLE
 from infra.local.zoom_sim import DEFAULT_SCOPE, FakeClock, Fault, ZoomSimulator
-from zoomops.settings import ConfigError
-from zoomops.tokens import (
-    DynamoLease,
-    OAuthClient,
-    TokenRefresher,
-    ZoomAccount,
-    parse_accounts,
-)
+from zoomops.errors import ConfigError
+from zoomops.aws.dynamo import DynamoLease
+from zoomops.settings import parse_accounts, ZoomAccount
+from zoomops.aws.secrets import SecretsTokenStore
+from zoomops.zoom.tokens import OAuthClient, TokenRefresher
 
 START = 1_727_784_000.0  # 2024-10-01T12:00:00Z
 LIFE = 3599  # the simulator's expires_in (token_ttl 3600 - 1, as Zoom answers)
@@ -119,7 +116,7 @@ def main(accounts):
 def make_refresher(zsim, sm, clock):
     def make(*, secrets=None, lease=None, margin=MARGIN, **oauth):
         oauth.setdefault("backoff", 0.01)
-        return TokenRefresher(secrets or sm, OAuthClient(f"{zsim.base_url}/oauth/token", **oauth),
+        return TokenRefresher(SecretsTokenStore(secrets or sm), OAuthClient(f"{zsim.base_url}/oauth/token", **oauth),
                               margin=margin, lease=lease, clock=clock)
     return make
 

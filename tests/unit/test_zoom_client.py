@@ -25,19 +25,10 @@ import requests
 import urllib3.util.retry
 
 from infra.local.zoom_sim import DEMO_UUIDS, FakeClock, Fault, ZoomSimulator, seed_demo
-from zoomops import zoom
-from zoomops.zoom import (
-    MAX_PAGE_SIZE,
-    DailyLimitReached,
-    RateLimiter,
-    SecretTokenSource,
-    Token,
-    ZoomClient,
-    ZoomError,
-    category_of,
-    parse_retry_after,
-    quote_uuid,
-)
+from zoomops.zoom import client as zoom
+from zoomops.aws.secrets import SecretTokenSource
+from zoomops.errors import DailyLimitReached, ZoomError
+from zoomops.zoom.client import category_of, MAX_PAGE_SIZE, parse_retry_after, quote_uuid, RateLimiter, Token, ZoomClient
 
 ACCOUNT_ID = "CampusMainAcct01"
 CLIENT_ID = "campus-s2s-client-id"
@@ -357,13 +348,15 @@ def test_second_401_raises_after_exactly_one_reread(zsim, tokens, make_client):
 def test_401_with_secret_token_source_over_secrets_manager(stack, zsim, clock, make_client, issued):
     """token_refresh writes the secret, the client reads it through Powertools' cache and force-fetches on 401."""
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
-    from zoomops.tokens import OAuthClient, TokenRefresher, parse_accounts
+    from zoomops.settings import parse_accounts
+    from zoomops.aws.secrets import SecretsTokenStore
+    from zoomops.zoom.tokens import OAuthClient, TokenRefresher
 
     sm = stack.client("secretsmanager")
     sm.create_secret(Name="p/main/credentials", SecretString=(
         f'{{"account_id": "{ACCOUNT_ID}", "client_id": "{CLIENT_ID}", "client_secret": "{CLIENT_SECRET}"}}'))
     (account,) = parse_accounts("main", "p/")
-    refresher = TokenRefresher(sm, OAuthClient(f"{zsim.base_url}/oauth/token"), clock=clock)
+    refresher = TokenRefresher(SecretsTokenStore(sm), OAuthClient(f"{zsim.base_url}/oauth/token"), clock=clock)
     assert refresher.refresh(account).action == "refreshed"
     source = SecretTokenSource(account.token_secret, SecretsProvider(boto3_client=sm), max_age=300)
     client = make_client(source)

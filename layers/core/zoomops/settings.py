@@ -11,22 +11,12 @@ import os
 from dataclasses import dataclass
 from typing import Mapping
 
+from .errors import ConfigError
+from .lti import MAX_BATCH
+from .names import REPORTS_PREFIX, zoom_credentials_secret, zoom_token_secret
 
-# Object key prefixes in the files bucket: one place for handlers, local stack and CLI.
-INCOMING_PREFIX = "incoming/"
-DRYRUN_PREFIX = "dryrun/"
-PROCESSED_PREFIX = "processed/"
-REJECTED_PREFIX = "rejected/"
-RESULTS_PREFIX = "results/"
-
-
-MAX_BATCH = 400  # Zoom documents at most 400 meetings per bulk LTI Pro call
 DEFAULT_OAUTH_URL = "https://zoom.us/oauth/token"
 DEFAULT_MARGIN = 30 * 60  # refresh with half an hour left: the 10-minute schedule gets three chances
-
-
-class ConfigError(RuntimeError):
-    """A setting is missing or malformed; the message names it."""
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -135,7 +125,7 @@ class TokenRefreshSettings(ZoomAccountsSettings):
 @dataclass(frozen=True)
 class ReportSettings(ZoomAccountsSettings):
     bucket: str = ""
-    prefix: str = "reports/"
+    prefix: str = REPORTS_PREFIX
     manifest_table: str = ""
     lookback_days: int = 7  # the scheduled run looks at meetings of the last week
     users: str = ""  # comma-separated Zoom users (emails or ids); empty: every active user
@@ -154,7 +144,7 @@ class ReportSettings(ZoomAccountsSettings):
             account_names=_required(env, "ZOOMOPS_ZOOM_ACCOUNTS"),
             secret_prefix=_required(env, "ZOOMOPS_ZOOM_SECRET_PREFIX"),
             bucket=_required(env, "ZOOMOPS_REPORTS_BUCKET"),
-            prefix=(env.get("ZOOMOPS_REPORTS_PREFIX") or "reports/").strip(),
+            prefix=(env.get("ZOOMOPS_REPORTS_PREFIX") or REPORTS_PREFIX).strip(),
             manifest_table=_required(env, "ZOOMOPS_MANIFEST_TABLE"),
             lookback_days=_int(env, "ZOOMOPS_REPORT_LOOKBACK_DAYS", 7, 1, 365),
             users=(env.get("ZOOMOPS_REPORT_USERS") or "").strip(),
@@ -208,7 +198,7 @@ def parse_accounts(names: str, secret_prefix: str) -> list[ZoomAccount]:
         if name in seen:
             raise ConfigError(f"ZOOMOPS_ZOOM_ACCOUNTS: account name {name!r} appears twice")
         seen.add(name)
-        accounts.append(ZoomAccount(name, f"{secret_prefix}{name}/credentials", f"{secret_prefix}{name}/token"))
+        accounts.append(ZoomAccount(name, zoom_credentials_secret(secret_prefix, name), zoom_token_secret(secret_prefix, name)))
     if not accounts:
         raise ConfigError("ZOOMOPS_ZOOM_ACCOUNTS must name at least one Zoom account (comma-separated)")
     return accounts

@@ -1,8 +1,7 @@
-"""Row rules for bulk disassociate: validation and de-duplication.
+"""The LTI Pro import template (the CSV admins import and remove) and its row rules.
 
-Every record ends in exactly one of these states: ``valid`` (to be sent),
-``rejected`` (with the field and the reason) or ``duplicate`` (with the line
-that already carries the same meeting, context and domain).
+Every record ends in exactly one of these states: ``valid`` (to be sent), ``rejected`` (with the field
+and the reason) or ``duplicate`` (with the line that already carries the same meeting, context and domain).
 """
 
 from __future__ import annotations
@@ -10,8 +9,21 @@ from __future__ import annotations
 import re
 from itertools import compress, count, repeat
 from operator import add, methodcaller, mul, not_, or_, sub
+from typing import Any
 
-from .csvinput import Chunk, Record
+from ..jobs.csvreader import Column, Schema
+
+# The four columns of LTI Pro's "Download a CSV Template", in template order; other accepted names are
+# normalised (lower case, no spaces, `_` or `-`), best first.
+IMPORT_TEMPLATE = Schema("the LTI Pro import template", (
+    Column("meeting_id", "Meeting ID", ("meetingid", "zoommeetingid", "meetingnumber", "meeting"), required=True),
+    Column("context_id", "Context ID", ("contextid", "lticontextid", "coursecontextid", "context"), required=True),
+    Column("domain", "Domain", ("domain", "lmsdomain", "lmsurl", "domainurl"), required=True),
+    Column("course_id", "custom_canvas_course_id", ("customcanvascourseid", "courseid", "canvascourseid", "course")),
+))
+TEMPLATE_HEADER = IMPORT_TEMPLATE.header
+Record = IMPORT_TEMPLATE.Record
+Chunk = IMPORT_TEMPLATE.Chunk
 
 MIN_MEETING_DIGITS = 9
 MAX_MEETING_DIGITS = 11
@@ -24,7 +36,7 @@ _strip = str.strip
 _rstrip_slash = methodcaller("rstrip", "/")
 
 
-def check(record: Record) -> tuple[str, str, str] | str:
+def check(record: Any) -> tuple[str, str, str] | str:
     """The normalised (meeting_id, context_id, domain), or the reason the row is rejected."""
     raw_meeting = record.meeting_id.strip()
     if not raw_meeting:
@@ -49,7 +61,7 @@ def check(record: Record) -> tuple[str, str, str] | str:
     return meeting, context, domain
 
 
-def check_chunk(chunk: Chunk) -> tuple[list[str], list[str], list[str], list[str], dict[int, str]]:
+def check_chunk(chunk: Any) -> tuple[list[str], list[str], list[str], list[str], dict[int, str]]:
     """:func:`check` for a whole chunk: normalised meeting, context, domain and course
     columns, and ``{index: reason}`` for the rejected records.
 

@@ -14,16 +14,16 @@ import io
 import uuid
 from typing import Any, Callable
 
-from .aws import JobStore
-from .csvinput import TEMPLATE_HEADER
-from .settings import DRYRUN_PREFIX, INCOMING_PREFIX
+from ..errors import NotFound
+from ..lti.rows import TEMPLATE_HEADER
+from ..names import API_UPLOADS, DRYRUN_PREFIX, INCOMING_PREFIX
 
 PRESIGN_SECONDS = 900
 RESULT_FILES = ("summary.json", "rows.csv", "retry.csv", "requests.jsonl")
 _PROGRESS = ("total_rows", "sent", "planned", "rejected", "duplicates", "failed", "batches")
 
 
-class UnknownJob(LookupError):
+class UnknownJob(NotFound):
     def __init__(self, job_id: str):
         super().__init__(f"no job {job_id!r}")
         self.job_id = job_id
@@ -33,11 +33,11 @@ def new_job_id(kind: str) -> str:
     return f"{kind}-{uuid.uuid4().hex[:24]}"
 
 
-def create_disassociate_job(store: JobStore, s3, bucket: str, *, rows: list[dict] | None, file_name: str | None,
+def create_disassociate_job(store: Any, s3, bucket: str, *, rows: list[dict] | None, file_name: str | None,
                             dry_run: bool, user_id: str | None, batch_size: int) -> dict[str, Any]:
     job_id = new_job_id("dis")
     name = file_name or ("inline.csv" if rows is not None else "upload.csv")
-    key = f"{DRYRUN_PREFIX if dry_run else INCOMING_PREFIX}api/{job_id}/{name}"
+    key = f"{DRYRUN_PREFIX if dry_run else INCOMING_PREFIX}{API_UPLOADS}{job_id}/{name}"
     store.create(job_id, {"kind": "disassociate", "source": f"s3://{bucket}/{key}", "file": name,
                           "dry_run": dry_run, "user_id": user_id or "", "batch_size": batch_size, "entry": "api"})
     answer: dict[str, Any] = {"jobId": job_id, "state": "queued"}
@@ -61,7 +61,7 @@ def rows_csv(rows: list[dict]) -> bytes:
     return buffer.getvalue().encode()
 
 
-def describe_disassociate_job(store: JobStore, s3, bucket: str, job_id: str) -> dict[str, Any]:
+def describe_disassociate_job(store: Any, s3, bucket: str, job_id: str) -> dict[str, Any]:
     job = store.get(job_id)
     if not job or job.get("kind") != "disassociate":
         raise UnknownJob(job_id)
@@ -84,14 +84,14 @@ def describe_disassociate_job(store: JobStore, s3, bucket: str, job_id: str) -> 
     return answer
 
 
-def create_report_job(store: JobStore, invoke_async: Callable[[dict], None], request: dict[str, Any]) -> dict:
+def create_report_job(store: Any, invoke_async: Callable[[dict], None], request: dict[str, Any]) -> dict:
     job_id = new_job_id("rep")
     store.create(job_id, {"kind": "report", "request": request, "entry": "api"})
     invoke_async({**request, "job_id": job_id})
     return {"jobId": job_id, "state": "queued"}
 
 
-def describe_report_job(store: JobStore, job_id: str) -> dict[str, Any]:
+def describe_report_job(store: Any, job_id: str) -> dict[str, Any]:
     job = store.get(job_id)
     if not job or job.get("kind") != "report":
         raise UnknownJob(job_id)

@@ -1,18 +1,25 @@
-"""``zoomops credentials``: store LTI Pro and Zoom credentials in Secrets Manager from stdin.
+"""``zoomops credentials lti --secret-id ID_OR_ARN [--user-id ID]`` and ``zoomops credentials zoom --account NAME``:
+store LTI Pro and Zoom credentials in Secrets Manager, read from stdin (no echo on a terminal), as a new
+secret version. Exit 0: stored; 1: Secrets Manager failed; 2: input refused.
 
-The JSON written is exactly what the functions read: the LTI secret
-``{"key", "secret"[, "user_id"]}`` (``aws.lti_credentials``) and each Zoom account's
-``<prefix><account>/credentials`` ``{"account_id", "client_id", "client_secret"}``
-(``tokens.TokenRefresher``). No value is ever printed, logged or put into an exception.
+The JSON written is exactly what the functions read: the LTI secret ``{"key", "secret"[, "user_id"]}``
+(``aws.secrets.lti_credentials``) and each Zoom account's ``<prefix><account>/credentials``
+``{"account_id", "client_id", "client_secret"}`` (``aws.secrets.SecretsTokenStore``). No value is ever
+printed, logged or put into an exception.
 """
 
 from __future__ import annotations
 
+import argparse
 import getpass
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, TextIO
+
+from ..errors import ConfigError, Refused, StoreError
+from .common import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, fail
 
 LTI_FIELDS = ("key", "secret")
 ZOOM_FIELDS = ("account_id", "client_id", "client_secret")
@@ -20,12 +27,8 @@ _IDS = ("key", "account_id", "client_id", "user_id")  # identifiers: no whitespa
 PLACEHOLDER = "CHANGE_ME"  # what template.yaml creates the secrets with
 
 
-class InputError(ValueError):
+class InputError(Refused):
     """Refused input: the message names the field, never its value."""
-
-
-class StoreError(RuntimeError):
-    """Secrets Manager refused or failed the write: the message names the secret, never a value."""
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,7 @@ def lti_target(secret_id: str, user_id: str | None = None) -> Target:
 
 
 def zoom_target(account: str, env: Mapping[str, str]) -> Target:
-    from .settings import ConfigError, _required
-    from .tokens import parse_accounts
+    from ..settings import _required, parse_accounts
 
     prefix = _required(env, "ZOOMOPS_ZOOM_SECRET_PREFIX")
     if "," in account or not account.strip():
@@ -108,7 +110,7 @@ def store(client, target: Target, values: dict[str, str]) -> tuple[str, str, boo
 
     secrets = [*values.values(), *target.extra.values()]
     try:
-        from .aws import put_secret
+        from ..aws.secrets import put_secret
 
         return put_secret(client, target.secret_id, json.dumps({**values, **target.extra}),
                           create_description=target.create_description)
@@ -133,3 +135,72 @@ def aws_reason(exc: Exception, secrets: Iterable[str]) -> str:
             if form:
                 text = text.replace(form, "***")
     return text
+
+
+_STDIN_HELP = ("stdin: on a terminal each value is asked for without echo; otherwise one value per line,\n"
+               "in the order above (CRLF, a BOM and trailing blank lines are fine; nothing else).\n"
+               "Exit 0: stored; 1: Secrets Manager refused or failed; 2: input or usage refused\n"
+               "(1 and 2 store nothing).")
+
+
+def add_parser(commands) -> None:
+    creds = commands.add_parser(
+        "credentials", help="store LTI Pro or Zoom credentials in Secrets Manager, read from stdin",
+        description="Store credentials in Secrets Manager as a new secret version, read from stdin so no value "
+                    "lands in shell history. Values are never printed.")
+    kinds = creds.add_subparsers(dest="credentials_command", required=True, metavar="KIND")
+    raw = argparse.RawDescriptionHelpFormatter
+    lti = kinds.add_parser(
+        "lti", help="the LTI Pro key and secret (the disassociate function's secret)", formatter_class=raw,
+        description="Read the LTI Pro key and secret (lines: key, secret) and store them as a new version of\n"
+                    "the LTI secret: {\"key\": ..., \"secret\": ...[, \"user_id\": ...]}.\n\n" + _STDIN_HELP,
+        epilog="examples:\n"
+               "  zoomops credentials lti --secret-id \"$LTI_SECRET_ARN\"     # asks: key, secret\n"
+               "  pass show lti-pro | zoomops credentials lti --secret-id \"$LTI_SECRET_ARN\"")
+    lti.add_argument("--secret-id", required=True, metavar="ID_OR_ARN", help="the LTI secret: the stack output LtiSecretArn")
+    lti.add_argument("--user-id", metavar="ID", help="also store a default Zoom admin user id (the {userId, "
+                                                     "meetingList} body form); without it the secret has none")
+    zoom = kinds.add_parser(
+        "zoom", help="a Zoom account's Server-to-Server OAuth app credentials", formatter_class=raw,
+        description="Read a Zoom S2S OAuth app's credentials (lines: account_id, client_id, client_secret)\n"
+                    "and store them in <ZOOMOPS_ZOOM_SECRET_PREFIX><account>/credentials, the secret the token\n"
+                    "refresher reads (created if it does not exist).\n\n" + _STDIN_HELP,
+        epilog="examples:\n"
+               "  zoomops credentials zoom --account main     # asks: account_id, client_id, client_secret\n"
+               "  pass show zoom/main | zoomops credentials zoom --account main\n"
+               "then: zoomops token refresh --account main --force")
+    zoom.add_argument("--account", required=True, metavar="NAME",
+                      help="account name (letters, digits, - and _), as in ZOOMOPS_ZOOM_ACCOUNTS")
+    creds.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    from ..aws import guard_sdk_logs
+
+    try:
+        if args.credentials_command == "lti":
+            target = lti_target(args.secret_id, args.user_id)
+        else:
+            target = zoom_target(args.account, os.environ)
+        values = read_values(target.fields)
+    except (ConfigError, ValueError) as exc:  # InputError is a ValueError
+        return fail(exc, status=EXIT_REFUSED, suffix="; nothing stored")
+    except (EOFError, KeyboardInterrupt):
+        print("\nzoomops: cancelled; nothing stored", file=sys.stderr)
+        return EXIT_REFUSED
+    guard_sdk_logs()
+    try:
+        arn, version, created = store(boto3.session.Session().client("secretsmanager"), target, values)
+    except (StoreError, BotoCoreError) as exc:  # BotoCoreError: no client (no region), no value in it
+        return fail(exc, status=EXIT_FAILED)
+    print(f"stored {target.what} in {arn}: version {version}" + (" (new secret)" if created else ""))
+    if args.credentials_command == "zoom":
+        configured = [n.strip() for n in os.environ.get("ZOOMOPS_ZOOM_ACCOUNTS", "").split(",") if n.strip()]
+        if configured and args.account not in configured:
+            print(f"note: {args.account} is not in ZOOMOPS_ZOOM_ACCOUNTS: add it to the stack's ZoomAccounts "
+                  f"parameter so the refresher keeps its token", file=sys.stderr)
+        print(f"next: zoomops token refresh --account {args.account} --force", file=sys.stderr)
+    return EXIT_OK

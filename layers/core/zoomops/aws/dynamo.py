@@ -1,0 +1,66 @@
+"""DynamoDB adapters beside the job store: short exclusive leases and the report manifest."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any, Callable
+
+
+class DynamoLease:
+    """A short exclusive lease in the jobs table (conditional put; expired leases are taken over)."""
+
+    def __init__(self, table: str, client, *, clock: Callable[[], float] = time.time):
+        self._table, self._db, self._clock = table, client, clock
+        self._owner = str(uuid.uuid4())
+
+    def acquire(self, name: str, ttl: int) -> bool:
+        now = self._clock()
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={"job_id": {"S": name}, "owner": {"S": self._owner},
+                      "lease_until": {"N": str(int(now + ttl))}, "expiration": {"N": str(int(now + ttl + 3600))}},
+                ConditionExpression="attribute_not_exists(job_id) OR lease_until < :now OR #o = :me",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":now": {"N": str(int(now))}, ":me": {"S": self._owner}},
+            )
+            return True
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+
+    def release(self, name: str) -> None:
+        try:
+            self._db.delete_item(TableName=self._table, Key={"job_id": {"S": name}},
+                                 ConditionExpression="#o = :me", ExpressionAttributeNames={"#o": "owner"},
+                                 ExpressionAttributeValues={":me": {"S": self._owner}})
+        except self._db.exceptions.ConditionalCheckFailedException:
+            pass
+
+
+class DynamoManifest:
+    """The report manifest in DynamoDB: one item per finished instance, one for the resume time."""
+
+    def __init__(self, table: str, client, scope: str = "default"):
+        self._table, self._db, self._scope = table, client, scope
+
+    def _key(self, name: str) -> dict:
+        return {"key": {"S": f"{self._scope}#{name}"}}
+
+    def done(self, instance_uuid: str) -> bool:
+        return "Item" in self._db.get_item(TableName=self._table, Key=self._key(f"instance#{instance_uuid}"))
+
+    def mark_done(self, instance_uuid: str, info: dict[str, Any]) -> None:
+        self._db.put_item(TableName=self._table, Item={**self._key(f"instance#{instance_uuid}"),
+                                                        "info": {"S": json.dumps(info)}})
+
+    def resume_after(self) -> str | None:
+        item = self._db.get_item(TableName=self._table, Key=self._key("resume")).get("Item")
+        return item["resume_after"]["S"] if item else None
+
+    def set_resume_after(self, when: str | None) -> None:
+        if when is None:
+            self._db.delete_item(TableName=self._table, Key=self._key("resume"))
+        else:
+            self._db.put_item(TableName=self._table, Item={**self._key("resume"), "resume_after": {"S": when}})

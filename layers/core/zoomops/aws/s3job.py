@@ -1,0 +1,138 @@
+"""Bulk disassociate for one S3 object: the service the Lambda handler calls.
+
+``incoming/<path>`` sends, ``dryrun/<path>`` only plans. Results go to
+``results/<file name>/<run id>/``; the source moves to ``processed/<path>``, or
+``rejected/<path>`` when the file itself is refused. Per-file options come from
+the object's metadata (``user-id``, ``batch-size``, ``dry-run``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..clock import run_stamp, utc_now
+from ..lti import MAX_BATCH, disassociate
+from ..lti.disassociate import Summary, result_files
+from ..lti.signing import LtiCredentials
+from ..names import API_UPLOADS, DRYRUN_PREFIX, INCOMING_PREFIX, PROCESSED_PREFIX, REJECTED_PREFIX, RESULTS_PREFIX
+from .jobstore import JobStore, ThrottledProgress
+from .s3 import ObjectRef, move_object, upload_dir
+
+
+@dataclass
+class Deps:
+    s3: Any
+    jobs: JobStore
+    credentials: Callable[[], tuple[LtiCredentials, str | None]]
+    sender: Callable[[LtiCredentials], disassociate.Sender]
+    batch_size: int = MAX_BATCH
+
+
+API_UPLOAD = re.compile(rf"^{API_UPLOADS}(dis-[0-9a-f]{{24}})/[^/]+$")
+
+
+def job_id_for(ref: ObjectRef) -> str:
+    digest = hashlib.sha256(f"{ref.bucket}\n{ref.key}\n{ref.etag}\n{ref.version}\n{ref.sequencer}".encode()).hexdigest()
+    return f"dis-{digest[:24]}"
+
+
+def _overrides(metadata: dict[str, str], default_batch: int) -> tuple[dict[str, Any], str | None]:
+    """Per-file options from object metadata, or the reason they are unusable."""
+    options: dict[str, Any] = {"batch_size": default_batch, "user_id": None, "dry_run": False}
+    raw = metadata.get("batch-size", "").strip()
+    if raw:
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_BATCH:
+            return options, f"object metadata batch-size must be a whole number 1-{MAX_BATCH}, got {raw!r}"
+        options["batch_size"] = int(raw)
+    user = metadata.get("user-id", "").strip()
+    if user:
+        options["user_id"] = user
+    dry = metadata.get("dry-run", "").strip().lower()
+    if dry:
+        if dry not in ("true", "false", "1", "0", "yes", "no"):
+            return options, f"object metadata dry-run must be true or false, got {dry!r}"
+        options["dry_run"] = dry in ("true", "1", "yes")
+    return options, None
+
+
+def _source(ref: ObjectRef) -> tuple[str, bool] | str:
+    """(the path under the source prefix, dry run by prefix), or why the object is skipped."""
+    for prefix, dry in ((DRYRUN_PREFIX, True), (INCOMING_PREFIX, False)):
+        if ref.key.startswith(prefix):
+            relative = ref.key[len(prefix):]
+            if not relative or relative.endswith("/"):
+                return f"{ref.key} is a folder placeholder, not a file"
+            return relative, dry
+    return f"{ref.key} is not under {INCOMING_PREFIX} or {DRYRUN_PREFIX}"
+
+
+def _start_job(ref: ObjectRef, deps: Deps, relative: str, dry_by_prefix: bool, options: dict[str, Any]) -> tuple[str, dict]:
+    """The job record, created or resumed. A file uploaded for a job the API created carries that job's
+    id in its key; the job's record already holds its options (dry run, user id, batch size), kept here."""
+    api_job = API_UPLOAD.match(relative)
+    job_id = api_job.group(1) if api_job else job_id_for(ref)
+    return job_id, deps.jobs.start(job_id, {
+        "kind": "disassociate",
+        "source": f"s3://{ref.bucket}/{ref.key}",
+        "file": ref.name,
+        "run_id": f"{run_stamp(time.time())}-{job_id[4:12]}",
+        "dry_run": dry_by_prefix or options["dry_run"],
+        "batch_size": options["batch_size"],
+        "user_id": options["user_id"] or "",
+        "started_at": utc_now(),
+    })
+
+
+def process_object(ref: ObjectRef, deps: Deps, *, time_left: Callable[[], float] | None = None,
+                   min_time_left: float = 60.0) -> dict:
+    where = _source(ref)
+    if isinstance(where, str):
+        return {"skipped": where}
+    relative, dry_by_prefix = where
+    try:
+        obj = deps.s3.get_object(Bucket=ref.bucket, Key=ref.key, **({"VersionId": ref.version} if ref.version else {}))
+    except deps.s3.exceptions.NoSuchKey:
+        return {"skipped": f"{ref.key} no longer exists (already processed)"}  # a late duplicate delivery
+    options, metadata_error = _overrides(obj.get("Metadata", {}), deps.batch_size)
+    job_id, job = _start_job(ref, deps, relative, dry_by_prefix, options)
+    if job.get("finished_at"):
+        # Delivered again after the idempotency record expired (the bucket is versioned, so the
+        # version is still readable after the move): the job is done, its results stand.
+        return {"skipped": f"{ref.key} was already processed as job {job_id} ({job.get('state')})"}
+    # A resumed attempt keeps the first attempt's run id and batch layout.
+    results_prefix = f"{RESULTS_PREFIX}{ref.name}/{job['run_id']}/"
+    summary = _run(obj, ref, deps, job_id, job, metadata_error, results_prefix, time_left, min_time_left)
+    target = (REJECTED_PREFIX if summary.refused else PROCESSED_PREFIX) + relative
+    move_object(deps.s3, ref, target)
+    state = "rejected" if summary.refused else "partially_failed" if summary.failed else "succeeded"
+    deps.jobs.update(job_id, summary, state=state, finished_at=utc_now(), results_prefix=results_prefix,
+                     moved_to=target, encoding=summary.encoding, refused=summary.refused)
+    return {"job_id": job_id, "state": state, "results": f"s3://{ref.bucket}/{results_prefix}",
+            "moved_to": target, **summary.as_dict()}
+
+
+def _run(obj: dict, ref: ObjectRef, deps: Deps, job_id: str, job: dict, metadata_error: str | None,
+         results_prefix: str, time_left: Callable[[], float] | None, min_time_left: float) -> Summary:
+    """The file's run in a temporary folder, its result files uploaded under ``results_prefix``."""
+    creds, default_user = deps.credentials()
+    options = disassociate.Options(dry_run=bool(job["dry_run"]), user_id=job["user_id"] or default_user,
+                                   batch_size=int(job["batch_size"]))
+    with tempfile.TemporaryDirectory(prefix="zoomops-") as tmp:
+        out = result_files(tmp, dry_run=options.dry_run)
+        if metadata_error:
+            summary = Summary(file=ref.name, refused=f"{ref.name}: {metadata_error}", run_id=job["run_id"],
+                              dry_run=options.dry_run, started_at=utc_now(), finished_at=utc_now())
+            out.finish(summary.as_dict())
+        else:
+            summary = disassociate.run(
+                obj["Body"], ref.name, out, options, sender=None if options.dry_run else deps.sender(creds),
+                creds=creds, checkpoint=deps.jobs.checkpoint(job_id), progress=ThrottledProgress(deps.jobs, job_id),
+                time_left=time_left, min_time_left=min_time_left, run_id=job["run_id"])
+        upload_dir(deps.s3, Path(tmp), ref.bucket, results_prefix)
+    return summary

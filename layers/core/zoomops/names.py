@@ -1,0 +1,91 @@
+"""Resource names in one place: the files bucket's prefixes, the secret naming scheme, and the local
+stack's physical names. Handlers' settings, the local stack, the IAM harness and the template tests all
+read them from here; template.yaml spells the same names (``tests/test_template.py`` checks it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Object key prefixes in the files bucket.
+INCOMING_PREFIX = "incoming/"  # a CSV to remove (bulk disassociate)
+DRYRUN_PREFIX = "dryrun/"  # the same, planned only
+PROCESSED_PREFIX = "processed/"  # sources after their run
+REJECTED_PREFIX = "rejected/"  # sources refused as a whole
+RESULTS_PREFIX = "results/"  # results/<file name>/<run id>/...
+REPORTS_PREFIX = "reports/"  # participant and registrant reports
+API_UPLOADS = "api/"  # <incoming|dryrun>/api/<job id>/<file>: uploads for jobs the API created
+SOURCE_PREFIXES = (INCOMING_PREFIX, DRYRUN_PREFIX)  # what the bucket notifies the disassociate queue of
+
+# Zoom account secrets: <prefix><account>/credentials (the admin's) and <prefix><account>/token (the refresher's).
+# The stack's prefix is "<stack name>/zoom/".
+ZOOM_SECRET_PATH = "zoom/"
+
+
+def zoom_credentials_secret(prefix: str, account: str) -> str:
+    return f"{prefix}{account}/credentials"
+
+
+def zoom_token_secret(prefix: str, account: str) -> str:
+    return f"{prefix}{account}/token"
+
+
+# Handler folder under functions/ -> the template's logical id of its function.
+FUNCTIONS = {
+    "disassociate": "DisassociateFunction",
+    "token_refresh": "TokenRefreshFunction",
+    "participant_report": "ParticipantReportFunction",
+    "api": "ApiFunction",
+}
+
+
+@dataclass(frozen=True)
+class StackNames:
+    """Physical names of one stack's resources where zoomops chooses them (the local stack, and the
+    template's own ``!Sub "${AWS::StackName}..."`` names)."""
+
+    stack: str
+
+    @property
+    def bucket(self) -> str:
+        return f"{self.stack}-files"
+
+    @property
+    def queue(self) -> str:
+        return f"{self.stack}-disassociate"
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.stack}-disassociate-dlq"
+
+    @property
+    def jobs_table(self) -> str:
+        return f"{self.stack}-jobs"
+
+    @property
+    def idempotency_table(self) -> str:
+        return f"{self.stack}-idempotency"
+
+    @property
+    def manifest_table(self) -> str:
+        return f"{self.stack}-manifest"
+
+    @property
+    def lti_secret(self) -> str:
+        return f"{self.stack}/lti"
+
+    @property
+    def zoom_secret_prefix(self) -> str:
+        return f"{self.stack}/{ZOOM_SECRET_PATH}"
+
+    @property
+    def pseudonym_secret(self) -> str:
+        return f"{self.stack}/reports/pseudonym-key"
+
+    def function(self, folder: str) -> str:
+        """A function's name: ``<stack>-<folder with dashes>`` (the template names ParticipantReportFunction
+        so; the others get the same name locally)."""
+        return f"{self.stack}-{folder.replace('_', '-')}"
+
+
+LOCAL = StackNames("zoomops-local")
