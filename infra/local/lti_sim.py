@@ -1,4 +1,4 @@
-"""A strict, local simulator of the Zoom LTI Pro bulk-disassociate API.
+"""A strict, local simulator of the Zoom LTI Pro bulk import / bulk disassociate API.
 
 Real HTTP on 127.0.0.1 (standard library only).  It rejects what the real
 LTI Pro API would reject, so that client bugs show up in tests instead of in
@@ -6,17 +6,27 @@ production.  It deliberately does NOT import anything from the ``zoomops``
 package: the signature check below is an independent implementation and so
 cross-checks the client's.
 
-Endpoint::
+Endpoints (same signature, query parameters, body forms and 400-meeting limit)::
 
-    PUT /api/v1/lti/rich/meeting/bulkDisassociate?key=...&timestamp=...
-    X-Lti-Signature: <urlsafe-b64(HMAC-SHA1(secret, "key=...&timestamp=...")) without '='>
+    POST /api/v1/lti/rich/meeting/bulkImport?key=...&timestamp=...
+         -> 200 {"status": true, "result": "Processing Bulk Import"}
+    PUT  /api/v1/lti/rich/meeting/bulkDisassociate?key=...&timestamp=...
+         -> 200 {"status": true, "result": "Processing Bulk Disassociate"}
+    X-Lti-Signature: <urlsafe-b64(HMAC-SHA1(secret, sorted "name=value" query pairs joined by "&")) without '='>
     Content-Type: application/json
+    body: [{"meetingId", "contextId", "domain"[, "courseId"]}, ...]  or  {"userId": ..., "meetingList": [...]}
+
+The simulator keeps LTI Pro's associations: bulkImport adds (meetingId, contextId, domain) with its courseId
+(an import of a known triple updates its courseId), bulkDisassociate removes the matching triples (its answer
+is the same whatever it matched).  ``associations()`` lists them; ``add_associations()`` seeds some (as if
+imported by CSV through the UI).
 
 Control endpoints (so another process can drive it)::
 
-    GET  /__sim/state    -> {"received": n, "accepted": [...], "faults_pending": n}
-    POST /__sim/faults   <- JSON list of Fault field dicts (appended)
-    POST /__sim/reset    -> clears faults and records
+    GET  /__sim/state          -> {"received": n, "accepted": [...], "faults_pending": n}
+    GET  /__sim/associations   -> {"associations": [...], "imported": [...]}
+    POST /__sim/faults         <- JSON list of Fault field dicts (appended)
+    POST /__sim/reset          -> clears faults, records and associations
 
 Run in the foreground::
 
@@ -41,19 +51,26 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+
 try:  # a package module, or run as a script from this folder
-    from .simhttp import FaultBase, Reject, SimHandler, SimServer, SimulatorBase
+    from .simhttp import SIM_PREFIX, FaultBase, Reject, SimHandler, SimServer, SimulatorBase, reason
 except ImportError:  # pragma: no cover
-    from simhttp import FaultBase, Reject, SimHandler, SimServer, SimulatorBase
+    from simhttp import SIM_PREFIX, FaultBase, Reject, SimHandler, SimServer, SimulatorBase, reason
 from urllib.parse import parse_qsl, urlsplit
 
 __all__ = ["Fault", "LtiProSimulator", "main"]
 
 BASE_PATH = "/api/v1/lti/rich"
-ENDPOINT_PATH = BASE_PATH + "/meeting/bulkDisassociate"
-SIM_PREFIX = "/__sim/"
+ENDPOINT_PATH = BASE_PATH + "/meeting/bulkDisassociate"  # the first endpoint (kept for its importers)
+DISASSOCIATE_PATH = ENDPOINT_PATH
+IMPORT_PATH = BASE_PATH + "/meeting/bulkImport"
+ENDPOINTS = {  # path -> (method, what an accepted call answers)
+    IMPORT_PATH: ("POST", "Processing Bulk Import"),
+    DISASSOCIATE_PATH: ("PUT", "Processing Bulk Disassociate"),
+}
 SIGNATURE_HEADER = "X-Lti-Signature"
 SIGNATURE_FAILED = "Verify LTI signature failed(2203)."
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -63,27 +80,10 @@ _REQUIRED_ITEM_FIELDS = ("meetingId", "contextId", "domain")
 _OPTIONAL_ITEM_FIELDS = ("courseId",)
 _ALLOWED_ITEM_FIELDS = frozenset(_REQUIRED_ITEM_FIELDS + _OPTIONAL_ITEM_FIELDS)
 
-_REASONS = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    408: "Request Timeout",
-    409: "Conflict",
-    413: "Payload Too Large",
-    415: "Unsupported Media Type",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
-
 
 @dataclass
 class Fault(FaultBase):
-    """One scripted misbehaviour, consumed (in order) by one request to the endpoint.
+    """One scripted misbehaviour, consumed (in order) by one request to an endpoint (import or disassociate).
 
     Applied before any validation:
       * ``delay``: sleep first (to provoke client read timeouts);
@@ -114,7 +114,7 @@ def _default_fault_body(status: int) -> dict:
         return _error(401, SIGNATURE_FAILED)
     if status == 429:
         return _error(429, "Too Many Requests")
-    return _error(status, _REASONS.get(status, "Service Unavailable") if status >= 400 else "Service Unavailable")
+    return _error(status, reason(status, "Service Unavailable") if status >= 400 else "Service Unavailable")
 
 
 def _expected_signature(secret: bytes, params: list[tuple[str, str]]) -> str:
@@ -147,7 +147,6 @@ class _Handler(SimHandler):
     server_version = "LtiProSim/1.0"
     content_type = "application/json"
     max_body = MAX_BODY_BYTES
-    reasons = _REASONS
     server: _Server
 
     def error_body(self, status: int, message: str) -> Any:
@@ -166,7 +165,6 @@ class _Handler(SimHandler):
         if split.path.startswith(SIM_PREFIX):
             self._control(split.path, body)
             return
-
         record = {
             "method": self.command,
             "path": split.path,
@@ -178,29 +176,10 @@ class _Handler(SimHandler):
             "fault": None,
         }
         sim._record_received(record)
-
-        fault: Fault | None = None
-        if split.path == ENDPOINT_PATH:
-            fault = sim._next_fault()
         extra_headers: dict[str, str] = {}
-        if fault is not None:
-            record["fault"] = dataclasses.asdict(fault)
-            if fault.delay:
-                sim._stopping.wait(fault.delay)
-            if fault.drop:
-                self.close_connection = True
-                self._drop()
-                return
-            if fault.retry_after is not None:
-                extra_headers["Retry-After"] = fault.retry_after
-            if fault.status is not None:
-                out = fault.body if fault.body is not None else _default_fault_body(fault.status)
-                self._answer(record, fault.status, out, extra_headers)
-                return
-            if fault.body is not None:
-                self._answer(record, 200, fault.body, extra_headers)
-                return
-
+        fault = sim._next_fault() if split.path in ENDPOINTS else None  # only the API endpoints consume faults
+        if fault is not None and self._apply_fault(fault, record, extra_headers):
+            return
         try:
             status, out = sim._process(self.command, split, self.headers, body)
         except _Reject as r:
@@ -208,38 +187,25 @@ class _Handler(SimHandler):
             extra_headers.update(r.headers)
         self._answer(record, status, out, extra_headers)
 
-    # ---- control endpoints -------------------------------------------------
-    def _control(self, path: str, body: bytes) -> None:
-        sim = self.server.sim
-        if path == "/__sim/state":
-            if self.command != "GET":
-                self._send(405, _error(405, "Method Not Allowed"), {"Allow": "GET"})
-                return
-            self._send(200, sim._state())
-            return
-        if path == "/__sim/reset":
-            if self.command != "POST":
-                self._send(405, _error(405, "Method Not Allowed"), {"Allow": "POST"})
-                return
-            sim.reset()
-            self._send(200, {"status": True})
-            return
-        if path == "/__sim/faults":
-            if self.command != "POST":
-                self._send(405, _error(405, "Method Not Allowed"), {"Allow": "POST"})
-                return
-            try:
-                data = json.loads(body.decode("utf-8"))
-                if not isinstance(data, list):
-                    raise ValueError("expected a JSON list of fault objects")
-                faults = [Fault.from_dict(d) for d in data]
-            except (ValueError, TypeError, UnicodeDecodeError) as exc:
-                self._send(400, _error(400, f"Invalid faults: {exc}"))
-                return
-            sim.add_faults(*faults)
-            self._send(200, {"status": True, "faults_pending": sim._pending_faults()})
-            return
-        self._send(404, _error(404, "Not Found"))
+    def _apply_fault(self, fault: Fault, record: dict, extra_headers: dict) -> bool:
+        """Apply a scripted fault; True when it produced the answer (or dropped the connection)."""
+        record["fault"] = dataclasses.asdict(fault)
+        if fault.delay:
+            self.server.sim._stopping.wait(fault.delay)
+        if fault.drop:
+            self.close_connection = True
+            self._drop()
+            return True
+        if fault.retry_after is not None:
+            extra_headers["Retry-After"] = fault.retry_after
+        if fault.status is not None:
+            out = fault.body if fault.body is not None else _default_fault_body(fault.status)
+            self._answer(record, fault.status, out, extra_headers)
+            return True
+        if fault.body is not None:
+            self._answer(record, 200, fault.body, extra_headers)
+            return True
+        return False
 
     # ---- responses ---------------------------------------------------------
     def _answer(self, record: dict, status: int, body: Any, headers: dict | None = None) -> None:
@@ -247,10 +213,12 @@ class _Handler(SimHandler):
             record["status"] = status
         self._send(status, body, headers)
 
+
 class LtiProSimulator(SimulatorBase):
-    """Strict LTI Pro ``bulkDisassociate`` simulator on a real local HTTP port."""
+    """Strict LTI Pro ``bulkImport`` / ``bulkDisassociate`` simulator on a real local HTTP port."""
 
     handler_class = _Handler
+    fault_class = Fault
     thread_name = "lti-sim"
     base_path = BASE_PATH
 
@@ -274,62 +242,114 @@ class LtiProSimulator(SimulatorBase):
         self.clock = clock
         self._init_server(host, port)
         self.received: list[dict] = []
-        self.accepted: list[dict] = []
-        self._faults: list[Fault] = []
+        self.accepted: list[dict] = []  # accepted bulkDisassociate calls
+        self.imported: list[dict] = []  # accepted bulkImport calls
+        self._associations: dict[tuple[str, str, str], dict] = {}  # (meetingId, contextId, domain) -> item
 
     def __repr__(self) -> str:  # never show the secret
         return f"LtiProSimulator(key={self.key!r}, base_url={self.base_url!r})"
 
-    # ---- scripting and records ---------------------------------------------
-    def add_faults(self, *faults: Fault) -> None:
-        for f in faults:
-            if not isinstance(f, Fault):
-                raise TypeError("add_faults() takes Fault instances")
-            f.validate()
-        with self._lock:
-            self._faults.extend(faults)
-
+    # ---- scripting, records and associations -------------------------------
     def reset(self) -> None:
+        """Clear faults, records and associations."""
+        super().reset()
         with self._lock:
-            self._faults.clear()
             self.received.clear()
             self.accepted.clear()
+            self.imported.clear()
+            self._associations.clear()
 
     def accepted_items(self) -> list[dict]:
+        """Every item of every accepted bulkDisassociate call, in order."""
         with self._lock:
             return [copy.deepcopy(item) for call in self.accepted for item in call["items"]]
+
+    def imported_items(self) -> list[dict]:
+        """Every item of every accepted bulkImport call, in order."""
+        with self._lock:
+            return [copy.deepcopy(item) for call in self.imported for item in call["items"]]
+
+    def associations(self) -> list[dict]:
+        """The meetings now associated with courses: ``{"meetingId", "contextId", "domain"[, "courseId"]}``
+        in the order they were first imported."""
+        with self._lock:
+            return [copy.deepcopy(item) for item in self._associations.values()]
+
+    def add_associations(self, *items: dict) -> None:
+        """Seed associations (as if imported through LTI Pro's CSV import); items are checked like a body's."""
+        try:
+            items_list, _ = self._validate_shape(list(items))
+        except _Reject as r:
+            raise ValueError(r.body["errorMessage"]) from None
+        with self._lock:
+            self._associate(items_list)
+
+    def _associate(self, items: list[dict]) -> None:
+        for item in items:
+            key = (item["meetingId"], item["contextId"], item["domain"])
+            known = self._associations.setdefault(key, {k: item[k] for k in _REQUIRED_ITEM_FIELDS})
+            if "courseId" in item:
+                known["courseId"] = item["courseId"]
+
+    def _disassociate(self, items: list[dict]) -> None:
+        for item in items:
+            self._associations.pop((item["meetingId"], item["contextId"], item["domain"]), None)
 
     # ---- internals ---------------------------------------------------------
     def _record_received(self, record: dict) -> None:
         with self._lock:
             self.received.append(record)
 
-    def _next_fault(self) -> Fault | None:
-        with self._lock:
-            return self._faults.pop(0) if self._faults else None
-
-    def _pending_faults(self) -> int:
-        with self._lock:
-            return len(self._faults)
-
     def _state(self) -> dict:
         with self._lock:
             return {
                 "received": len(self.received),
                 "accepted": copy.deepcopy(self.accepted),
-                "faults_pending": len(self._faults),
+                "faults_pending": self._pending_faults(),
             }
+
+    def _control_routes(self) -> dict:
+        routes = super()._control_routes()
+        routes["associations"] = ("GET", self._control_associations)
+        return routes
+
+    def _control_associations(self, body: bytes) -> tuple[int, Any]:
+        with self._lock:
+            return 200, {"associations": self.associations(), "imported": copy.deepcopy(self.imported)}
 
     def _process(self, method: str, split, headers, body: bytes) -> tuple[int, dict]:
         # 1. path and method
-        if split.path != ENDPOINT_PATH:
+        if split.path not in ENDPOINTS:
             raise _Reject(404, _error(404, "Not Found"))
-        if method != "PUT":
-            raise _Reject(405, _error(405, "Method Not Allowed"), {"Allow": "PUT"})
+        wanted, result = ENDPOINTS[split.path]
+        if method != wanted:
+            raise _Reject(405, _error(405, "Method Not Allowed"), {"Allow": wanted})
+        # 2-5. query parameters, key, timestamp, signature
+        params, timestamp, signature = self._authenticate(split, headers)
+        # 6. content type and JSON
+        data = self._json_body(headers, body)
+        # 7. shape
+        items, user_id = self._validate_shape(data)
+        if user_id is None:
+            user_id = dict(params).get("userId")
+        # 8. batch limit
+        if len(items) > self.max_batch:
+            return 200, _error(1001, f"The number of meetings exceeds the limit of {self.max_batch}.")
+        # 9. accept
+        call = {"timestamp": timestamp, "user_id": user_id, "items": copy.deepcopy(items), "signature": signature}
+        with self._lock:
+            if split.path == IMPORT_PATH:
+                self.imported.append(call)
+                self._associate(items)
+            else:
+                self.accepted.append(call)
+                self._disassociate(items)
+        return 200, {"status": True, "result": result}
 
-        # 2. required query parameters, each exactly once
+    def _authenticate(self, split, headers) -> tuple[list[tuple[str, str]], int, str]:
+        """The query pairs, the timestamp and the signature of a correctly signed request (else 400/401)."""
         params = parse_qsl(split.query, keep_blank_values=True)
-        for name in ("key", "timestamp"):
+        for name in ("key", "timestamp"):  # required, each exactly once
             count = sum(1 for n, _ in params if n == name)
             if count == 0:
                 raise _Reject(400, _error(400, f"Missing required parameter: {name}"))
@@ -337,20 +357,11 @@ class LtiProSimulator(SimulatorBase):
                 raise _Reject(400, _error(400, f"Duplicate parameter: {name}"))
         query = dict(params)
         unauthorized = _Reject(401, _error(401, SIGNATURE_FAILED))
-
-        # 3. key
         if not hmac.compare_digest(query["key"].encode("utf-8"), self.key.encode("utf-8")):
             raise unauthorized
-
-        # 4. timestamp: milliseconds, within the validity window
-        ts_text = query["timestamp"]
-        if not _DIGITS.match(ts_text):
+        ts_text = query["timestamp"]  # milliseconds, within the validity window
+        if not _DIGITS.match(ts_text) or abs(int(ts_text) - self.clock() * 1000.0) > self.window_ms:
             raise unauthorized
-        timestamp = int(ts_text)
-        if abs(timestamp - self.clock() * 1000.0) > self.window_ms:
-            raise unauthorized
-
-        # 5. signature
         sigs = headers.get_all(SIGNATURE_HEADER) or []
         if len(sigs) != 1:
             raise unauthorized
@@ -358,8 +369,10 @@ class LtiProSimulator(SimulatorBase):
         expected = _expected_signature(self._secret, params).encode("ascii")
         if not hmac.compare_digest(given, expected):
             raise unauthorized
+        return params, int(ts_text), sigs[0].strip()
 
-        # 6. content type and JSON
+    @staticmethod
+    def _json_body(headers, body: bytes) -> Any:
         ctype = (headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
         if ctype != "application/json":
             raise _Reject(415, _error(415, "Unsupported Media Type: Content-Type must be application/json"))
@@ -370,30 +383,9 @@ class LtiProSimulator(SimulatorBase):
         except UnicodeDecodeError:
             raise _Reject(400, _error(400, "Request body is not valid UTF-8")) from None
         try:
-            data = json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant)
+            return json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant)
         except ValueError as exc:
             raise _Reject(400, _error(400, f"Malformed JSON request body: {exc}")) from None
-
-        # 7. shape
-        items, user_id = self._validate_shape(data)
-        if user_id is None:
-            user_id = query.get("userId")
-
-        # 8. batch limit
-        if len(items) > self.max_batch:
-            return 200, _error(1001, f"The number of meetings exceeds the limit of {self.max_batch}.")
-
-        # 9. accept
-        with self._lock:
-            self.accepted.append(
-                {
-                    "timestamp": timestamp,
-                    "user_id": user_id,
-                    "items": copy.deepcopy(items),
-                    "signature": sigs[0].strip(),
-                }
-            )
-        return 200, {"status": True, "result": "Processing Bulk Disassociate"}
 
     @staticmethod
     def _validate_shape(data: Any) -> tuple[list[dict], str | None]:
@@ -416,8 +408,7 @@ class LtiProSimulator(SimulatorBase):
                 if extra:
                     parts.append("unexpected field(s) " + ", ".join(map(repr, extra)))
                 raise bad(
-                    "Request body object must have exactly the fields 'userId' and 'meetingList': "
-                    + "; ".join(parts)
+                    "Request body object must have exactly the fields 'userId' and 'meetingList': " + "; ".join(parts)
                 )
             user_id = data["userId"]
             if not isinstance(user_id, str) or not user_id.strip():
@@ -427,9 +418,7 @@ class LtiProSimulator(SimulatorBase):
                 raise bad("Field 'meetingList' must be a list of meetings")
             where = "meetingList item"
         else:
-            raise bad(
-                "Request body must be a JSON list of meetings or an object with 'userId' and 'meetingList'"
-            )
+            raise bad("Request body must be a JSON list of meetings or an object with 'userId' and 'meetingList'")
         if not items:
             raise bad("The meeting list is empty")
 
@@ -456,9 +445,7 @@ class LtiProSimulator(SimulatorBase):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Strict local LTI Pro bulkDisassociate simulator")
     parser.add_argument("--key", required=True, help="LTI key")
-    parser.add_argument(
-        "--secret", default=None, help="LTI secret (default: the LTI_SIM_SECRET environment variable)"
-    )
+    parser.add_argument("--secret", default=None, help="LTI secret (default: the LTI_SIM_SECRET environment variable)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--max-batch", type=int, default=400)

@@ -1,20 +1,117 @@
-"""HTTP plumbing shared by the local simulators (LTI Pro, Zoom): a quiet threaded server on
+"""HTTP plumbing shared by the local simulators (LTI Pro, Zoom, ...): a quiet threaded server on
 127.0.0.1, keep-alive HTTP/1.1 with exact Content-Length, strict body reading (chunked too),
-answers written in one piece, and connections tracked so a simulator can stop without hanging.
-Each simulator subclasses :class:`SimHandler`, says how its errors look and routes ``_dispatch``.
+answers written in one piece, connections tracked so a simulator can stop without hanging, a
+scripted-fault queue and the ``/__sim/...`` control endpoints.
+
+How a simulator plugs in (see lti_sim.py for the smallest complete example)::
+
+    @dataclass
+    class Fault(FaultBase):                 # at least status, retry_after, delay, drop
+        status: int | None = None
+        retry_after: str | None = None
+        delay: float = 0.0
+        drop: bool = False
+
+    class _Handler(SimHandler):
+        def error_body(self, status, message):      # how this service words an error
+            return {"error": message}
+        def _dispatch(self):
+            body = self._read_body()                 # raises Reject on a bad body
+            path = urlsplit(self.path).path
+            if path.startswith(SIM_PREFIX):
+                return self._control(path, body)     # the shared control routes
+            fault = self.server.sim._next_fault()    # None, or the next scripted Fault
+            ...                                      # route, answer with self._send(status, body, headers)
+
+    class MySim(SimulatorBase):
+        handler_class, fault_class, thread_name, base_path = _Handler, Fault, "my-sim", "/api"
+        def __init__(self, host="127.0.0.1", port=0):
+            self._init_server(host, port)            # lock, connections, fault queue
+        def _state(self) -> dict:                    # what GET /__sim/state answers
+            return {"faults_pending": self._pending_faults()}
+        def reset(self) -> None:                     # POST /__sim/reset (call super: clears faults)
+            super().reset()
+
+Fault queue (on :class:`SimulatorBase`): ``add_faults(*faults)`` appends instances of the simulator's
+``fault_class`` (validated); ``_next_fault(**match)`` pops the first pending fault whose fields equal
+``match`` (``_next_fault()``: the first; Zoom uses ``_next_fault(oauth=True)``); ``_pending_faults()``
+counts them.  Applying a fault (delay, drop, status, body) stays with each simulator.
+
+Control routes (served by :meth:`SimHandler._control` from ``sim._control_routes()``)::
+
+    GET  /__sim/state    -> 200 sim._state()
+    POST /__sim/reset    -> 200 {"status": true}                      (sim.reset())
+    POST /__sim/faults   <- JSON list of fault field dicts (appended)  -> {"status": true, "faults_pending": n}
+
+Unknown names answer 404, a wrong method 405 with ``Allow``, a bad body 400 (error bodies from the
+handler's ``error_body``).  A simulator adds its own routes by extending ``_control_routes()``: a dict
+``name -> (method, fn)`` where ``fn(body: bytes) -> (status, payload)`` may raise ``ValueError`` (400)
+or :class:`ControlError` (any status); :func:`control_json` parses a control body strictly.
+
+Also shared: ``REASONS``/``reason(status)`` (http.HTTPStatus phrases, the status lines' reasons), ``Reject``
+(raise it to answer early), ``_send`` (a 204/304 goes out without body or Content-Length).  The recipe
+above runs as ``test_simhttp_plug_in_recipe`` in tests/e2e/test_lti_sim.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import re
 import socket
 import threading
+from collections.abc import Callable
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+__all__ = [
+    "SIM_PREFIX",
+    "REASONS",
+    "reason",
+    "control_json",
+    "ControlError",
+    "Reject",
+    "SimServer",
+    "SimHandler",
+    "SimulatorBase",
+    "FaultBase",
+]
+
 _DIGITS = re.compile(r"[0-9]+\Z")
+SIM_PREFIX = "/__sim/"
+REASONS: dict[int, str] = {s.value: s.phrase for s in HTTPStatus}  # the status line's reason phrases
+
+
+def reason(status: int, default: str = "Error") -> str:
+    """The standard reason phrase of ``status`` (``default`` for a code http.HTTPStatus does not know)."""
+    return REASONS.get(status, default)
+
+
+class ControlError(Exception):
+    """Raised by a control route: answer ``status`` with the handler's error body for ``message``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    out: dict = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"duplicate field {k!r}")
+        out[k] = v
+    return out
+
+
+def control_json(body: bytes) -> Any:
+    """A control request's JSON body (None when empty); duplicate keys refused; ValueError when malformed."""
+    try:
+        return json.loads(body.decode("utf-8") or "null", object_pairs_hook=_unique_keys)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"Malformed JSON: {exc}") from None
 
 
 class Reject(Exception):
@@ -42,7 +139,7 @@ class SimHandler(BaseHTTPRequestHandler):
     server_version = "Sim/1.0"
     content_type = "application/json"
     max_body = 1024 * 1024
-    reasons: dict[int, str] = {}
+    reasons: dict[int, str] = REASONS
     server: SimServer
 
     def error_body(self, status: int, message: str) -> Any:  # pragma: no cover - each simulator has its own
@@ -62,10 +159,8 @@ class SimHandler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        try:
+        with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
         self._conn_id = self.server.sim._register_connection(self.connection)
 
     def finish(self) -> None:
@@ -84,6 +179,24 @@ class SimHandler(BaseHTTPRequestHandler):
     def _reject(self, status: int, message: str) -> Reject:
         return Reject(status, self.error_body(status, message))
 
+    def _control(self, path: str, body: bytes) -> None:
+        """Serve ``/__sim/<name>`` from ``sim._control_routes()`` (see the module docstring)."""
+        route = self.server.sim._control_routes().get(path[len(SIM_PREFIX) :])
+        if route is None:
+            self._send(404, self.error_body(404, "Not Found"))
+            return
+        method, fn = route
+        if self.command != method:
+            self._send(405, self.error_body(405, "Method Not Allowed"), {"Allow": method})
+            return
+        try:
+            status, out = fn(body)
+        except ControlError as exc:
+            status, out = exc.status, self.error_body(exc.status, exc.message)
+        except ValueError as exc:
+            status, out = 400, self.error_body(400, str(exc))
+        self._send(status, out)
+
     def _read_body(self) -> bytes:
         te = self.headers.get("Transfer-Encoding")
         if te is not None:
@@ -93,7 +206,7 @@ class SimHandler(BaseHTTPRequestHandler):
         lengths = self.headers.get_all("Content-Length") or []
         if not lengths:
             return b""
-        if len(set(v.strip() for v in lengths)) != 1 or not _DIGITS.match(lengths[0].strip()):
+        if len({v.strip() for v in lengths}) != 1 or not _DIGITS.match(lengths[0].strip()):
             raise self._reject(400, "Invalid Content-Length")
         n = int(lengths[0].strip())
         if n > self.max_body:
@@ -130,11 +243,14 @@ class SimHandler(BaseHTTPRequestHandler):
             self.rfile.readline(3)  # CRLF after the chunk
 
     def _send(self, status: int, body: Any, headers: dict | None = None) -> None:
-        payload = json.dumps(body).encode("utf-8")
+        """Answer in one write: JSON ``body`` with its exact length; a 204/304 carries no body (nor length)."""
+        bodiless = status in (204, 304)
+        payload = b"" if bodiless else json.dumps(body).encode("utf-8")
         try:
             self.send_response(status, self.reasons.get(status))
-            self.send_header("Content-Type", self.content_type)
-            self.send_header("Content-Length", str(len(payload)))
+            if not bodiless:
+                self.send_header("Content-Type", self.content_type)
+                self.send_header("Content-Length", str(len(payload)))
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
             if self.close_connection:
@@ -147,24 +263,23 @@ class SimHandler(BaseHTTPRequestHandler):
             self.close_connection = True  # the client went away (e.g. it timed out during a delay fault)
 
     def _drop(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.wfile.flush()
-        except OSError:
-            pass
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 class SimulatorBase:
-    """Start/stop on 127.0.0.1 in a daemon thread, and the connections a stop must close.
+    """Start/stop on 127.0.0.1 in a daemon thread, the connections a stop must close, the fault queue
+    and the control routes.
 
-    Subclasses call :meth:`_init_server` from ``__init__`` and set ``handler_class``,
-    ``thread_name`` and ``base_path`` (appended to ``http://host:port`` in ``base_url``).
+    Subclasses call :meth:`_init_server` from ``__init__``, set ``handler_class``, ``fault_class``,
+    ``thread_name`` and ``base_path`` (appended to ``http://host:port`` in ``base_url``), and supply
+    ``_state()`` and (extending this one) ``reset()``.
     """
 
     handler_class: type[SimHandler]
+    fault_class: type[FaultBase]
     thread_name = "sim"
     base_path = ""
 
@@ -176,6 +291,61 @@ class SimulatorBase:
         self._thread: threading.Thread | None = None
         self._connections: dict[int, socket.socket] = {}
         self._conn_seq = 0
+        self._faults: list[FaultBase] = []
+
+    # ---- scripted faults ---------------------------------------------------
+    def add_faults(self, *faults: FaultBase) -> None:
+        """Append faults (instances of ``fault_class``), each consumed by one request, in order."""
+        for f in faults:
+            if not isinstance(f, self.fault_class):
+                raise TypeError(f"add_faults() takes {self.fault_class.__name__} instances")
+            f.validate()
+        with self._lock:
+            self._faults.extend(faults)
+
+    def _next_fault(self, **match: Any) -> FaultBase | None:
+        """Pop the first pending fault whose fields equal ``match`` (any fault when ``match`` is empty)."""
+        with self._lock:
+            for i, f in enumerate(self._faults):
+                if all(getattr(f, name) == value for name, value in match.items()):
+                    return self._faults.pop(i)
+        return None
+
+    def _pending_faults(self) -> int:
+        with self._lock:
+            return len(self._faults)
+
+    def reset(self) -> None:
+        """Drop pending faults; subclasses extend this to clear their own records."""
+        with self._lock:
+            self._faults.clear()
+
+    # ---- control routes ----------------------------------------------------
+    def _state(self) -> dict:  # pragma: no cover - each simulator has its own
+        raise NotImplementedError
+
+    def _control_routes(self) -> dict[str, tuple[str, Callable[[bytes], tuple[int, Any]]]]:
+        """``name -> (method, fn)`` served under ``/__sim/``; extend it to add routes."""
+        return {
+            "state": ("GET", lambda body: (200, self._state())),
+            "reset": ("POST", self._control_reset),
+            "faults": ("POST", self._control_faults),
+        }
+
+    def _control_reset(self, body: bytes) -> tuple[int, Any]:
+        self.reset()
+        return 200, {"status": True}
+
+    def _control_faults(self, body: bytes) -> tuple[int, Any]:
+        data = control_json(body)
+        try:
+            if not isinstance(data, list):
+                raise ValueError("expected a JSON list of fault objects")
+            faults = [self.fault_class.from_dict(d) for d in data]
+        except (ValueError, TypeError) as exc:
+            raise ControlError(400, f"Invalid faults: {exc}") from None
+        self.add_faults(*faults)
+        return 200, {"status": True, "faults_pending": self._pending_faults()}
 
     def start(self) -> str:
         if self._server is not None:
@@ -184,8 +354,9 @@ class SimulatorBase:
         self._server = SimServer((self.host, self.port), self.handler_class, self)
         self.port = self._server.server_address[1]
         self.base_url = f"http://{self.host}:{self.port}{self.base_path}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=self.thread_name, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=self.thread_name, daemon=True
+        )
         self._thread.start()
         return self.base_url
 
@@ -199,10 +370,8 @@ class SimulatorBase:
         with self._lock:
             conns = list(self._connections.values())
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None

@@ -1,10 +1,14 @@
 """Extract, from Zoom's published OpenAPI description, what the Zoom simulator must conform to.
 
-For every ``GET`` path the simulator serves (``infra.local.zoom_sim.ROUTES``) this writes the documented
-200 response JSON schema (every ``$ref`` inlined; the non-validating annotations ``description``,
-``example`` and ``extensions`` dropped), the documented query and path parameter names, the OAuth
-scopes and the rate-limit label.  The result, ``tests/fixtures/zoom_openapi_subset.json``, is a test
-fixture: the tests validate the simulator's answers against it without needing the (2 MB) full spec.
+For every ``GET`` path the simulator serves (``infra.local.zoom_sim.ROUTES``) this writes, under
+``paths``, the documented 200 response JSON schema (every ``$ref`` inlined; the non-validating
+annotations ``description``, ``example`` and ``extensions`` dropped), the documented query and path
+parameter names, the OAuth scopes and the rate-limit label.  For the meeting operations
+(``infra.local.zoom_sim.MEETING_ROUTES``: create, get, update) it writes the same under ``operations``
+(keyed ``"METHOD /template"``) plus the granular scopes, the JSON request-body schema and every
+documented 2xx response schema.  The result, ``tests/fixtures/zoom_openapi_subset.json``, is read by
+the simulator (to validate create/update bodies against the documented request schemas) and by the
+tests (to validate its answers) without needing the (2 MB) full spec.
 
     python infra/local/zoom_openapi_subset.py [--spec PATH] [--out PATH]
 
@@ -23,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from infra.local.zoom_sim import ROUTES
+    from infra.local.zoom_sim import MEETING_ROUTES, ROUTES
 except ImportError:  # run as a script: infra/local is sys.path[0]
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from zoom_sim import ROUTES  # type: ignore[no-redef]
+    from zoom_sim import MEETING_ROUTES, ROUTES  # type: ignore[no-redef]
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_SPEC = REPO.parent / "shared" / "reference" / "zoom-meeting-api-openapi.json"
@@ -107,7 +111,37 @@ def build_subset(spec: dict) -> dict:
             "servers": [s.get("url") for s in spec.get("servers", [])],
         },
         "paths": paths,
+        "operations": build_operations(spec),
     }
+
+
+def build_operations(spec: dict) -> dict:
+    """The meeting operations the simulator serves beyond ``GET``: request and 2xx response schemas."""
+    ops: dict[str, Any] = {}
+    for route in MEETING_ROUTES:
+        path_item = inline_refs(spec, spec["paths"][route.template])
+        op = path_item[route.method.lower()]
+        params = [p for p in path_item.get("parameters", []) + op.get("parameters", []) if isinstance(p, dict)]
+        scopes = sorted({s for req in op.get("security", []) for s in req.get("openapi_oauth", [])})
+        label = _LABEL.search(op.get("description", ""))
+        entry: dict[str, Any] = {
+            "operationId": op.get("operationId"),
+            "rate_limit_label": label.group(1).lower() if label else None,
+            "scopes": scopes,
+            "granular_scopes": sorted(op.get("extensions", {}).get("x-granular-scopes", [])),
+            "path_parameters": sorted(p["name"] for p in params if p.get("in") == "path"),
+            "query_parameters": sorted(p["name"] for p in params if p.get("in") == "query"),
+            "responses": {},
+        }
+        body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+        if body is not None:
+            entry["request_body"] = strip_annotations(body)
+        for code, response in sorted(op["responses"].items()):
+            if code.startswith("2"):
+                schema = response.get("content", {}).get("application/json", {}).get("schema")
+                entry["responses"][code] = None if schema is None else strip_annotations(schema)
+        ops[f"{route.method} {route.template}"] = entry
+    return ops
 
 
 def render(subset: dict) -> str:
@@ -128,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     text = generate(args.spec)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
-    print(f"wrote {args.out} ({len(text)} bytes, {len(ROUTES)} paths)")
+    print(f"wrote {args.out} ({len(text)} bytes, {len(ROUTES)} paths, {len(MEETING_ROUTES)} operations)")
     return 0
 
 

@@ -21,6 +21,32 @@ Endpoints::
     GET  /v2/metrics/meetings/{meetingId}/participants        heavy   (paginated: participants)
     GET  /v2/meetings/{meetingId}/registrants                 medium  (paginated: registrants)
 
+Meeting provisioning (the ``operations`` of tests/fixtures/zoom_openapi_subset.json, generated from Zoom's
+OpenAPI by zoom_openapi_subset.py, give the request schemas the bodies are checked against)::
+
+    POST  /v2/users/{userId}/meetings   medium  201 the meeting (types 2 and 8; 1 and 3 answer 501)
+    GET   /v2/meetings/{meetingId}      light   200 the meeting (occurrences not yet over, unless
+                                                    show_previous_occurrences=true)
+    PATCH /v2/meetings/{meetingId}      light   204 (a start_time in the past is ignored, as documented)
+
+  * bodies: application/json objects, validated against the documented request schema (types, enums,
+    maxLength, maximum, required; unknown properties pass: the schemas do not set additionalProperties)
+    plus what the field descriptions state (passcode characters, start_time as yyyy-MM-ddTHH:mm:ssZ or a
+    local yyyy-MM-ddTHH:mm:ss in ``timezone``, IANA timezone IDs, repeat_interval ranges, weekly_days as
+    "1".."7" lists, end_times xor end_date_time, at most 60 occurrences); failures answer 400
+    {"code": 300, "message": "Validation Failed.", "errors": [{"field": ..., "message": "Invalid field."}]};
+  * occurrences of a type-8 meeting are computed in the meeting's timezone (zoneinfo), so a weekly 09:00
+    class stays 09:00 local across a DST change;
+  * an unknown host answers 404 {"code": 1001, "message": "User {userId} not exist or not belong to this
+    account."};
+  * at most ``meeting_daily_cap`` (100) create/update requests per meeting host per UTC day (requests that
+    named an existing host, valid or not): then 429 {"code": 429, "message": "You have exceeded the daily
+    rate limit (100) of Meeting Create/Update API requests ..."} with no X-RateLimit-Type nor Retry-After (as
+    Zoom was seen to answer), or, with ``meeting_cap_style="documented"``, X-RateLimit-Type: Daily-limit,
+    X-RateLimit-Limit, X-RateLimit-Remaining: 0 and Retry-After: the next 00:00 UTC as an ISO time;
+  * start_url (a fresh ``zak`` on every answer) and passcodes are random secrets: ``issued_secrets()``
+    lists every one handed out, for leak checks.  ``meetings()`` and ``host_daily_count()`` inspect state.
+
 Control endpoints (so another process can drive it)::
 
     GET  /__sim/state    -> {"token_requests": {...}, "api_requests": n, "throttled": n, "faults_pending": n}
@@ -28,6 +54,8 @@ Control endpoints (so another process can drive it)::
     POST /__sim/reset    -> clears faults, records and rate-limit state (keeps accounts, tokens and data)
     POST /__sim/revoke   <- {"account_id": "..."} or {} (all accounts): every issued token becomes invalid
     POST /__sim/advance  <- {"seconds": n}: only when the simulator runs on its own FakeClock
+    GET  /__sim/meetings -> {"meetings": [{account_id, id, host_id, topic, type, start_time, timezone,
+                             occurrences}], "host_daily": {"account/host": requests today}} (no secrets)
 
 Run in the foreground::
 
@@ -41,11 +69,13 @@ from __future__ import annotations
 
 import argparse
 import base64
+import calendar
 import copy
 import dataclasses
 import email.utils
 import hashlib
 import hmac
+import itertools
 import json
 import math
 import os
@@ -54,25 +84,63 @@ import secrets
 import sys
 import threading
 import time
+import zoneinfo
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
 try:  # a package module, or run as a script from this folder
-    from .simhttp import FaultBase, Reject, SimHandler, SimServer, SimulatorBase
+    from .simhttp import (
+        SIM_PREFIX,
+        ControlError,
+        FaultBase,
+        Reject,
+        SimHandler,
+        SimServer,
+        SimulatorBase,
+        control_json,
+        reason,
+    )
 except ImportError:  # pragma: no cover
-    from simhttp import FaultBase, Reject, SimHandler, SimServer, SimulatorBase
+    from simhttp import (
+        SIM_PREFIX,
+        ControlError,
+        FaultBase,
+        Reject,
+        SimHandler,
+        SimServer,
+        SimulatorBase,
+        control_json,
+        reason,
+    )
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-__all__ = ["FakeClock", "Fault", "Route", "ROUTES", "ZoomSimulator", "main", "seed_demo"]
+__all__ = [
+    "FakeClock",
+    "Fault",
+    "Route",
+    "ROUTES",
+    "MEETING_ROUTES",
+    "ZoomSimulator",
+    "main",
+    "seed_demo",
+    "occurrence_starts",
+    "schema_errors",
+    "meeting_operations",
+    "DEFAULT_SCOPE",
+    "PROVISIONING_SCOPE",
+]
 
 API_PREFIX = "/v2"
 TOKEN_PATH = "/oauth/token"
-SIM_PREFIX = "/__sim/"
 MAX_BODY_BYTES = 1024 * 1024
 
 CATEGORIES = ("light", "medium", "heavy")
 DEFAULT_LIMITS: dict[str, float | None] = {"light": 30.0, "medium": 20.0, "heavy": 10.0}  # Pro plan, per second
 DEFAULT_SCOPE = "meeting:read:admin report:read:admin dashboard_meetings:read:admin user:read:admin"
+PROVISIONING_SCOPE = DEFAULT_SCOPE + " meeting:write:admin"  # DEFAULT_SCOPE plus creating/updating meetings
 DEFAULT_PAGE_SIZE = 30
 MAX_PAGE_SIZE = 300
 PAGE_TOKEN_TTL = 15 * 60
@@ -91,23 +159,6 @@ _DIGITS = re.compile(r"[0-9]+\Z")
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9._~+/=-]+)\Z")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
-
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    409: "Conflict",
-    413: "Payload Too Large",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    501: "Not Implemented",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
 
 
 # --------------------------------------------------------------------------- clock
@@ -194,6 +245,7 @@ class Route:
     list_key: str | None  # the paginated list's key (None: not paginated)
     query: tuple[str, ...]  # query parameters the simulator interprets
     scopes: frozenset[str]  # any one of them suffices (classic and granular scopes)
+    method: str = "GET"
 
     @property
     def segments(self) -> tuple[str, ...]:
@@ -203,68 +255,274 @@ class Route:
 _PAGED = ("page_size", "next_page_token")
 
 ROUTES: tuple[Route, ...] = (
-    Route("/users", "medium", "_h_users", "users", ("status",) + _PAGED,
-          frozenset({"user:read:admin", "user:read:list_users:admin"})),
-    Route("/users/{userId}", "light", "_h_user", None, (),
-          frozenset({"user:read:admin", "user:read", "user_info:read", "user:read:user:admin", "user:read:user"})),
-    Route("/users/{userId}/meetings", "medium", "_h_user_meetings", "meetings", ("type", "from", "to") + _PAGED,
-          frozenset({"meeting:read:admin", "meeting:read", "meeting:read:list_meetings:admin",
-                     "meeting:read:list_meetings"})),
-    Route("/past_meetings/{meetingId}/instances", "medium", "_h_instances", None, (),
-          frozenset({"meeting:read:admin", "meeting:read", "meeting:read:list_past_instances:admin",
-                     "meeting:read:list_past_instances"})),
-    Route("/past_meetings/{meetingId}/participants", "medium", "_h_past_participants", "participants", _PAGED,
-          frozenset({"meeting:read:admin", "meeting:read", "meeting:read:list_past_participants:admin",
-                     "meeting:read:list_past_participants"})),
-    Route("/report/meetings/{meetingId}/participants", "heavy", "_h_report_participants", "participants", _PAGED,
-          frozenset({"report:read:admin", "report:read:list_meeting_participants:admin"})),
-    Route("/metrics/meetings/{meetingId}/participants", "heavy", "_h_metrics_participants", "participants",
-          ("type",) + _PAGED,
-          frozenset({"dashboard_meetings:read:admin", "dashboard:read:list_meeting_participants:admin"})),
-    Route("/meetings/{meetingId}/registrants", "medium", "_h_registrants", "registrants", ("status",) + _PAGED,
-          frozenset({"meeting:read:admin", "meeting:read", "meeting:read:list_registrants:admin",
-                     "meeting:read:list_registrants"})),
+    Route(
+        "/users",
+        "medium",
+        "_h_users",
+        "users",
+        ("status",) + _PAGED,
+        frozenset({"user:read:admin", "user:read:list_users:admin"}),
+    ),
+    Route(
+        "/users/{userId}",
+        "light",
+        "_h_user",
+        None,
+        (),
+        frozenset({"user:read:admin", "user:read", "user_info:read", "user:read:user:admin", "user:read:user"}),
+    ),
+    Route(
+        "/users/{userId}/meetings",
+        "medium",
+        "_h_user_meetings",
+        "meetings",
+        ("type", "from", "to") + _PAGED,
+        frozenset(
+            {"meeting:read:admin", "meeting:read", "meeting:read:list_meetings:admin", "meeting:read:list_meetings"}
+        ),
+    ),
+    Route(
+        "/past_meetings/{meetingId}/instances",
+        "medium",
+        "_h_instances",
+        None,
+        (),
+        frozenset(
+            {
+                "meeting:read:admin",
+                "meeting:read",
+                "meeting:read:list_past_instances:admin",
+                "meeting:read:list_past_instances",
+            }
+        ),
+    ),
+    Route(
+        "/past_meetings/{meetingId}/participants",
+        "medium",
+        "_h_past_participants",
+        "participants",
+        _PAGED,
+        frozenset(
+            {
+                "meeting:read:admin",
+                "meeting:read",
+                "meeting:read:list_past_participants:admin",
+                "meeting:read:list_past_participants",
+            }
+        ),
+    ),
+    Route(
+        "/report/meetings/{meetingId}/participants",
+        "heavy",
+        "_h_report_participants",
+        "participants",
+        _PAGED,
+        frozenset({"report:read:admin", "report:read:list_meeting_participants:admin"}),
+    ),
+    Route(
+        "/metrics/meetings/{meetingId}/participants",
+        "heavy",
+        "_h_metrics_participants",
+        "participants",
+        ("type",) + _PAGED,
+        frozenset({"dashboard_meetings:read:admin", "dashboard:read:list_meeting_participants:admin"}),
+    ),
+    Route(
+        "/meetings/{meetingId}/registrants",
+        "medium",
+        "_h_registrants",
+        "registrants",
+        ("status",) + _PAGED,
+        frozenset(
+            {
+                "meeting:read:admin",
+                "meeting:read",
+                "meeting:read:list_registrants:admin",
+                "meeting:read:list_registrants",
+            }
+        ),
+    ),
 )
+
+# The meeting operations (provisioning).  Kept apart from ROUTES, whose GET schemas live under the fixture's
+# "paths"; these live under its "operations" (request and response schemas).  Rate-limit labels are the
+# spec's: create MEDIUM, get LIGHT, update LIGHT.
+MEETING_ROUTES: tuple[Route, ...] = (
+    Route(
+        "/users/{userId}/meetings",
+        "medium",
+        "_h_create_meeting",
+        None,
+        (),
+        frozenset({"meeting:write:admin", "meeting:write", "meeting:write:meeting:admin", "meeting:write:meeting"}),
+        method="POST",
+    ),
+    Route(
+        "/meetings/{meetingId}",
+        "light",
+        "_h_get_meeting",
+        None,
+        ("occurrence_id", "show_previous_occurrences"),  # occurrence_id: 501, not simulated
+        frozenset({"meeting:read:admin", "meeting:read", "meeting:read:meeting:admin", "meeting:read:meeting"}),
+    ),
+    Route(
+        "/meetings/{meetingId}",
+        "light",
+        "_h_update_meeting",
+        None,
+        ("occurrence_id",),  # 501, not simulated
+        frozenset({"meeting:write:admin", "meeting:write", "meeting:update:meeting:admin", "meeting:update:meeting"}),
+        method="PATCH",
+    ),
+)
+_ALL_ROUTES = ROUTES + MEETING_ROUTES
 
 # Response fields per endpoint (all declared in Zoom's OpenAPI response schema for that endpoint).
 USER_LIST_FIELDS = (
-    "id", "first_name", "last_name", "display_name", "email", "type", "pmi", "timezone", "verified", "dept",
-    "user_created_at", "created_at", "last_login_time", "status", "role_id",
+    "id",
+    "first_name",
+    "last_name",
+    "display_name",
+    "email",
+    "type",
+    "pmi",
+    "timezone",
+    "verified",
+    "dept",
+    "user_created_at",
+    "created_at",
+    "last_login_time",
+    "status",
+    "role_id",
 )
 USER_GET_FIELDS = USER_LIST_FIELDS + ("language", "role_name", "use_pmi", "personal_meeting_url", "account_id")
 MEETING_LIST_FIELDS = (
-    "uuid", "id", "host_id", "topic", "type", "start_time", "duration", "timezone", "created_at", "join_url",
+    "uuid",
+    "id",
+    "host_id",
+    "topic",
+    "type",
+    "start_time",
+    "duration",
+    "timezone",
+    "created_at",
+    "join_url",
+    "agenda",
 )
 PAST_PARTICIPANT_FIELDS = (
-    "id", "name", "user_id", "registrant_id", "user_email", "join_time", "leave_time", "duration", "failover",
+    "id",
+    "name",
+    "user_id",
+    "registrant_id",
+    "user_email",
+    "join_time",
+    "leave_time",
+    "duration",
+    "failover",
     "status",
 )
 REPORT_PARTICIPANT_FIELDS = (
-    "id", "user_id", "name", "user_email", "join_time", "leave_time", "duration", "failover", "status",
-    "registrant_id", "participant_user_id", "bo_mtg_id",
+    "id",
+    "user_id",
+    "name",
+    "user_email",
+    "join_time",
+    "leave_time",
+    "duration",
+    "failover",
+    "status",
+    "registrant_id",
+    "participant_user_id",
+    "bo_mtg_id",
 )
 METRICS_PARTICIPANT_FIELDS = (
-    "id", "user_id", "user_name", "device", "ip_address", "location", "network_type", "microphone", "speaker",
-    "camera", "data_center", "full_data_center", "connection_type", "join_time", "leave_time",
-    "share_application", "share_desktop", "share_whiteboard", "recording", "pc_name", "domain", "mac_addr",
-    "harddisk_id", "version", "email", "registrant_id", "status", "audio_quality", "video_quality",
-    "screen_share_quality", "participant_user_id", "role", "bo_mtg_id",
+    "id",
+    "user_id",
+    "user_name",
+    "device",
+    "ip_address",
+    "location",
+    "network_type",
+    "microphone",
+    "speaker",
+    "camera",
+    "data_center",
+    "full_data_center",
+    "connection_type",
+    "join_time",
+    "leave_time",
+    "share_application",
+    "share_desktop",
+    "share_whiteboard",
+    "recording",
+    "pc_name",
+    "domain",
+    "mac_addr",
+    "harddisk_id",
+    "version",
+    "email",
+    "registrant_id",
+    "status",
+    "audio_quality",
+    "video_quality",
+    "screen_share_quality",
+    "participant_user_id",
+    "role",
+    "bo_mtg_id",
 )
-_METRICS_OPTIONAL = ("leave_reason", "customer_key", "in_room_participants", "internal_ip_addresses", "sip_uri",
-                     "from_sip_uri", "audio_call")
+_METRICS_OPTIONAL = (
+    "leave_reason",
+    "customer_key",
+    "in_room_participants",
+    "internal_ip_addresses",
+    "sip_uri",
+    "from_sip_uri",
+    "audio_call",
+)
 REGISTRANT_FIELDS = ("id", "email", "first_name", "last_name", "status", "create_time", "join_url")
-_REGISTRANT_OPTIONAL = ("address", "city", "country", "zip", "state", "phone", "industry", "org", "job_title",
-                        "comments", "custom_questions")
+_REGISTRANT_OPTIONAL = (
+    "address",
+    "city",
+    "country",
+    "zip",
+    "state",
+    "phone",
+    "industry",
+    "org",
+    "job_title",
+    "comments",
+    "custom_questions",
+)
 _PARTICIPANT_INPUT = (
-    set(REPORT_PARTICIPANT_FIELDS) | set(PAST_PARTICIPANT_FIELDS) | set(METRICS_PARTICIPANT_FIELDS)
-    | set(_METRICS_OPTIONAL) | {"customer_key"}
+    set(REPORT_PARTICIPANT_FIELDS)
+    | set(PAST_PARTICIPANT_FIELDS)
+    | set(METRICS_PARTICIPANT_FIELDS)
+    | set(_METRICS_OPTIONAL)
+    | {"customer_key"}
 )
 _METRICS_DEFAULTS = {
-    "device": "Windows", "ip_address": "", "location": "", "network_type": "Wired", "microphone": "Default",
-    "speaker": "Default", "camera": "Default", "data_center": "US", "full_data_center": "United States (US)",
-    "connection_type": "UDP", "share_application": False, "share_desktop": False, "share_whiteboard": False,
-    "recording": False, "pc_name": "", "domain": "", "mac_addr": "", "harddisk_id": "", "version": "6.2.0",
-    "audio_quality": "good", "video_quality": "good", "screen_share_quality": "",
+    "device": "Windows",
+    "ip_address": "",
+    "location": "",
+    "network_type": "Wired",
+    "microphone": "Default",
+    "speaker": "Default",
+    "camera": "Default",
+    "data_center": "US",
+    "full_data_center": "United States (US)",
+    "connection_type": "UDP",
+    "share_application": False,
+    "share_desktop": False,
+    "share_whiteboard": False,
+    "recording": False,
+    "pc_name": "",
+    "domain": "",
+    "mac_addr": "",
+    "harddisk_id": "",
+    "version": "6.2.0",
+    "audio_quality": "good",
+    "video_quality": "good",
+    "screen_share_quality": "",
 }
 _MEETINGS_TYPES = ("scheduled", "live", "upcoming", "upcoming_meetings", "previous_meetings")
 
@@ -282,8 +540,9 @@ def _oauth_err(reason: str, error: str) -> dict:
 
 
 def _validation(field: str) -> _ApiError:
-    return _ApiError(400, {"code": 300, "message": "Validation Failed.",
-                           "errors": [{"field": field, "message": "Invalid field."}]})
+    return _ApiError(
+        400, {"code": 300, "message": "Validation Failed.", "errors": [{"field": field, "message": "Invalid field."}]}
+    )
 
 
 def _no_meeting(meeting_id: Any) -> _ApiError:
@@ -295,7 +554,7 @@ def _no_user(user_id: str) -> _ApiError:
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _parse_time(value: Any, what: str) -> float:
@@ -306,12 +565,12 @@ def _parse_time(value: Any, what: str) -> float:
     except ValueError:
         raise ValueError(f"{what} is not an ISO 8601 time: {value!r}") from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 
 
 def _http_date(ts: float) -> str:
-    return email.utils.format_datetime(datetime.fromtimestamp(ts, tz=timezone.utc), usegmt=True)
+    return email.utils.format_datetime(datetime.fromtimestamp(ts, tz=UTC), usegmt=True)
 
 
 def _number_text(value: float) -> str:
@@ -389,6 +648,388 @@ class _PageState:
     next_tokens: dict[int, str] = dataclasses.field(default_factory=dict)  # page size -> token it issued
 
 
+# --------------------------------------------------------------------------- meetings: spec, validation, time
+SUBSET_PATH = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "zoom_openapi_subset.json"
+CREATE_OP = "POST /users/{userId}/meetings"
+GET_OP = "GET /meetings/{meetingId}"
+UPDATE_OP = "PATCH /meetings/{meetingId}"
+MEETING_DAILY_CAP = 100  # create/update requests per meeting host per UTC day (spec: "100 requests per day")
+CAP_STYLES = ("observed", "documented")
+MSG_USER_DAILY = (
+    "You have exceeded the daily rate limit ({limit}) of Meeting Create/Update API requests permitted for this "
+    "particular user. You may resume these requests at GMT 00:00:00."
+)
+MSG_BAD_BODY = "Request Body should be a valid JSON object."
+MSG_SCHEDULE_FOR = (
+    "The value that you entered for the schedule_for field is invalid. Enter a valid value and try again."
+)
+MAX_OCCURRENCES = 60  # recurrence.end_times has "maximum": 60
+_SCHEDULE_KEYS = frozenset({"type", "start_time", "timezone", "duration", "recurrence"})
+_RECURRENCE_KEYS = (
+    "type",
+    "repeat_interval",
+    "weekly_days",
+    "monthly_day",
+    "monthly_week",
+    "monthly_week_day",
+    "end_times",
+    "end_date_time",
+)
+_MAX_INTERVAL = {1: 90, 2: 12, 3: 3}  # repeat_interval: daily 90 days, weekly 12 weeks, monthly 3 months
+_START_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(Z?)\Z")
+_PASSCODE = re.compile(r"[A-Za-z0-9@_*-]*\Z")  # "alphanumeric characters and the @, -, _, and * characters"
+_WEEKLY_DAYS = re.compile(r"[1-7](,[1-7])*\Z")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+\Z")
+_JSON_TYPES: dict[str, Any] = {
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "boolean": bool,
+    "array": list,
+    "object": dict,
+}
+# Answer fields, each declared by the operation's documented response schema (the 201 schema of "Create a
+# meeting" declares neither uuid nor host_id nor status: a client that needs them reads GET /meetings/{id}).
+CREATE_ANSWER_FIELDS = (
+    "id",
+    "host_email",
+    "assistant_id",
+    "topic",
+    "type",
+    "start_time",
+    "duration",
+    "timezone",
+    "agenda",
+    "created_at",
+    "start_url",
+    "join_url",
+    "password",
+    "h323_password",
+    "pre_schedule",
+    "settings",
+    "recurrence",
+    "occurrences",
+    "tracking_fields",
+)
+GET_ANSWER_FIELDS = (
+    "uuid",
+    "id",
+    "host_id",
+    "host_email",
+    "assistant_id",
+    "topic",
+    "type",
+    "status",
+    "start_time",
+    "duration",
+    "timezone",
+    "agenda",
+    "created_at",
+    "start_url",
+    "join_url",
+    "password",
+    "h323_password",
+    "encrypted_password",
+    "pre_schedule",
+    "settings",
+    "recurrence",
+    "occurrences",
+    "tracking_fields",
+)
+DEFAULT_MEETING_SETTINGS: dict[str, Any] = {
+    "host_video": False,
+    "participant_video": False,
+    "join_before_host": False,
+    "jbh_time": 0,
+    "mute_upon_entry": False,
+    "watermark": False,
+    "use_pmi": False,
+    "approval_type": 2,
+    "audio": "both",
+    "auto_recording": "none",
+    "waiting_room": False,
+    "meeting_authentication": False,
+    "alternative_hosts": "",
+    "alternative_hosts_email_notification": True,
+    "email_notification": True,
+    "encryption_type": "enhanced_encryption",
+    "close_registration": False,
+    "show_share_button": False,
+    "allow_multiple_devices": False,
+    "focus_mode": False,
+    "private_meeting": False,
+    "internal_meeting": False,
+    "participant_focused_meeting": False,
+    "push_change_to_calendar": False,
+    "registrants_email_notification": True,
+    "continuous_meeting_chat": {"enable": False},
+}
+_OPERATIONS: dict | None = None
+_ZONES: frozenset[str] | None = None
+
+
+def meeting_operations() -> dict:
+    """The fixture's ``operations``: request and response schemas of create/get/update, read once.
+
+    One correction, where the spec contradicts itself: ``recurrence.weekly_days`` carries the enum "1".."7"
+    while its description documents comma-separated days ("1,3" for Sundays and Tuesdays); the enum is
+    dropped from the request schemas and the description's rule is checked instead (``_WEEKLY_DAYS``).
+    """
+    global _OPERATIONS
+    if _OPERATIONS is None:
+        with open(SUBSET_PATH, encoding="utf-8") as fh:
+            ops = json.load(fh)["operations"]
+        for op in ops.values():
+            rec = op.get("request_body", {}).get("properties", {}).get("recurrence", {})
+            rec.get("properties", {}).get("weekly_days", {}).pop("enum", None)
+        _OPERATIONS = ops
+    return _OPERATIONS
+
+
+def _zones() -> frozenset[str]:
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = frozenset(zoneinfo.available_timezones())
+    return _ZONES
+
+
+def _type_ok(value: Any, kind: str) -> bool:
+    if kind == "null":
+        return value is None
+    if isinstance(value, bool) and kind != "boolean":
+        return False
+    python = _JSON_TYPES.get(kind)
+    return python is None or isinstance(value, python)
+
+
+def _in_enum(value: Any, enum: list) -> bool:
+    return any(value == e and isinstance(value, bool) == isinstance(e, bool) for e in enum)
+
+
+def schema_errors(value: Any, schema: dict, path: str = "") -> list[str]:
+    """The JSON paths where ``value`` breaks ``schema`` (the keywords Zoom's request schemas use: type, enum,
+    maxLength/minLength, maximum/minimum on numbers, maxItems, items, required, properties, additionalProperties,
+    format email).  Unknown properties pass unless ``additionalProperties`` is false (JSON Schema's default)."""
+    kind = schema.get("type")
+    if kind is not None and not _type_ok(value, kind):
+        return [path]
+    errors: list[str] = []
+    if "enum" in schema and not _in_enum(value, schema["enum"]):
+        errors.append(path)
+    if isinstance(value, str):
+        if not schema.get("minLength", 0) <= len(value) <= schema.get("maxLength", math.inf):
+            errors.append(path)
+        if schema.get("format") == "email" and not _EMAIL.match(value):
+            errors.append(path)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not schema.get("minimum", -math.inf) <= value <= schema.get("maximum", math.inf):
+            errors.append(path)
+    elif isinstance(value, list):
+        if len(value) > schema.get("maxItems", math.inf):
+            errors.append(path)
+        if isinstance(schema.get("items"), dict):
+            for i, item in enumerate(value):
+                errors += schema_errors(item, schema["items"], f"{path}[{i}]")
+    elif isinstance(value, dict):
+        props = schema.get("properties", {})
+        errors += [_join(path, name) for name in schema.get("required", []) if name not in value]
+        for name, item in value.items():
+            if name in props:
+                errors += schema_errors(item, props[name], _join(path, name))
+            elif schema.get("additionalProperties") is False:
+                errors.append(_join(path, name))
+    return errors
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _validation_failed(fields: list[str]) -> _ApiError:
+    """Zoom's documented answer for invalid fields (code 300, "Validation Failed.", one entry per field)."""
+    unique = sorted(set(fields))
+    return _ApiError(
+        400,
+        {
+            "code": 300,
+            "message": "Validation Failed.",
+            "errors": [{"field": f, "message": "Invalid field."} for f in unique],
+        },
+    )
+
+
+def _parse_json_object(raw: bytes, headers) -> dict:
+    """A create/update body: application/json, UTF-8, one JSON object (no duplicate keys, no NaN)."""
+    ctype = (headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+    if ctype != "application/json" or not raw:
+        raise _ApiError(400, _err(300, MSG_BAD_BODY))
+    try:
+        data = json.loads(
+            raw.decode("utf-8"), object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant
+        )
+    except (ValueError, UnicodeDecodeError):
+        raise _ApiError(400, _err(300, MSG_BAD_BODY)) from None
+    if not isinstance(data, dict):
+        raise _ApiError(400, _err(300, MSG_BAD_BODY))
+    return data
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"invalid JSON number {name}")
+
+
+def _local_start(text: str, tz: zoneinfo.ZoneInfo) -> datetime:
+    """``yyyy-MM-ddTHH:mm:ssZ`` (GMT) or ``yyyy-MM-ddTHH:mm:ss`` (in ``tz``), as an aware time in ``tz``."""
+    m = _START_TIME.match(text)
+    if m is None:
+        raise ValueError(text)
+    naive = datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")
+    if m.group(1):
+        return naive.replace(tzinfo=UTC).astimezone(tz)
+    return naive.replace(tzinfo=tz)
+
+
+def _utc_text(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _recurrence_errors(rec: dict) -> list[str]:
+    """What the recurrence fields' descriptions add to their schema (the schema itself is checked apart)."""
+    errors = []
+    kind, interval = rec.get("type"), rec.get("repeat_interval", 1)
+    if kind in _MAX_INTERVAL and not (isinstance(interval, int) and 1 <= interval <= _MAX_INTERVAL[kind]):
+        errors.append("recurrence.repeat_interval")
+    if kind == 2 and not (isinstance(rec.get("weekly_days"), str) and _WEEKLY_DAYS.match(rec["weekly_days"])):
+        errors.append("recurrence.weekly_days")  # "required ... for type 2"; "1,3" style lists are documented
+    if kind == 3:
+        if ("monthly_week" in rec) != ("monthly_week_day" in rec):
+            errors.append("recurrence.monthly_week" if "monthly_week" not in rec else "recurrence.monthly_week_day")
+        day = rec.get("monthly_day", 1)
+        if "monthly_week" not in rec and not (isinstance(day, int) and 1 <= day <= 31):
+            errors.append("recurrence.monthly_day")
+    if "end_times" in rec and "end_date_time" in rec:
+        errors.append("recurrence.end_date_time")  # "Cannot be used with end_times"
+    if isinstance(rec.get("end_times"), int) and rec["end_times"] < 1:
+        errors.append("recurrence.end_times")
+    end = rec.get("end_date_time")
+    if isinstance(end, str) and not (_START_TIME.match(end) and end.endswith("Z")):
+        errors.append("recurrence.end_date_time")  # "Should be in UTC time, such as 2017-11-25T12:00:00Z"
+    return errors
+
+
+def _body_errors(body: dict, schema: dict) -> list[str]:
+    """Schema errors plus the rules the field descriptions state (passcode characters, start_time formats,
+    timezone IDs, non-negative duration, recurrence ranges)."""
+    errors = schema_errors(body, schema)
+    if isinstance(body.get("password"), str) and not _PASSCODE.match(body["password"]):
+        errors.append("password")
+    if isinstance(body.get("start_time"), str):
+        try:
+            _local_start(body["start_time"], UTC)  # format and calendar validity only
+        except ValueError:
+            errors.append("start_time")
+    if isinstance(body.get("timezone"), str) and body["timezone"] not in _zones():
+        errors.append("timezone")
+    if isinstance(body.get("duration"), int) and not isinstance(body["duration"], bool) and body["duration"] < 0:
+        errors.append("duration")
+    if isinstance(body.get("recurrence"), dict):
+        errors += _recurrence_errors(body["recurrence"])
+    return errors
+
+
+# ---- occurrences of a recurring meeting with a fixed time (type 8), in the meeting's own timezone
+def _week_dates(first: date, rec: dict) -> Iterator[date]:
+    days = sorted({int(d) for d in rec["weekly_days"].split(",")})  # 1 = Sunday ... 7 = Saturday
+    sunday = first - timedelta(days=first.isoweekday() % 7)
+    week = 0
+    while True:
+        for day in days:
+            candidate = sunday + timedelta(weeks=week, days=day - 1)
+            if candidate >= first:
+                yield candidate
+        week += rec.get("repeat_interval", 1)
+
+
+def _month_date(year: int, month: int, rec: dict) -> date | None:
+    last = calendar.monthrange(year, month)[1]
+    if "monthly_week" not in rec:
+        day = rec.get("monthly_day", 1)
+        return date(year, month, day) if day <= last else None  # no 31st in that month: no occurrence
+    weekday = (rec["monthly_week_day"] + 5) % 7  # 1 = Sunday -> Python's 6
+    matches = [date(year, month, d) for d in range(1, last + 1) if date(year, month, d).weekday() == weekday]
+    return matches[-1] if rec["monthly_week"] == -1 else matches[rec["monthly_week"] - 1]
+
+
+def _month_dates(first: date, rec: dict) -> Iterator[date]:
+    year, month = first.year, first.month
+    while True:
+        candidate = _month_date(year, month, rec)
+        if candidate is not None and candidate >= first:
+            yield candidate
+        month += rec.get("repeat_interval", 1)
+        year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
+
+
+def _recurrence_dates(first: date, rec: dict) -> Iterator[date]:
+    if rec["type"] == 2:
+        return _week_dates(first, rec)
+    if rec["type"] == 3:
+        return _month_dates(first, rec)
+    return (first + timedelta(days=n * rec.get("repeat_interval", 1)) for n in itertools.count())
+
+
+def occurrence_starts(start: datetime, rec: dict) -> list[datetime]:
+    """Occurrence start times (aware, in ``start``'s timezone) of a recurrence beginning at ``start``.
+
+    Every occurrence keeps ``start``'s local wall-clock time, so a weekly 09:00 class stays 09:00 local across
+    a DST change (its UTC time moves).  Ends after ``end_times`` occurrences (default 1), or with the last one
+    starting at or before ``end_date_time``.  ValueError when that makes none, or more than 60.
+    """
+    end = _local_start(rec["end_date_time"], UTC) if "end_date_time" in rec else None
+    wanted = None if end is not None else rec.get("end_times", 1)
+    out: list[datetime] = []
+    for n, day in enumerate(_recurrence_dates(start.date(), rec)):
+        at = datetime.combine(day, start.timetz())
+        if (end is not None and at > end) or n > 4000:
+            break
+        out.append(at)
+        if len(out) == wanted or len(out) > MAX_OCCURRENCES:
+            break
+    if not out or len(out) > MAX_OCCURRENCES:
+        raise ValueError("recurrence")
+    return out
+
+
+def _occurrence_rows(starts: list[datetime], duration: int) -> list[dict]:
+    return [
+        {
+            "occurrence_id": str(int(at.timestamp() * 1000)),
+            "start_time": _utc_text(at),
+            "duration": duration,
+            "status": "available",
+        }
+        for at in starts
+    ]
+
+
+def _passcode(length: int = 8) -> str:
+    alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    while True:
+        code = "".join(secrets.choice(alphabet) for _ in range(length))
+        if any(c.isdigit() for c in code) and any(c.isalpha() for c in code):
+            return code
+
+
+def _digits(length: int) -> str:
+    return str(secrets.choice("123456789")) + "".join(secrets.choice("0123456789") for _ in range(length - 1))
+
+
+def _zak() -> str:
+    """A start_url ``zak`` token: JWT-shaped and unguessable, as Zoom's are."""
+    header = base64.urlsafe_b64encode(b'{"typ":"JWT","alg":"HS256"}').decode().rstrip("=")
+    return f"{header}.{secrets.token_urlsafe(96)}.{secrets.token_urlsafe(32)}"
+
+
 # --------------------------------------------------------------------------- HTTP plumbing
 _Server = SimServer
 
@@ -397,7 +1038,6 @@ class _Handler(SimHandler):
     server_version = "ZoomSim/1.0"
     content_type = "application/json;charset=UTF-8"
     max_body = MAX_BODY_BYTES
-    reasons = _REASONS
     server: _Server
 
     def error_body(self, status: int, message: str) -> Any:
@@ -418,7 +1058,7 @@ class _Handler(SimHandler):
         elif path == TOKEN_PATH:
             self._oauth(split.query, body)
         elif path == API_PREFIX or path.startswith(API_PREFIX + "/"):
-            self._api(path, split.query)
+            self._api(path, split.query, body)
         else:
             self._send(404, _err(404, "Not Found"))
 
@@ -436,16 +1076,15 @@ class _Handler(SimHandler):
         self._send(status, out, headers)
 
     # ---- API ---------------------------------------------------------------
-    def _api(self, raw_path: str, query: str) -> None:
+    def _api(self, raw_path: str, query: str, body: bytes = b"") -> None:
         sim = self.server.sim
         record = sim._new_record(self.command, raw_path, query, self.headers)
         fault = sim._next_fault(oauth=False)
-        if fault is not None:
-            if self._apply_fault(fault, oauth=False, category=record["category"], record=record):
-                return
+        if fault is not None and self._apply_fault(fault, oauth=False, category=record["category"], record=record):
+            return
         if sim.latency:
             sim._stopping.wait(sim.latency)  # no lock held: concurrent requests overlap
-        status, out, headers = sim._serve_api(self.command, raw_path, query, self.headers, record)
+        status, out, headers = sim._serve_api(self.command, raw_path, query, self.headers, record, body)
         sim._finish_record(record, status)
         self._send(status, out, headers)
 
@@ -498,68 +1137,13 @@ class _Handler(SimHandler):
         self._send(status, out, headers)
         return True
 
-    # ---- control endpoints -------------------------------------------------
-    def _control(self, path: str, body: bytes) -> None:
-        sim = self.server.sim
-        if path == "/__sim/state":
-            if self.command != "GET":
-                self._send(405, _err(405, "Method Not Allowed"), {"Allow": "GET"})
-                return
-            self._send(200, sim._state())
-            return
-        if path not in ("/__sim/reset", "/__sim/faults", "/__sim/revoke", "/__sim/advance"):
-            self._send(404, _err(404, "Not Found"))
-            return
-        if self.command != "POST":
-            self._send(405, _err(405, "Method Not Allowed"), {"Allow": "POST"})
-            return
-        if path == "/__sim/reset":
-            sim.reset()
-            self._send(200, {"status": True})
-            return
-        try:
-            data = json.loads(body.decode("utf-8") or "null", object_pairs_hook=_reject_duplicate_keys)
-        except (ValueError, UnicodeDecodeError) as exc:
-            self._send(400, _err(400, f"Malformed JSON: {exc}"))
-            return
-        if path == "/__sim/faults":
-            try:
-                if not isinstance(data, list):
-                    raise ValueError("expected a JSON list of fault objects")
-                faults = [Fault.from_dict(d) for d in data]
-            except (ValueError, TypeError) as exc:
-                self._send(400, _err(400, f"Invalid faults: {exc}"))
-                return
-            sim.add_faults(*faults)
-            self._send(200, {"status": True, "faults_pending": sim._pending_faults()})
-            return
-        if path == "/__sim/revoke":
-            data = {} if data is None else data
-            account = data.get("account_id") if isinstance(data, dict) else None
-            if not isinstance(data, dict) or (account is not None and not isinstance(account, str)):
-                self._send(400, _err(400, "expected {} or {\"account_id\": \"...\"}"))
-                return
-            revoked = sim.revoke_tokens(account)
-            self._send(200, {"status": True, "revoked": revoked})
-            return
-        # /__sim/advance
-        seconds = data.get("seconds") if isinstance(data, dict) else None
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
-            self._send(400, _err(400, "expected {\"seconds\": <non-negative number>}"))
-            return
-        try:
-            sim.advance(seconds)
-        except RuntimeError as exc:
-            self._send(409, _err(409, str(exc)))
-            return
-        self._send(200, {"status": True, "now": sim.clock()})
 
-    # ---- responses ---------------------------------------------------------
 # --------------------------------------------------------------------------- the simulator
 class ZoomSimulator(SimulatorBase):
     """Strict Zoom S2S OAuth + Meeting API (subset) simulator on a real local HTTP port."""
 
     handler_class = _Handler
+    fault_class = Fault
     thread_name = "zoom-sim"
     base_path = ""
 
@@ -574,6 +1158,8 @@ class ZoomSimulator(SimulatorBase):
         daily_limit: int | None = None,
         latency: float = 0.0,
         qps_retry_after: bool = True,
+        meeting_daily_cap: int | None = MEETING_DAILY_CAP,
+        meeting_cap_style: str = "observed",
     ) -> None:
         if isinstance(token_ttl, bool) or not isinstance(token_ttl, int) or token_ttl < 2:
             raise ValueError("token_ttl must be an integer of at least 2 seconds")
@@ -584,17 +1170,27 @@ class ZoomSimulator(SimulatorBase):
             if qps is not None and (isinstance(qps, bool) or not isinstance(qps, (int, float)) or qps <= 0):
                 raise ValueError(f"rate limit for {name!r} must be a positive number or None")
             merged[name] = None if qps is None else float(qps)
-        if daily_limit is not None and (isinstance(daily_limit, bool) or not isinstance(daily_limit, int)
-                                        or daily_limit < 0):
+        if daily_limit is not None and (
+            isinstance(daily_limit, bool) or not isinstance(daily_limit, int) or daily_limit < 0
+        ):
             raise ValueError("daily_limit must be a non-negative integer or None")
         if latency < 0:
             raise ValueError("latency must be non-negative")
+        if meeting_daily_cap is not None and (
+            isinstance(meeting_daily_cap, bool) or not isinstance(meeting_daily_cap, int) or meeting_daily_cap < 0
+        ):
+            raise ValueError("meeting_daily_cap must be a non-negative integer or None")
+        if meeting_cap_style not in CAP_STYLES:
+            raise ValueError(f"meeting_cap_style must be one of {CAP_STYLES}")
         self.clock = clock
         self.token_ttl = token_ttl
         self.limits: dict[str, float | None] = merged
         self.daily_limit = daily_limit
         self.latency = float(latency)
         self.qps_retry_after = qps_retry_after
+        self.meeting_daily_cap = meeting_daily_cap
+        self.meeting_cap_style = meeting_cap_style
+        meeting_operations()  # the documented request schemas (the fixture) must be there before any request
         self._init_server(host, port)
         # configuration and data
         self._clients: dict[str, _Client] = {}
@@ -605,9 +1201,10 @@ class ZoomSimulator(SimulatorBase):
         self._token_requests: dict[str, int] = {}
         self._api_requests: list[dict] = []
         self._throttled = 0
-        self._faults: list[Fault] = []
         self._buckets: dict[tuple[str, str], list[float]] = {}
         self._daily: dict[str, tuple[int, int]] = {}
+        self._host_daily: dict[tuple[str, str], tuple[int, int]] = {}  # (account, host id) -> (UTC day, requests)
+        self._secrets: set[str] = set()  # meeting passcodes and start URLs handed out (for leak checks)
 
     def __repr__(self) -> str:  # never show a secret or a token
         return f"ZoomSimulator(base_url={self.base_url!r}, accounts={sorted(self._accounts)!r})"
@@ -647,23 +1244,16 @@ class ZoomSimulator(SimulatorBase):
         with self._lock:
             return self._throttled
 
-    def add_faults(self, *faults: Fault) -> None:
-        for f in faults:
-            if not isinstance(f, Fault):
-                raise TypeError("add_faults() takes Fault instances")
-            f.validate()
-        with self._lock:
-            self._faults.extend(faults)
-
     def reset(self) -> None:
         """Clear records, faults and rate-limit state; keep accounts, issued tokens and data."""
+        super().reset()
         with self._lock:
-            self._faults.clear()
             self._token_requests.clear()
             self._api_requests.clear()
             self._throttled = 0
             self._buckets.clear()
             self._daily.clear()
+            self._host_daily.clear()
 
     def revoke_tokens(self, account_id: str | None = None) -> int:
         """Invalidate every issued access token (of one account, or of all); returns how many."""
@@ -677,6 +1267,33 @@ class ZoomSimulator(SimulatorBase):
         if not isinstance(self.clock, FakeClock):
             raise RuntimeError("advance() needs the simulator to run on a FakeClock")
         self.clock.advance(seconds)
+
+    # ---- control routes (state, reset and faults come from SimulatorBase) ----
+    def _control_routes(self) -> dict:
+        routes = super()._control_routes()
+        routes["revoke"] = ("POST", self._control_revoke)
+        routes["advance"] = ("POST", self._control_advance)
+        routes["meetings"] = ("GET", self._control_meetings)
+        return routes
+
+    def _control_revoke(self, body: bytes) -> tuple[int, Any]:
+        data = control_json(body)
+        data = {} if data is None else data
+        account = data.get("account_id") if isinstance(data, dict) else None
+        if not isinstance(data, dict) or (account is not None and not isinstance(account, str)):
+            raise ValueError('expected {} or {"account_id": "..."}')
+        return 200, {"status": True, "revoked": self.revoke_tokens(account)}
+
+    def _control_advance(self, body: bytes) -> tuple[int, Any]:
+        data = control_json(body)
+        seconds = data.get("seconds") if isinstance(data, dict) else None
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            raise ValueError('expected {"seconds": <non-negative number>}')
+        try:
+            self.advance(seconds)
+        except RuntimeError as exc:
+            raise ControlError(409, str(exc)) from None
+        return 200, {"status": True, "now": self.clock()}
 
     # ---- data --------------------------------------------------------------
     def _account(self, account_id: str) -> _Account:
@@ -695,9 +1312,12 @@ class ZoomSimulator(SimulatorBase):
         last_name: str = "",
         status: str = "active",
         created_at: str | None = None,
+        timezone: str = "UTC",  # noqa: A002 - Zoom's field name; the default of the user's meetings
     ) -> dict:
         if not isinstance(email, str) or "@" not in email:
             raise ValueError("email must be an email address")
+        if timezone not in _zones():
+            raise ValueError(f"unknown timezone {timezone!r}")
         if status not in ("active", "inactive", "pending"):
             raise ValueError("status must be active, inactive or pending")
         with self._lock:
@@ -714,9 +1334,10 @@ class ZoomSimulator(SimulatorBase):
                 "display_name": f"{first_name} {last_name}".strip() or email,
                 "email": email,
                 "type": 2,
-                "pmi": 5_000_000_000 + int.from_bytes(hashlib.sha256(uid.encode()).digest()[:3], "big") * 7
+                "pmi": 5_000_000_000
+                + int.from_bytes(hashlib.sha256(uid.encode()).digest()[:3], "big") * 7
                 + acct.pmi_seq,
-                "timezone": "UTC",
+                "timezone": timezone,
                 "verified": 1,
                 "dept": "",
                 "user_created_at": created,
@@ -794,8 +1415,13 @@ class ZoomSimulator(SimulatorBase):
             if uuid in acct.instances:
                 raise ValueError(f"instance {uuid!r} already exists")
             rows = [self._make_participant(acct, meeting, start_ts, p) for p in participants]
-            instance = {"uuid": uuid, "meeting_id": meeting_id, "start_time": _iso(start_ts), "start_ts": start_ts,
-                        "participants": rows}
+            instance = {
+                "uuid": uuid,
+                "meeting_id": meeting_id,
+                "start_time": _iso(start_ts),
+                "start_ts": start_ts,
+                "participants": rows,
+            }
             acct.instances[uuid] = instance
             meeting["instances"].append(uuid)
             meeting["instances"].sort(key=lambda u: acct.instances[u]["start_ts"])
@@ -860,8 +1486,10 @@ class ZoomSimulator(SimulatorBase):
         row.setdefault("bo_mtg_id", "")
         row.setdefault("user_name", row["name"])
         row.setdefault("email", row["user_email"])
-        row.setdefault("role", "host" if row["user_email"] and row["user_email"].lower()
-                       == meeting["host_email"].lower() else "attendee")
+        row.setdefault(
+            "role",
+            "host" if row["user_email"] and row["user_email"].lower() == meeting["host_email"].lower() else "attendee",
+        )
         for k, v in _METRICS_DEFAULTS.items():
             row.setdefault(k, v)
         return row
@@ -873,17 +1501,6 @@ class ZoomSimulator(SimulatorBase):
         return copy.deepcopy(out)
 
     # ---- internals: connections, records, faults ---------------------------
-    def _next_fault(self, *, oauth: bool) -> Fault | None:
-        with self._lock:
-            for i, f in enumerate(self._faults):
-                if f.oauth == oauth:
-                    return self._faults.pop(i)
-        return None
-
-    def _pending_faults(self) -> int:
-        with self._lock:
-            return len(self._faults)
-
     def _count_throttled(self) -> None:
         with self._lock:
             self._throttled += 1
@@ -894,7 +1511,7 @@ class ZoomSimulator(SimulatorBase):
                 "token_requests": dict(self._token_requests),
                 "api_requests": len(self._api_requests),
                 "throttled": self._throttled,
-                "faults_pending": len(self._faults),
+                "faults_pending": self._pending_faults(),
             }
 
     def _next_midnight(self) -> float:
@@ -906,34 +1523,45 @@ class ZoomSimulator(SimulatorBase):
                 return _oauth_err("Invalid client_id or client_secret", "invalid_client")
             if status == 429:
                 return _oauth_err("Too many requests", "too_many_requests")
-            return _oauth_err(_REASONS.get(status, "Error"), "server_error" if status >= 500 else "invalid_request")
+            return _oauth_err(reason(status), "server_error" if status >= 500 else "invalid_request")
         if status == 401:
             return _err(124, MSG_INVALID_TOKEN)
         if status == 429:
             return _err(429, MSG_QPS)
-        return _err(status, _REASONS.get(status, "Error"))
+        return _err(status, reason(status))
 
     @staticmethod
-    def _match(raw_path: str) -> tuple[Route, dict[str, str]] | None:
-        rest = raw_path[len(API_PREFIX):]
+    def _match_all(raw_path: str) -> list[tuple[Route, dict[str, str]]]:
+        """Every route (any method) whose template matches the raw path, with its raw path parameters."""
+        rest = raw_path[len(API_PREFIX) :]
         if not rest.startswith("/"):
-            return None
+            return []
         segs = rest[1:].split("/")
-        for route in ROUTES:
+        found = []
+        for route in _ALL_ROUTES:
             tmpl = route.segments
             if len(tmpl) != len(segs):
                 continue
             params: dict[str, str] = {}
-            for t, s in zip(tmpl, segs):
+            for t, seg in zip(tmpl, segs):
                 if t.startswith("{"):
-                    if not s:
+                    if not seg:
                         break
-                    params[t[1:-1]] = s
-                elif t != s:
+                    params[t[1:-1]] = seg
+                elif t != seg:
                     break
             else:
+                found.append((route, params))
+        return found
+
+    @classmethod
+    def _match(cls, raw_path: str, method: str = "GET") -> tuple[Route, dict[str, str]] | None:
+        """The route for ``method`` on that path (else the path's first route, for the records), or None."""
+        found = cls._match_all(raw_path)
+        for route, params in found:
+            if route.method == method:
                 return route, params
-        return None
+        return found[0] if found else None
 
     def _bearer(self, headers) -> tuple[str | None, _Token | None]:
         values = headers.get_all("Authorization") or []
@@ -947,7 +1575,7 @@ class ZoomSimulator(SimulatorBase):
             return token, self._tokens.get(token)
 
     def _new_record(self, method: str, raw_path: str, query: str, headers) -> dict:
-        matched = self._match(raw_path)
+        matched = self._match(raw_path, method)
         _, info = self._bearer(headers)
         record = {
             "method": method,
@@ -1027,30 +1655,31 @@ class ZoomSimulator(SimulatorBase):
                 scopes=frozenset(client.scope.split()),
                 expires_at=self.clock() + self.token_ttl,
             )
-        return 200, {
-            "access_token": token,
-            "token_type": "bearer",
-            "expires_in": self.token_ttl - 1,
-            "scope": client.scope,
-            "api_url": self.base_url,
-        }, no_store
+        return (
+            200,
+            {
+                "access_token": token,
+                "token_type": "bearer",
+                "expires_in": self.token_ttl - 1,
+                "scope": client.scope,
+                "api_url": self.base_url,
+            },
+            no_store,
+        )
 
     # ---- API ---------------------------------------------------------------
-    def _serve_api(self, method: str, raw_path: str, query: str, headers, record: dict) -> tuple[int, Any, dict]:
-        matched = self._match(raw_path)
-        if matched is None:
-            return 404, _err(404, f"No such API endpoint: {raw_path[len(API_PREFIX):] or '/'}"), {}
-        route, raw_params = matched
-        if method != "GET":
-            return 405, _err(405, "Method Not Allowed"), {"Allow": "GET"}
-        token, info = self._bearer(headers)
-        if info is None:
-            return 401, _err(124, MSG_INVALID_TOKEN), {}
-        if self.clock() >= info.expires_at:
-            return 401, _err(124, MSG_EXPIRED_TOKEN), {}
-        if not (info.scopes & route.scopes):
-            wanted = ", ".join(sorted(route.scopes))
-            return 400, _err(4711, f"Invalid access token, does not contain scopes:[{wanted}]."), {}
+    def _serve_api(
+        self, method: str, raw_path: str, query: str, headers, record: dict, body: bytes = b""
+    ) -> tuple[int, Any, dict]:
+        found = self._match_all(raw_path)
+        if not found:
+            return 404, _err(404, f"No such API endpoint: {raw_path[len(API_PREFIX) :] or '/'}"), {}
+        route, raw_params = next(((r, p) for r, p in found if r.method == method), (None, {}))
+        if route is None:
+            return 405, _err(405, "Method Not Allowed"), {"Allow": ", ".join(r.method for r, _ in found)}
+        info, denied = self._authorize(route, headers)
+        if denied is not None:
+            return denied
         throttled = self._admit(info.account_id, route.category)
         if throttled is not None:
             self._count_throttled()
@@ -1061,10 +1690,28 @@ class ZoomSimulator(SimulatorBase):
         try:
             with self._lock:
                 acct = self._account(info.account_id)
-                body = getattr(self, route.handler)(acct, route, params, q)
+                handler = getattr(self, route.handler)
+                if route.method == "GET":
+                    status, out, more = 200, handler(acct, route, params, q), {}
+                else:
+                    status, out, more = handler(acct, route, params, q, body, headers)
         except _ApiError as e:
+            if e.status == 429:
+                self._count_throttled()
             return e.status, e.body, {**extra, **e.headers}
-        return 200, body, extra
+        return status, out, {**extra, **more}
+
+    def _authorize(self, route: Route, headers) -> tuple[_Token | None, tuple[int, Any, dict] | None]:
+        """The bearer token's info, or the answer refusing it (invalid, expired, or without the scope)."""
+        _, info = self._bearer(headers)
+        if info is None:
+            return None, (401, _err(124, MSG_INVALID_TOKEN), {})
+        if self.clock() >= info.expires_at:
+            return None, (401, _err(124, MSG_EXPIRED_TOKEN), {})
+        if not (info.scopes & route.scopes):
+            wanted = ", ".join(sorted(route.scopes))
+            return None, (400, _err(4711, f"Invalid access token, does not contain scopes:[{wanted}]."), {})
+        return info, None
 
     # ---- rate limits -------------------------------------------------------
     def _admit(self, account_id: str, category: str) -> tuple[int, dict, dict] | None:
@@ -1078,13 +1725,17 @@ class ZoomSimulator(SimulatorBase):
                     count = 0
                 if count >= self.daily_limit:
                     self._daily[account_id] = (day, count)
-                    return 429, _err(429, MSG_DAILY), {
-                        "X-RateLimit-Category": cat_header,
-                        "X-RateLimit-Type": "Daily-limit",
-                        "X-RateLimit-Limit": str(self.daily_limit),
-                        "X-RateLimit-Remaining": "0",
-                        "Retry-After": _http_date((day + 1) * DAY),
-                    }
+                    return (
+                        429,
+                        _err(429, MSG_DAILY),
+                        {
+                            "X-RateLimit-Category": cat_header,
+                            "X-RateLimit-Type": "Daily-limit",
+                            "X-RateLimit-Limit": str(self.daily_limit),
+                            "X-RateLimit-Remaining": "0",
+                            "Retry-After": _http_date((day + 1) * DAY),
+                        },
+                    )
             qps = self.limits.get(category)
             if qps is not None:
                 capacity = max(1.0, qps)
@@ -1135,27 +1786,25 @@ class ZoomSimulator(SimulatorBase):
         *,
         page_number: bool = False,
     ) -> dict:
-        size_text = q.get("page_size", "")
-        if size_text == "":
-            size = DEFAULT_PAGE_SIZE
-        else:
-            if not _DIGITS.match(size_text) or int(size_text) < 1:
-                raise _validation("page_size")
-            size = min(int(size_text), MAX_PAGE_SIZE)
+        size = self._page_size(q)
         now = self.clock()
         token = q.get("next_page_token", "")
         state: _PageState | None = None
         if token:
             state = self._pages.get(token)
-            if (state is None or state.account_id != acct.account_id or state.path_key != path_key
-                    or now >= state.expires_at):
+            if (
+                state is None
+                or state.account_id != acct.account_id
+                or state.path_key != path_key
+                or now >= state.expires_at
+            ):
                 raise _ApiError(400, _err(300, MSG_PAGE_TOKEN))
             all_rows, offset = state.rows, state.offset
         else:
             all_rows, offset = rows(), 0
         for t in [t for t, s in self._pages.items() if now >= s.expires_at]:
             del self._pages[t]
-        chunk = all_rows[offset:offset + size]
+        chunk = all_rows[offset : offset + size]
         next_offset = offset + len(chunk)
         next_token = ""
         if next_offset < len(all_rows):
@@ -1165,17 +1814,33 @@ class ZoomSimulator(SimulatorBase):
                 next_token = previous
             else:
                 next_token = secrets.token_urlsafe(26)
-                self._pages[next_token] = _PageState(acct.account_id, path_key, all_rows, next_offset,
-                                                     now + PAGE_TOKEN_TTL)
+                self._pages[next_token] = _PageState(
+                    acct.account_id, path_key, all_rows, next_offset, now + PAGE_TOKEN_TTL
+                )
                 if state is not None:
                     state.next_tokens[size] = next_token
         total = len(all_rows)
         out: dict[str, Any] = {"page_count": math.ceil(total / size) if total else 0}
         if page_number:
             out["page_number"] = offset // size + 1
-        out.update({"page_size": size, "total_records": total, "next_page_token": next_token,
-                    route.list_key: copy.deepcopy(chunk)})
+        out.update(
+            {
+                "page_size": size,
+                "total_records": total,
+                "next_page_token": next_token,
+                route.list_key: copy.deepcopy(chunk),
+            }
+        )
         return out
+
+    @staticmethod
+    def _page_size(q: dict[str, str]) -> int:
+        size_text = q.get("page_size", "")
+        if size_text == "":
+            return DEFAULT_PAGE_SIZE
+        if not _DIGITS.match(size_text) or int(size_text) < 1:
+            raise _validation("page_size")
+        return min(int(size_text), MAX_PAGE_SIZE)
 
     # ---- resolution helpers ------------------------------------------------
     def _user_or_404(self, acct: _Account, params: dict) -> dict:
@@ -1210,8 +1875,12 @@ class ZoomSimulator(SimulatorBase):
     def _distinct_participants(instance: dict) -> int:
         keys = set()
         for row in instance["participants"]:
-            keys.add(row.get("participant_user_id") or row.get("user_email", "").lower() or row.get("name")
-                     or row.get("user_id"))
+            keys.add(
+                row.get("participant_user_id")
+                or row.get("user_email", "").lower()
+                or row.get("name")
+                or row.get("user_id")
+            )
         return len(keys)
 
     # ---- endpoint handlers (called with the lock held) ---------------------
@@ -1224,7 +1893,10 @@ class ZoomSimulator(SimulatorBase):
         if status not in ("active", "inactive", "pending"):
             raise _validation("status")
         return self._page(
-            acct, route, ("users", status), q,
+            acct,
+            route,
+            ("users", status),
+            q,
             lambda: [{k: u[k] for k in USER_LIST_FIELDS} for u in acct.users if u["status"] == status],
             page_number=True,
         )
@@ -1253,9 +1925,7 @@ class ZoomSimulator(SimulatorBase):
             live = start is not None and start <= now < start + m["duration"] * 60
             if kind == "live" and not live:
                 return False
-            if kind in ("upcoming", "upcoming_meetings") and not (
-                m["type"] in (3, 8) or (start is not None and start + m["duration"] * 60 > now)
-            ):
+            if kind in ("upcoming", "upcoming_meetings") and not self._still_ahead(m, start, now):
                 return False
             if kind == "previous_meetings" and not m["instances"]:
                 return False
@@ -1271,11 +1941,19 @@ class ZoomSimulator(SimulatorBase):
             out = []
             for m in sorted(acct.meetings.values(), key=lambda m: (m["start_time"] or "", m["id"])):
                 if m["host_id"] == user["id"] and wanted(m):
-                    out.append({k: m[k] for k in MEETING_LIST_FIELDS if m[k] is not None})
+                    out.append({k: m[k] for k in MEETING_LIST_FIELDS if m.get(k) is not None})
             return out
 
-        return self._page(acct, route, ("meetings", user["id"], kind, date_from, date_to), q, rows,
-                          page_number=True)
+        return self._page(acct, route, ("meetings", user["id"], kind, date_from, date_to), q, rows, page_number=True)
+
+    @staticmethod
+    def _still_ahead(m: dict, start: float | None, now: float) -> bool:
+        """Not over yet: a recurring meeting with an occurrence still to end (or none computed), or a
+        one-off that has not ended."""
+        if m["type"] in (3, 8):
+            rows = m.get("occurrences")
+            return not rows or any(_parse_time(o["start_time"], "start_time") + o["duration"] * 60 > now for o in rows)
+        return start is not None and start + m["duration"] * 60 > now
 
     def _h_instances(self, acct, route, params, q) -> dict:
         meeting = self._meeting_or_404(acct, params)
@@ -1326,10 +2004,261 @@ class ZoomSimulator(SimulatorBase):
         if status not in ("approved", "pending", "denied"):
             raise _validation("status")
         return self._page(
-            acct, route, ("registrants", meeting["id"], status), q,
+            acct,
+            route,
+            ("registrants", meeting["id"], status),
+            q,
             lambda: [dict(r) for r in meeting["registrants"] or [] if r["status"] == status],
             page_number=True,
         )
+
+    # ---- meetings: test hooks ----------------------------------------------
+    def meetings(self, account_id: str, host: str | None = None) -> list[dict]:
+        """Copies of the account's meetings (of one host, by user ID or email), as stored: secrets included."""
+        with self._lock:
+            acct = self._account(account_id)
+            user = self._find_user(acct, host) if host is not None else None
+            if host is not None and user is None:
+                raise KeyError(f"no user {host!r} in account {account_id!r}")
+            rows = [m for m in acct.meetings.values() if user is None or m["host_id"] == user["id"]]
+            return [self._public_meeting(m) for m in sorted(rows, key=lambda m: m["id"])]
+
+    def host_daily_count(self, account_id: str, user: str) -> int:
+        """Meeting create/update requests charged to this host (user ID or email) in today's UTC day."""
+        with self._lock:
+            found = self._find_user(self._account(account_id), user)
+            if found is None:
+                raise KeyError(f"no user {user!r} in account {account_id!r}")
+            day, count = self._host_daily.get((account_id, found["id"]), (None, 0))
+            return count if day == math.floor(self.clock() / DAY) else 0
+
+    def issued_secrets(self) -> set[str]:
+        """Every meeting passcode, H.323 passcode, start_url and zak token the simulator has handed out."""
+        with self._lock:
+            return set(self._secrets)
+
+    def _control_meetings(self, body: bytes) -> tuple[int, Any]:
+        with self._lock:
+            day = math.floor(self.clock() / DAY)
+            rows = [
+                {
+                    "account_id": a.account_id,
+                    "id": m["id"],
+                    "host_id": m["host_id"],
+                    "topic": m["topic"],
+                    "type": m["type"],
+                    "start_time": m["start_time"],
+                    "timezone": m["timezone"],
+                    "occurrences": len(m.get("occurrences") or []),
+                }
+                for a in self._accounts.values()
+                for m in sorted(a.meetings.values(), key=lambda m: m["id"])
+            ]
+            counts = {f"{acct}/{host}": n for (acct, host), (d, n) in sorted(self._host_daily.items()) if d == day}
+        return 200, {"meetings": rows, "host_daily": counts}
+
+    # ---- meetings: the per-host daily cap ------------------------------------
+    def _charge_host(self, acct: _Account, host: dict) -> None:
+        """Count one create/update request against the host's daily cap, or refuse it (429) once reached."""
+        if self.meeting_daily_cap is None:
+            return
+        now = self.clock()
+        day = math.floor(now / DAY)
+        key = (acct.account_id, host["id"])
+        seen, count = self._host_daily.get(key, (day, 0))
+        count = count if seen == day else 0
+        if count >= self.meeting_daily_cap:
+            raise _ApiError(429, _err(429, MSG_USER_DAILY.format(limit=self.meeting_daily_cap)), self._cap_headers(day))
+        self._host_daily[key] = (day, count + 1)
+
+    def _cap_headers(self, day: int) -> dict:
+        if self.meeting_cap_style != "documented":
+            return {}  # as observed: the message alone says it (no X-RateLimit-Type, no Retry-After)
+        return {
+            "X-RateLimit-Type": "Daily-limit",
+            "X-RateLimit-Limit": str(self.meeting_daily_cap),
+            "X-RateLimit-Remaining": "0",
+            "Retry-After": _iso((day + 1) * DAY),  # the rate-limit page's example: an ISO time, 00:00 UTC
+        }
+
+    # ---- meetings: stored state ----------------------------------------------
+    def _new_meeting_id(self) -> int:
+        taken = {mid for a in self._accounts.values() for mid in a.meetings}
+        while True:
+            candidate = int(secrets.choice("89") + _digits(10))  # 11 digits, like Zoom's
+            if candidate not in taken:
+                return candidate
+
+    def _set_passcode(self, m: dict, password: str) -> None:
+        m["password"] = password
+        m["h323_password"] = (password if password.isdigit() else _digits(8)) if password else ""
+        m["encrypted_password"] = f"{secrets.token_urlsafe(24)}.1" if password else ""
+        m["join_url"] = f"https://zoom.us/j/{m['id']}" + (f"?pwd={m['encrypted_password']}" if password else "")
+        self._secrets.update(v for v in (m["password"], m["h323_password"]) if v)
+
+    def _start_url(self, m: dict) -> str:
+        """A fresh start_url on every answer (Zoom's expire after two hours; GET gives a new one)."""
+        zak = _zak()
+        url = f"https://zoom.us/s/{m['id']}?zak={zak}"
+        self._secrets.update((zak, url))
+        return url
+
+    def _apply_details(self, m: dict, body: dict) -> None:
+        """Fields without scheduling rules: topic, agenda, pre_schedule, settings, tracking_fields, password."""
+        for key in ("topic", "agenda", "pre_schedule"):
+            if key in body:
+                m[key] = body[key]
+        declared = meeting_operations()[GET_OP]["responses"]["200"]["properties"]["settings"]["properties"]
+        m["settings"] = dict(m.get("settings") or DEFAULT_MEETING_SETTINGS)
+        m["settings"].update({k: v for k, v in body.get("settings", {}).items() if k in declared})
+        if "tracking_fields" in body:
+            m["tracking_fields"] = [{k: t[k] for k in ("field", "value") if k in t} for t in body["tracking_fields"]]
+        if "password" in body:
+            self._set_passcode(m, body["password"])
+
+    def _schedule(self, m: dict, body: dict, host: dict, *, updating: bool) -> list[str]:
+        """Set type, timezone, duration, start_time, recurrence and occurrences; returns the invalid fields."""
+        kind = body.get("type", m.get("type", 2))
+        tz_name = body.get("timezone") or m.get("timezone") or host.get("timezone") or "UTC"
+        tz = zoneinfo.ZoneInfo(tz_name)
+        start = _local_start(body["start_time"], tz) if "start_time" in body else None
+        if start is not None and updating and start.timestamp() <= self.clock():
+            start = None  # "a date in the past: the API ignores this value"
+        if start is None and m.get("start_time"):
+            start = datetime.fromtimestamp(_parse_time(m["start_time"], "start_time"), tz)
+        if start is None:
+            start = datetime.fromtimestamp(math.floor(self.clock()), tz)
+        m.update(type=kind, timezone=tz_name, duration=body.get("duration", m.get("duration", 60)))
+        if kind != 8:
+            for key in ("recurrence", "occurrences"):
+                m.pop(key, None)
+            m["settings"].pop("registration_type", None)
+            m["start_time"] = _utc_text(start)
+            return []
+        rec = body.get("recurrence", m.get("recurrence"))
+        if not isinstance(rec, dict):
+            return ["recurrence"]  # a recurring meeting with a fixed time needs its recurrence
+        try:
+            starts = occurrence_starts(start, rec)
+        except ValueError:
+            return ["recurrence.end_date_time" if "end_date_time" in rec else "recurrence"]
+        rec = {k: v for k, v in rec.items() if k in _RECURRENCE_KEYS}
+        rec.setdefault("repeat_interval", 1)
+        if "end_date_time" not in rec:
+            rec.setdefault("end_times", 1)
+        m.update(recurrence=rec, occurrences=_occurrence_rows(starts, m["duration"]), start_time=_utc_text(starts[0]))
+        m["settings"].setdefault("registration_type", 1)
+        return []
+
+    def _meeting_answer(self, m: dict, fields: tuple[str, ...]) -> dict:
+        out: dict[str, Any] = {}
+        for key in fields:
+            value = self._start_url(m) if key == "start_url" else m.get(key)
+            if key == "settings" and value is None:
+                value = dict(DEFAULT_MEETING_SETTINGS)
+            if key == "status" and value is None:
+                value = "waiting"
+            if value is None or (value == "" and key in ("h323_password", "encrypted_password")):
+                continue
+            out[key] = copy.deepcopy(value)
+        return out
+
+    # ---- meetings: endpoint handlers (called with the lock held) ------------
+    def _meeting_by_path(self, acct: _Account, params: dict, message: str) -> dict:
+        value, routable = params["meetingId"]
+        if not routable or not _DIGITS.match(value) or int(value) not in acct.meetings:
+            raise _ApiError(404, _err(3001, message.format(value)))
+        return acct.meetings[int(value)]
+
+    def _scheduler_for(self, acct: _Account, requester: dict, body: dict) -> tuple[dict, str | None]:
+        """The meeting's host (``schedule_for``, else the requester) and the assistant_id, if any."""
+        if "schedule_for" not in body:
+            return requester, None
+        owner = self._find_user(acct, body["schedule_for"])
+        if owner is None:
+            raise _ApiError(400, _err(300, MSG_SCHEDULE_FOR))
+        return owner, (requester["id"] if owner["id"] != requester["id"] else None)
+
+    def _checked_body(self, raw: bytes, headers, operation: str) -> dict:
+        body = _parse_json_object(raw, headers)
+        errors = _body_errors(body, meeting_operations()[operation]["request_body"])
+        if errors:
+            raise _validation_failed(errors)
+        if body.get("type") in (1, 3):
+            raise _ApiError(
+                501, _err(501, "The simulator models scheduled (2) and recurring fixed-time (8) meetings only.")
+            )
+        return body
+
+    def _h_create_meeting(self, acct, route, params, q, raw, headers) -> tuple[int, Any, dict]:
+        value, _ = params["userId"]
+        requester = self._find_user(acct, value)
+        if requester is None:
+            raise _ApiError(404, _err(1001, f"User {value} not exist or not belong to this account."))
+        self._charge_host(acct, requester)  # counted before the body is looked at
+        body = self._checked_body(raw, headers, CREATE_OP)
+        host, assistant = self._scheduler_for(acct, requester, body)
+        m: dict[str, Any] = {
+            "uuid": base64.b64encode(secrets.token_bytes(16)).decode("ascii"),
+            "id": self._new_meeting_id(),
+            "host_id": host["id"],
+            "host_email": host["email"],
+            "topic": "Zoom Meeting",
+            "agenda": "",
+            "created_at": _iso(self.clock()),
+            "status": "waiting",
+            "pre_schedule": False,
+            "registrants": None,
+            "instances": [],
+        }
+        if assistant is not None:
+            m["assistant_id"] = assistant
+        self._apply_details(m, body)
+        if "password" not in body:
+            self._set_passcode(m, _passcode())
+        errors = self._schedule(m, body, host, updating=False)
+        if errors:
+            raise _validation_failed(errors)
+        acct.meetings[m["id"]] = m
+        return 201, self._meeting_answer(m, CREATE_ANSWER_FIELDS), {}
+
+    def _h_get_meeting(self, acct, route, params, q) -> dict:
+        if "occurrence_id" in q:
+            raise _ApiError(501, _err(501, "The simulator does not model single occurrences (occurrence_id)."))
+        show = q.get("show_previous_occurrences", "")
+        if show not in ("", "true", "false"):
+            raise _validation("show_previous_occurrences")
+        m = self._meeting_by_path(acct, params, "Meeting {} is not found or has expired.")
+        out = self._meeting_answer(m, GET_ANSWER_FIELDS)
+        if "occurrences" in out and show != "true":  # by default only the occurrences not yet over
+            now = self.clock()
+            out["occurrences"] = [
+                o for o in out["occurrences"] if _parse_time(o["start_time"], "start_time") + o["duration"] * 60 > now
+            ]
+        return out
+
+    def _h_update_meeting(self, acct, route, params, q, raw, headers) -> tuple[int, Any, dict]:
+        m = self._meeting_by_path(acct, params, "A meeting with this {} is not found or has expired.")
+        if "occurrence_id" in q:
+            raise _ApiError(501, _err(501, "The simulator does not model single occurrences (occurrence_id)."))
+        host = self._find_user(acct, m["host_id"])
+        if host is None:
+            raise _ApiError(404, _err(1001, f"User does not exist: {m['host_id']}."))
+        self._charge_host(acct, host)  # counted before the body is looked at
+        body = self._checked_body(raw, headers, UPDATE_OP)
+        owner, assistant = self._scheduler_for(acct, host, body)
+        updated = copy.deepcopy(m)
+        updated.update(host_id=owner["id"], host_email=owner["email"])
+        if assistant is not None:
+            updated["assistant_id"] = assistant
+        self._apply_details(updated, body)
+        if _SCHEDULE_KEYS & set(body):  # an update that leaves the schedule alone does not recompute it
+            errors = self._schedule(updated, body, owner, updating=True)
+            if errors:
+                raise _validation_failed(errors)
+        m.clear()
+        m.update(updated)
+        return 204, None, {}
 
 
 # --------------------------------------------------------------------------- demo data
@@ -1342,23 +2271,21 @@ DEMO_UUIDS = {
 }
 
 
-def seed_demo(sim: ZoomSimulator, account_id: str) -> dict:
-    """Fill a small deterministic data set into an account already added with ``add_account``.
+def _demo_row(name: str, email_: str, join: str, leave: str) -> dict:
+    return {"name": name, "user_email": email_, "join_time": join, "leave_time": leave}
 
-    Two users; a recurring lecture (registration on) with three past instances whose UUIDs begin with '/',
-    contain '//', and are plain; recurring office hours with a single-participant instance and a two-person
-    one; a scheduled review session in the future with registrants and no instance.  Returns the identifiers.
-    """
-    instructor = sim.add_user(account_id, user_id="DemoInstructorAda00001", email="ada.lovelace@campus.example.edu",
-                              first_name="Ada", last_name="Lovelace", created_at="2023-08-01T00:00:00Z")
-    ta = sim.add_user(account_id, user_id="DemoTeachingAlan000002", email="alan.turing@campus.example.edu",
-                      first_name="Alan", last_name="Turing", created_at="2023-08-02T00:00:00Z")
-    students = [(f"Student {n}", f"s{n}@students.campus.example.edu") for n in range(1001, 1006)]
 
+def _seed_lecture(sim: ZoomSimulator, account_id: str, instructor: dict, students: list[tuple[str, str]]) -> int:
+    row = _demo_row
     lecture = 81234567890
     sim.add_meeting(
-        account_id, meeting_id=lecture, host_email=instructor["email"], topic="CS101 Lecture", type=8,
-        start_time="2024-09-02T09:00:00Z", duration=90,
+        account_id,
+        meeting_id=lecture,
+        host_email=instructor["email"],
+        topic="CS101 Lecture",
+        type=8,
+        start_time="2024-09-02T09:00:00Z",
+        duration=90,
         registrants=[
             {"email": students[0][1], "first_name": "Student", "last_name": "1001"},
             {"email": students[1][1], "first_name": "Student", "last_name": "1002"},
@@ -1368,53 +2295,127 @@ def seed_demo(sim: ZoomSimulator, account_id: str) -> dict:
         ],
     )
 
-    def row(name: str, email_: str, join: str, leave: str) -> dict:
-        return {"name": name, "user_email": email_, "join_time": join, "leave_time": leave}
-
     host = ("Ada Lovelace", instructor["email"])
-    sim.add_instance(account_id, lecture, uuid=DEMO_UUIDS["leading_slash"], start_time="2024-09-02T09:00:00Z",
-                     participants=[
-                         row(*host, "2024-09-02T08:58:00Z", "2024-09-02T10:31:00Z"),
-                         row(*students[0], "2024-09-02T09:01:00Z", "2024-09-02T09:40:00Z"),
-                         row(*students[0], "2024-09-02T09:42:00Z", "2024-09-02T10:30:00Z"),  # rejoined
-                         row(*students[1], "2024-09-02T09:03:00Z", "2024-09-02T10:30:00Z"),
-                     ])
-    sim.add_instance(account_id, lecture, uuid=DEMO_UUIDS["double_slash"], start_time="2024-09-09T09:00:00Z",
-                     participants=[
-                         row(*host, "2024-09-09T08:59:00Z", "2024-09-09T10:30:00Z"),
-                         row(*students[1], "2024-09-09T09:00:00Z", "2024-09-09T10:30:00Z"),
-                         row(*students[2], "2024-09-09T09:10:00Z", "2024-09-09T10:00:00Z"),
-                     ])
-    sim.add_instance(account_id, lecture, uuid=DEMO_UUIDS["plain"], start_time="2024-09-16T09:00:00Z",
-                     participants=[
-                         row(*host, "2024-09-16T08:55:00Z", "2024-09-16T10:30:00Z"),
-                         row(*students[0], "2024-09-16T09:00:00Z", "2024-09-16T10:30:00Z"),
-                         row(*students[1], "2024-09-16T09:02:00Z", "2024-09-16T10:30:00Z"),
-                         row(*students[2], "2024-09-16T09:05:00Z", "2024-09-16T10:15:00Z"),
-                         row("", "", "2024-09-16T09:20:00Z", "2024-09-16T09:50:00Z"),  # HIPAA-blanked guest
-                     ])
+    sim.add_instance(
+        account_id,
+        lecture,
+        uuid=DEMO_UUIDS["leading_slash"],
+        start_time="2024-09-02T09:00:00Z",
+        participants=[
+            row(*host, "2024-09-02T08:58:00Z", "2024-09-02T10:31:00Z"),
+            row(*students[0], "2024-09-02T09:01:00Z", "2024-09-02T09:40:00Z"),
+            row(*students[0], "2024-09-02T09:42:00Z", "2024-09-02T10:30:00Z"),  # rejoined
+            row(*students[1], "2024-09-02T09:03:00Z", "2024-09-02T10:30:00Z"),
+        ],
+    )
+    sim.add_instance(
+        account_id,
+        lecture,
+        uuid=DEMO_UUIDS["double_slash"],
+        start_time="2024-09-09T09:00:00Z",
+        participants=[
+            row(*host, "2024-09-09T08:59:00Z", "2024-09-09T10:30:00Z"),
+            row(*students[1], "2024-09-09T09:00:00Z", "2024-09-09T10:30:00Z"),
+            row(*students[2], "2024-09-09T09:10:00Z", "2024-09-09T10:00:00Z"),
+        ],
+    )
+    sim.add_instance(
+        account_id,
+        lecture,
+        uuid=DEMO_UUIDS["plain"],
+        start_time="2024-09-16T09:00:00Z",
+        participants=[
+            row(*host, "2024-09-16T08:55:00Z", "2024-09-16T10:30:00Z"),
+            row(*students[0], "2024-09-16T09:00:00Z", "2024-09-16T10:30:00Z"),
+            row(*students[1], "2024-09-16T09:02:00Z", "2024-09-16T10:30:00Z"),
+            row(*students[2], "2024-09-16T09:05:00Z", "2024-09-16T10:15:00Z"),
+            row("", "", "2024-09-16T09:20:00Z", "2024-09-16T09:50:00Z"),  # HIPAA-blanked guest
+        ],
+    )
 
+    return lecture
+
+
+def _seed_office_hours(sim: ZoomSimulator, account_id: str, ta: dict, students: list[tuple[str, str]]) -> int:
+    row = _demo_row
     office = 82345678901
-    sim.add_meeting(account_id, meeting_id=office, host_email=ta["email"], topic="CS101 Office Hours", type=8,
-                    start_time="2024-09-03T15:00:00Z", duration=60)
-    sim.add_instance(account_id, office, uuid=DEMO_UUIDS["single_participant"], start_time="2024-09-03T15:00:00Z",
-                     participants=[row("Alan Turing", ta["email"], "2024-09-03T15:00:00Z", "2024-09-03T16:00:00Z")])
-    sim.add_instance(account_id, office, uuid=DEMO_UUIDS["pair"], start_time="2024-09-10T15:00:00Z",
-                     participants=[
-                         row("Alan Turing", ta["email"], "2024-09-10T15:00:00Z", "2024-09-10T16:00:00Z"),
-                         row(*students[4], "2024-09-10T15:10:00Z", "2024-09-10T15:35:00Z"),
-                     ])
+    sim.add_meeting(
+        account_id,
+        meeting_id=office,
+        host_email=ta["email"],
+        topic="CS101 Office Hours",
+        type=8,
+        start_time="2024-09-03T15:00:00Z",
+        duration=60,
+    )
+    sim.add_instance(
+        account_id,
+        office,
+        uuid=DEMO_UUIDS["single_participant"],
+        start_time="2024-09-03T15:00:00Z",
+        participants=[row("Alan Turing", ta["email"], "2024-09-03T15:00:00Z", "2024-09-03T16:00:00Z")],
+    )
+    sim.add_instance(
+        account_id,
+        office,
+        uuid=DEMO_UUIDS["pair"],
+        start_time="2024-09-10T15:00:00Z",
+        participants=[
+            row("Alan Turing", ta["email"], "2024-09-10T15:00:00Z", "2024-09-10T16:00:00Z"),
+            row(*students[4], "2024-09-10T15:10:00Z", "2024-09-10T15:35:00Z"),
+        ],
+    )
 
+    return office
+
+
+def _seed_review(sim: ZoomSimulator, account_id: str, instructor: dict, students: list[tuple[str, str]]) -> int:
     review = 83456789012
     sim.add_meeting(
-        account_id, meeting_id=review, host_email=instructor["email"], topic="CS101 Final Review", type=2,
-        start_time="2030-01-15T14:00:00Z", duration=120,
+        account_id,
+        meeting_id=review,
+        host_email=instructor["email"],
+        topic="CS101 Final Review",
+        type=2,
+        start_time="2030-01-15T14:00:00Z",
+        duration=120,
         registrants=[
             {"email": students[0][1], "first_name": "Student", "last_name": "1001"},
             {"email": students[4][1], "first_name": "Student", "last_name": "1005"},
             {"email": students[2][1], "first_name": "Student", "last_name": "1003", "status": "pending"},
         ],
     )
+    return review
+
+
+def seed_demo(sim: ZoomSimulator, account_id: str) -> dict:
+    """Fill a small deterministic data set into an account already added with ``add_account``.
+
+    Two users; a recurring lecture (registration on) with three past instances whose UUIDs begin with '/',
+    contain '//', and are plain; recurring office hours with a single-participant instance and a two-person
+    one; a scheduled review session in the future with registrants and no instance.  Returns the identifiers.
+    """
+    instructor = sim.add_user(
+        account_id,
+        user_id="DemoInstructorAda00001",
+        email="ada.lovelace@campus.example.edu",
+        first_name="Ada",
+        last_name="Lovelace",
+        created_at="2023-08-01T00:00:00Z",
+    )
+    ta = sim.add_user(
+        account_id,
+        user_id="DemoTeachingAlan000002",
+        email="alan.turing@campus.example.edu",
+        first_name="Alan",
+        last_name="Turing",
+        created_at="2023-08-02T00:00:00Z",
+    )
+    students = [(f"Student {n}", f"s{n}@students.campus.example.edu") for n in range(1001, 1006)]
+
+    lecture = _seed_lecture(sim, account_id, instructor, students)
+    office = _seed_office_hours(sim, account_id, ta, students)
+    review = _seed_review(sim, account_id, instructor, students)
     return {
         "account_id": account_id,
         "users": {"instructor": instructor["id"], "ta": ta["id"]},
@@ -1425,10 +2426,15 @@ def seed_demo(sim: ZoomSimulator, account_id: str) -> dict:
 
 
 # --------------------------------------------------------------------------- CLI
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Strict local Zoom S2S OAuth + Meeting API simulator")
-    parser.add_argument("--account", action="append", required=True, metavar="ACCOUNT_ID:CLIENT_ID",
-                        help="an S2S OAuth app (repeatable); the secret comes from ZOOM_SIM_CLIENT_SECRET")
+    parser.add_argument(
+        "--account",
+        action="append",
+        required=True,
+        metavar="ACCOUNT_ID:CLIENT_ID",
+        help="an S2S OAuth app (repeatable); the secret comes from ZOOM_SIM_CLIENT_SECRET",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--seed-demo", action="store_true", help="fill a small deterministic demo data set")
@@ -1436,6 +2442,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--daily-limit", type=int, default=None, help="Heavy requests per UTC day per account")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each API answer")
     parser.add_argument("--unlimited", action="store_true", help="no QPS limits")
+    parser.add_argument(
+        "--scope",
+        default=DEFAULT_SCOPE,
+        help=f"the apps' scopes (space-separated); provisioning needs meeting:write:admin, e.g. {PROVISIONING_SCOPE!r}",
+    )
+    parser.add_argument(
+        "--meeting-daily-cap",
+        type=int,
+        default=MEETING_DAILY_CAP,
+        help="meeting create/update requests per host per UTC day (-1: no cap)",
+    )
+    parser.add_argument(
+        "--meeting-cap-style",
+        choices=CAP_STYLES,
+        default="observed",
+        help="the cap's 429: the message only (observed) or with X-RateLimit-*/Retry-After",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     secret = os.environ.get("ZOOM_SIM_CLIENT_SECRET")
     if not secret:
@@ -1448,11 +2476,17 @@ def main(argv: list[str] | None = None) -> int:
         accounts.append((account_id, client_id))
 
     sim = ZoomSimulator(
-        token_ttl=args.token_ttl, host=args.host, port=args.port, daily_limit=args.daily_limit,
-        latency=args.latency, limits={c: None for c in CATEGORIES} if args.unlimited else None,
+        token_ttl=args.token_ttl,
+        host=args.host,
+        port=args.port,
+        daily_limit=args.daily_limit,
+        latency=args.latency,
+        limits=dict.fromkeys(CATEGORIES) if args.unlimited else None,
+        meeting_daily_cap=None if args.meeting_daily_cap < 0 else args.meeting_daily_cap,
+        meeting_cap_style=args.meeting_cap_style,
     )
     for account_id, client_id in accounts:
-        sim.add_account(account_id, client_id, secret)
+        sim.add_account(account_id, client_id, secret, scope=args.scope)
         if args.seed_demo:
             seed_demo(sim, account_id)
     sim.serve_until_signalled()

@@ -467,3 +467,84 @@ def test_cli_runs_in_foreground():
         out, err = proc.communicate(timeout=5)
     assert proc.returncode == 0, err
     assert SECRET not in out + err
+
+
+# ---------------------------------------------------------------- the shared simhttp mechanism
+def _tiny_sim():
+    """The recipe in simhttp's docstring: a tiny simulator that gets the fault queue and the /__sim/ control
+    routes (state, reset, faults, plus one of its own) from simhttp."""
+    from dataclasses import dataclass
+    from urllib.parse import urlsplit
+
+    from infra.local.simhttp import SIM_PREFIX, ControlError, FaultBase, SimHandler, SimulatorBase
+
+    @dataclass
+    class TinyFault(FaultBase):
+        status: int | None = None
+        retry_after: str | None = None
+        delay: float = 0.0
+        drop: bool = False
+        kind: str = "api"
+
+    class TinyHandler(SimHandler):
+        def error_body(self, status, message):
+            return {"error": message}
+
+        def _dispatch(self):
+            body = self._read_body()
+            path = urlsplit(self.path).path
+            if path.startswith(SIM_PREFIX):
+                return self._control(path, body)
+            fault = self.server.sim._next_fault(kind="api")
+            if fault is not None and fault.status is not None:
+                return self._send(fault.status, self.error_body(fault.status, "scripted"))
+            return self._send(204, None) if self.command == "DELETE" else self._send(200, {"ok": True})
+
+    class TinySim(SimulatorBase):
+        handler_class, fault_class, thread_name = TinyHandler, TinyFault, "tiny-sim"
+
+        def __init__(self):
+            self._init_server("127.0.0.1", 0)
+            self.resets = 0
+
+        def _state(self):
+            return {"faults_pending": self._pending_faults(), "resets": self.resets}
+
+        def reset(self):
+            super().reset()
+            self.resets += 1
+
+        def _control_routes(self):
+            def boom(body):
+                raise ControlError(409, "not now")
+
+            return {**super()._control_routes(), "boom": ("POST", boom)}
+
+    return TinySim(), TinyFault
+
+
+def test_simhttp_plug_in_recipe():
+    tiny, TinyFault = _tiny_sim()
+    with tiny, requests.Session() as h:
+        base = tiny.base_url
+        tiny.add_faults(TinyFault(status=503, kind="other"))
+        with pytest.raises(TypeError):
+            tiny.add_faults(Fault(status=503))  # another simulator's Fault class
+        r = h.post(f"{base}/__sim/faults", json=[{"status": 502}], timeout=5)
+        assert r.json() == {"status": True, "faults_pending": 2}
+        assert h.get(f"{base}/x", timeout=5).status_code == 502  # the first fault of kind "api"
+        assert h.get(f"{base}/x", timeout=5).json() == {"ok": True}
+        r = h.delete(f"{base}/x", timeout=5)
+        assert r.status_code == 204 and r.content == b"" and "Content-Length" not in r.headers
+        assert h.get(f"{base}/__sim/state", timeout=5).json() == {"faults_pending": 1, "resets": 0}
+        for bad in (b"{", b'{"a": 1, "a": 2}', b'{"status": 502}', b'[{"colour": 1}]', b'[{"status": "x"}]'):
+            r = h.post(f"{base}/__sim/faults", data=bad, timeout=5)
+            assert r.status_code == 400 and "error" in r.json(), bad
+        r = h.get(f"{base}/__sim/reset", timeout=5)
+        assert r.status_code == 405 and r.headers["Allow"] == "POST"
+        assert h.post(f"{base}/__sim/nothing", timeout=5).status_code == 404
+        assert h.post(f"{base}/__sim/boom", timeout=5).json() == {"error": "not now"}
+        assert h.post(f"{base}/__sim/reset", timeout=5).json() == {"status": True}
+        r = h.get(f"{base}/__sim/state", timeout=5)
+        assert r.json() == {"faults_pending": 0, "resets": 1}
+        assert r.raw.version == 11 and int(r.headers["Content-Length"]) == len(r.content)

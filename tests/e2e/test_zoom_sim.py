@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.client import HTTPConnection
 from pathlib import Path
 from urllib.parse import quote
@@ -59,8 +59,20 @@ DAILY_MESSAGE = (
     "You have reached the maximum daily rate limit for this API. "
     "Refer to the response header for details on when you can make the next request."
 )
-REPORT_FIELDS = {"id", "user_id", "name", "user_email", "join_time", "leave_time", "duration", "failover",
-                 "status", "registrant_id", "participant_user_id", "bo_mtg_id"}
+REPORT_FIELDS = {
+    "id",
+    "user_id",
+    "name",
+    "user_email",
+    "join_time",
+    "leave_time",
+    "duration",
+    "failover",
+    "status",
+    "registrant_id",
+    "participant_user_id",
+    "bo_mtg_id",
+}
 UNLIMITED = {"light": None, "medium": None, "heavy": None}
 
 SEEN: list[str] = []  # every response body and header block, checked for secrets after each test
@@ -93,13 +105,30 @@ def sim():
     s.add_account(ACCOUNT, NARROW_CLIENT, SECRET + "-narrow", scope="meeting:read:admin")
     s.add_account(OTHER_ACCOUNT, OTHER_CLIENT, OTHER_SECRET)
     demo = seed_demo(s, ACCOUNT)
-    s.add_meeting(ACCOUNT, meeting_id=BIG, host_email=demo["emails"]["instructor"], topic="Big lecture",
-                  type=2, start_time="2024-09-20T09:00:00Z", duration=60)
-    s.add_instance(ACCOUNT, BIG, uuid=BIG_UUID, start_time="2024-09-20T09:00:00Z", participants=[
-        {"name": f"P{n}", "user_email": f"p{n}@students.campus.example.edu",
-         "join_time": "2024-09-20T09:00:00Z", "duration": 600 + n}
-        for n in range(305)
-    ])
+    s.add_meeting(
+        ACCOUNT,
+        meeting_id=BIG,
+        host_email=demo["emails"]["instructor"],
+        topic="Big lecture",
+        type=2,
+        start_time="2024-09-20T09:00:00Z",
+        duration=60,
+    )
+    s.add_instance(
+        ACCOUNT,
+        BIG,
+        uuid=BIG_UUID,
+        start_time="2024-09-20T09:00:00Z",
+        participants=[
+            {
+                "name": f"P{n}",
+                "user_email": f"p{n}@students.campus.example.edu",
+                "join_time": "2024-09-20T09:00:00Z",
+                "duration": 600 + n,
+            }
+            for n in range(305)
+        ],
+    )
     with s:
         s.demo = demo
         yield s
@@ -112,8 +141,11 @@ def _fresh(sim):
     SEEN.clear()
     yield
     sim.reset()
-    leaked = [text for text in SEEN if SECRET in text or OTHER_SECRET in text
-              or base64.b64encode(f"{CLIENT_ID}:{SECRET}".encode()).decode() in text]
+    leaked = [
+        text
+        for text in SEEN
+        if SECRET in text or OTHER_SECRET in text or base64.b64encode(f"{CLIENT_ID}:{SECRET}".encode()).decode() in text
+    ]
     SEEN.clear()
     assert not leaked, "a client secret appeared in a response"
 
@@ -125,8 +157,9 @@ def http():
 
 
 def get_token(http, base: str, client=(CLIENT_ID, SECRET), account=ACCOUNT) -> str:
-    r = http.post(f"{base}/oauth/token", data={"grant_type": "account_credentials", "account_id": account},
-                  auth=client, timeout=5)
+    r = http.post(
+        f"{base}/oauth/token", data={"grant_type": "account_credentials", "account_id": account}, auth=client, timeout=5
+    )
     assert r.status_code == 200, r.text
     return r.json()["access_token"]
 
@@ -190,8 +223,12 @@ def walk(http, sim, path, token, key, template, params=None) -> list[dict]:
 
 # ================================================================ OAuth
 def test_token_from_form_body(sim, http):
-    r = http.post(f"{sim.base_url}/oauth/token", data={"grant_type": "account_credentials", "account_id": ACCOUNT},
-                  auth=(CLIENT_ID, SECRET), timeout=5)
+    r = http.post(
+        f"{sim.base_url}/oauth/token",
+        data={"grant_type": "account_credentials", "account_id": ACCOUNT},
+        auth=(CLIENT_ID, SECRET),
+        timeout=5,
+    )
     assert r.status_code == 200
     body = r.json()
     assert set(body) == {"access_token", "token_type", "expires_in", "scope", "api_url"}
@@ -204,15 +241,23 @@ def test_token_from_form_body(sim, http):
 
 
 def test_token_from_query_string(sim, http):
-    r = http.post(f"{sim.base_url}/oauth/token", params={"grant_type": "account_credentials", "account_id": ACCOUNT},
-                  auth=(CLIENT_ID, SECRET), timeout=5)
+    r = http.post(
+        f"{sim.base_url}/oauth/token",
+        params={"grant_type": "account_credentials", "account_id": ACCOUNT},
+        auth=(CLIENT_ID, SECRET),
+        timeout=5,
+    )
     assert r.status_code == 200
     assert api(http, sim, "/users/me", r.json()["access_token"]).status_code == 200
 
 
 def test_grant_in_a_json_body_is_not_read(sim, http):
-    r = http.post(f"{sim.base_url}/oauth/token", json={"grant_type": "account_credentials", "account_id": ACCOUNT},
-                  auth=(CLIENT_ID, SECRET), timeout=5)
+    r = http.post(
+        f"{sim.base_url}/oauth/token",
+        json={"grant_type": "account_credentials", "account_id": ACCOUNT},
+        auth=(CLIENT_ID, SECRET),
+        timeout=5,
+    )
     assert r.status_code == 400
     assert r.json() == {"reason": "unsupported grant type", "error": "unsupported_grant_type"}
 
@@ -231,8 +276,12 @@ def test_grant_in_a_json_body_is_not_read(sim, http):
 )
 def test_bad_client_credentials(sim, http, authorization):
     headers = {"Authorization": authorization} if authorization else {}
-    r = http.post(f"{sim.base_url}/oauth/token", data={"grant_type": "account_credentials", "account_id": ACCOUNT},
-                  headers=headers, timeout=5)
+    r = http.post(
+        f"{sim.base_url}/oauth/token",
+        data={"grant_type": "account_credentials", "account_id": ACCOUNT},
+        headers=headers,
+        timeout=5,
+    )
     assert r.status_code == 401
     assert r.json() == {"reason": "Invalid client_id or client_secret", "error": "invalid_client"}
     assert sim.token_requests == {ACCOUNT: 1}
@@ -260,8 +309,12 @@ def test_bad_grant_type(sim, http, grant):
 
 
 def test_token_endpoint_only_accepts_post(sim, http):
-    r = http.get(f"{sim.base_url}/oauth/token", params={"grant_type": "account_credentials", "account_id": ACCOUNT},
-                 auth=(CLIENT_ID, SECRET), timeout=5)
+    r = http.get(
+        f"{sim.base_url}/oauth/token",
+        params={"grant_type": "account_credentials", "account_id": ACCOUNT},
+        auth=(CLIENT_ID, SECRET),
+        timeout=5,
+    )
     assert r.status_code == 405
     assert sim.token_requests == {}
 
@@ -347,8 +400,11 @@ def _endpoint_cases(demo) -> list[tuple[str, str, dict]]:
         ("/past_meetings/{meetingId}/participants", f"/past_meetings/{LECTURE}/participants", {}),
         ("/report/meetings/{meetingId}/participants", f"/report/meetings/{q1(uuids['plain'])}/participants", {}),
         ("/report/meetings/{meetingId}/participants", f"/report/meetings/{BIG}/participants", {}),
-        ("/metrics/meetings/{meetingId}/participants", f"/metrics/meetings/{q2(uuids['double_slash'])}/participants",
-         {"type": "past"}),
+        (
+            "/metrics/meetings/{meetingId}/participants",
+            f"/metrics/meetings/{q2(uuids['double_slash'])}/participants",
+            {"type": "past"},
+        ),
         ("/meetings/{meetingId}/registrants", f"/meetings/{LECTURE}/registrants", {}),
         ("/meetings/{meetingId}/registrants", f"/meetings/{REVIEW}/registrants", {"status": "pending"}),
     ]
@@ -373,8 +429,14 @@ def test_every_endpoint_answers_per_the_openapi_schema(sim, http, token):
 
 
 def test_report_rows_carry_exactly_the_documented_fields(sim, http, token):
-    rows = walk(http, sim, f"/report/meetings/{q1(sim.demo['instances']['plain'])}/participants", token,
-                "participants", "/report/meetings/{meetingId}/participants")
+    rows = walk(
+        http,
+        sim,
+        f"/report/meetings/{q1(sim.demo['instances']['plain'])}/participants",
+        token,
+        "participants",
+        "/report/meetings/{meetingId}/participants",
+    )
     assert len(rows) == 5
     assert all(set(row) == REPORT_FIELDS for row in rows)
     guest = [row for row in rows if row["user_email"] == ""]
@@ -433,7 +495,8 @@ def test_next_page_token_expires_after_15_minutes(sim, http, token):
 
 def test_next_page_token_is_bound_to_path_and_account(sim, http, token):
     tok = api(http, sim, f"/past_meetings/{q1(BIG_UUID)}/participants", token, {"page_size": 2}).json()[
-        "next_page_token"]
+        "next_page_token"
+    ]
     r = api(http, sim, f"/report/meetings/{q1(BIG_UUID)}/participants", token, {"next_page_token": tok})
     assert r.status_code == 400 and r.json() == PAGE_TOKEN_ERROR
     other = get_token(http, sim.base_url, (OTHER_CLIENT, OTHER_SECRET), OTHER_ACCOUNT)
@@ -443,8 +506,10 @@ def test_next_page_token_is_bound_to_path_and_account(sim, http, token):
 
 # ================================================================ UUIDs in paths
 @pytest.mark.parametrize("which", ["leading_slash", "double_slash"])
-@pytest.mark.parametrize("endpoint", ["past_meetings/{}/participants", "report/meetings/{}/participants",
-                                      "metrics/meetings/{}/participants?type=past"])
+@pytest.mark.parametrize(
+    "endpoint",
+    ["past_meetings/{}/participants", "report/meetings/{}/participants", "metrics/meetings/{}/participants?type=past"],
+)
 def test_slashy_uuids_must_be_double_encoded(sim, http, token, which, endpoint):
     uuid = sim.demo["instances"][which]
     ok = api(http, sim, "/" + endpoint.format(q2(uuid)), token)
@@ -473,12 +538,20 @@ def test_numeric_id_means_the_latest_instance(sim, http, token):
     plain = api(http, sim, f"/report/meetings/{q1(sim.demo['instances']['plain'])}/participants", token)
     assert latest == plain.json()["participants"]
     instances = api(http, sim, f"/past_meetings/{LECTURE}/instances", token).json()["meetings"]
-    assert [i["uuid"] for i in instances] == [sim.demo["instances"][k] for k in ("leading_slash", "double_slash",
-                                                                                  "plain")]
+    assert [i["uuid"] for i in instances] == [
+        sim.demo["instances"][k] for k in ("leading_slash", "double_slash", "plain")
+    ]
 
 
-@pytest.mark.parametrize("path", ["/past_meetings/{}/participants", "/report/meetings/{}/participants",
-                                  "/past_meetings/{}/instances", "/meetings/{}/registrants"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/past_meetings/{}/participants",
+        "/report/meetings/{}/participants",
+        "/past_meetings/{}/instances",
+        "/meetings/{}/registrants",
+    ],
+)
 def test_unknown_meeting(sim, http, token, path):
     r = api(http, sim, path.format(12345678901), token)
     assert r.status_code == 404 and r.json() == {"code": 3001, "message": "Meeting does not exist: 12345678901."}
@@ -515,9 +588,15 @@ def test_registrants_by_status(sim, http, token):
         assert_conforms(r.json(), "/meetings/{meetingId}/registrants")
         return sorted(x["email"] for x in r.json()["registrants"])
 
-    assert emails(LECTURE) == emails(LECTURE, status="approved") == [
-        "s1001@students.campus.example.edu", "s1002@students.campus.example.edu",
-        "s1003@students.campus.example.edu"]
+    assert (
+        emails(LECTURE)
+        == emails(LECTURE, status="approved")
+        == [
+            "s1001@students.campus.example.edu",
+            "s1002@students.campus.example.edu",
+            "s1003@students.campus.example.edu",
+        ]
+    )
     assert emails(LECTURE, status="pending") == ["s1004@students.campus.example.edu"]
     assert emails(LECTURE, status="denied") == ["spam@elsewhere.example.com"]
     assert emails(OFFICE) == []
@@ -616,7 +695,7 @@ def test_daily_limit_on_heavy_requests(http):
         assert r.headers["X-RateLimit-Category"] == "Heavy"
         assert r.headers["X-RateLimit-Remaining"] == "0"
         resume = email.utils.parsedate_to_datetime(r.headers["Retry-After"])
-        assert resume == datetime(2024, 10, 2, tzinfo=timezone.utc)
+        assert resume == datetime(2024, 10, 2, tzinfo=UTC)
         assert r.headers["Retry-After"].endswith("GMT")
         # light/medium calls are not capped; other accounts have their own cap
         assert api(http, s, "/users/me", t).status_code == 200
@@ -676,7 +755,7 @@ def test_scripted_rate_limit_faults(sim, http, token):
     r = api(http, sim, "/users", token)
     assert r.status_code == 429 and r.json()["message"] == DAILY_MESSAGE
     assert r.headers["X-RateLimit-Category"] == "Heavy"
-    assert email.utils.parsedate_to_datetime(r.headers["Retry-After"]) == datetime(2024, 10, 2, tzinfo=timezone.utc)
+    assert email.utils.parsedate_to_datetime(r.headers["Retry-After"]) == datetime(2024, 10, 2, tzinfo=UTC)
     r = api(http, sim, "/users", token)
     assert r.status_code == 429 and not any(h.lower().startswith(("x-ratelimit", "retry-after")) for h in r.headers)
     assert sim.throttled == 3
@@ -694,8 +773,12 @@ def test_drop_and_delay_faults(sim, http, token):
 
 def test_oauth_faults_are_consumed_by_the_token_endpoint_only(sim, http):
     sim.add_faults(Fault(status=502), Fault(oauth=True, status=503, retry_after="1"))
-    r = http.post(f"{sim.base_url}/oauth/token", data={"grant_type": "account_credentials", "account_id": ACCOUNT},
-                  auth=(CLIENT_ID, SECRET), timeout=5)
+    r = http.post(
+        f"{sim.base_url}/oauth/token",
+        data={"grant_type": "account_credentials", "account_id": ACCOUNT},
+        auth=(CLIENT_ID, SECRET),
+        timeout=5,
+    )
     assert r.status_code == 503 and r.headers["Retry-After"] == "1" and set(r.json()) == {"reason", "error"}
     t = get_token(http, sim.base_url)
     assert sim.token_requests == {ACCOUNT: 2}
@@ -711,12 +794,21 @@ def test_control_endpoints(sim, http, token):
     state = http.get(f"{sim.base_url}/__sim/state", timeout=5).json()
     assert state == {"token_requests": {ACCOUNT: 1}, "api_requests": 1, "throttled": 0, "faults_pending": 2}
     assert api(http, sim, "/users/me", token).status_code == 500
-    for bad in ({"status": 500}, [{"status": "500"}], [{"nope": 1}], [{"rate_limit_type": "Hourly"}],
-                [{"rate_limit_type": "QPS", "status": 503}]):
+    for bad in (
+        {"status": 500},
+        [{"status": "500"}],
+        [{"nope": 1}],
+        [{"rate_limit_type": "Hourly"}],
+        [{"rate_limit_type": "QPS", "status": 503}],
+    ):
         assert http.post(f"{sim.base_url}/__sim/faults", json=bad, timeout=5).status_code == 400
     assert http.post(f"{sim.base_url}/__sim/reset", timeout=5).json() == {"status": True}
     assert http.get(f"{sim.base_url}/__sim/state", timeout=5).json() == {
-        "token_requests": {}, "api_requests": 0, "throttled": 0, "faults_pending": 0}
+        "token_requests": {},
+        "api_requests": 0,
+        "throttled": 0,
+        "faults_pending": 0,
+    }
     assert http.post(f"{sim.base_url}/__sim/state", timeout=5).status_code == 405
     assert http.get(f"{sim.base_url}/__sim/reset", timeout=5).status_code == 405
     assert http.get(f"{sim.base_url}/__sim/nothing", timeout=5).status_code == 404
@@ -724,8 +816,14 @@ def test_control_endpoints(sim, http, token):
     assert r.status_code == 200 and CLOCK() == START + 3600
     assert api(http, sim, "/users/me", token).json() == EXPIRED  # the clock really moved
     assert api(http, sim, "/users/me", token).status_code == 401  # tokens survive reset, but expire
-    assert sim.api_requests[-1] == {"method": "GET", "path": "/v2/users/me", "query": {}, "account": ACCOUNT,
-                                    "category": "light", "status": 401}
+    assert sim.api_requests[-1] == {
+        "method": "GET",
+        "path": "/v2/users/me",
+        "query": {},
+        "account": ACCOUNT,
+        "category": "light",
+        "status": 401,
+    }
 
 
 def test_keep_alive_with_content_length(sim, token):
@@ -765,8 +863,13 @@ def test_data_api_is_strict(sim):
     with pytest.raises(ValueError):
         sim.add_meeting(ACCOUNT, meeting_id=LECTURE, host_email=sim.demo["emails"]["instructor"])
     with pytest.raises(ValueError):
-        sim.add_instance(ACCOUNT, LECTURE, uuid="Another0000000000000000==", start_time="2024-09-30T09:00:00Z",
-                         participants=[{"name": "x", "e_mail": "typo@example.com"}])
+        sim.add_instance(
+            ACCOUNT,
+            LECTURE,
+            uuid="Another0000000000000000==",
+            start_time="2024-09-30T09:00:00Z",
+            participants=[{"name": "x", "e_mail": "typo@example.com"}],
+        )
     with pytest.raises(RuntimeError):
         ZoomSimulator().advance(1)
     with pytest.raises(ValueError):
@@ -777,17 +880,30 @@ def test_data_api_is_strict(sim):
 def test_command_line():
     env = {"ZOOM_SIM_CLIENT_SECRET": SECRET, "PATH": "/usr/bin:/bin"}
     proc = subprocess.Popen(
-        [sys.executable, str(REPO / "infra" / "local" / "zoom_sim.py"), "--account", f"{ACCOUNT}:{CLIENT_ID}",
-         "--port", "0", "--seed-demo"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        [
+            sys.executable,
+            str(REPO / "infra" / "local" / "zoom_sim.py"),
+            "--account",
+            f"{ACCOUNT}:{CLIENT_ID}",
+            "--port",
+            "0",
+            "--seed-demo",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         base = proc.stdout.readline().strip()
         assert base.startswith("http://127.0.0.1:")
         with _session() as h:
             t = get_token(h, base)
-            rows = h.get(f"{base}/v2/past_meetings/{q2('/kLm3nOp4QrS5tUv6wXy7A==')}/participants",
-                         headers={"Authorization": f"Bearer {t}"}, timeout=5).json()["participants"]
+            rows = h.get(
+                f"{base}/v2/past_meetings/{q2('/kLm3nOp4QrS5tUv6wXy7A==')}/participants",
+                headers={"Authorization": f"Bearer {t}"},
+                timeout=5,
+            ).json()["participants"]
             assert len(rows) == 4
             state = h.get(f"{base}/__sim/state", timeout=5).json()
             assert state["token_requests"] == {ACCOUNT: 1} and state["api_requests"] == 1
