@@ -32,7 +32,7 @@ setup: $(STAMP) ## Create .venv from the pinned requirements
 demo: $(STAMP) ## Run bulk disassociate end to end on the embedded local stack
 	$(BIN)/python -m infra.local.demo
 
-test: $(STAMP) ## Run the whole test suite (unit, integration, end to end, template)
+test: lint ## Lint, then run the whole test suite (unit, integration, end to end, template)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP) ## Benchmarks; figures go to benchmarks/results/
@@ -41,8 +41,11 @@ bench: $(STAMP) ## Benchmarks; figures go to benchmarks/results/
 	$(BIN)/python benchmarks/bench_reports.py
 	$(BIN)/python benchmarks/bench_coldstart.py
 
-lint: $(STAMP) ## cfn-lint the SAM template (with the SAM transform)
+lint: $(STAMP) ## cfn-lint (with the SAM transform), ruff (lint and format check), mypy over the core
 	$(BIN)/cfn-lint template.yaml
+	$(BIN)/ruff check --quiet .
+	$(BIN)/ruff format --check --quiet .
+	$(BIN)/mypy
 
 lock: $(STAMP) ## Re-lock transitive versions into constraints.txt
 	$(BIN)/python -m pip freeze --exclude-editable > constraints.txt

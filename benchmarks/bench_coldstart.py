@@ -31,7 +31,7 @@ import platform
 import statistics
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import figures  # benchmarks/figures.py: this folder is on sys.path when a benchmark runs
@@ -54,31 +54,50 @@ LAMBDA_ENV = {
     "AWS_EC2_METADATA_DISABLED": "true",
 }
 SECRETS = "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
-ZOOM = {"ZOOMOPS_ZOOM_ACCOUNTS": "main", "ZOOMOPS_ZOOM_SECRET_PREFIX": "zoomops/zoom/",
-        "ZOOMOPS_JOBS_TABLE": "zoomops-JobsTable-1"}
+ZOOM = {
+    "ZOOMOPS_ZOOM_ACCOUNTS": "main",
+    "ZOOMOPS_ZOOM_SECRET_PREFIX": "zoomops/zoom/",
+    "ZOOMOPS_JOBS_TABLE": "zoomops-JobsTable-1",
+}
 FUNCTIONS = {  # folder -> its variables as the template sets them (sample values)
     "disassociate": {
-        "ZOOMOPS_LTI_SECRET_ID": SECRETS + "zoomops-lti-AbCdEf", "ZOOMOPS_LTI_BASE_URL": "https://lti.example.edu/api",
-        "ZOOMOPS_JOBS_TABLE": "zoomops-JobsTable-1", "ZOOMOPS_IDEMPOTENCY_TABLE": "zoomops-IdempotencyTable-1",
+        "ZOOMOPS_LTI_SECRET_ID": SECRETS + "zoomops-lti-AbCdEf",
+        "ZOOMOPS_LTI_BASE_URL": "https://lti.example.edu/api",
+        "ZOOMOPS_JOBS_TABLE": "zoomops-JobsTable-1",
+        "ZOOMOPS_IDEMPOTENCY_TABLE": "zoomops-IdempotencyTable-1",
         "ZOOMOPS_BATCH_SIZE": "400",
         "ZOOMOPS_DISASSOCIATE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/zoomops-queue",
     },
-    "token_refresh": {**ZOOM, "ZOOMOPS_ZOOM_OAUTH_URL": "https://zoom.us/oauth/token",
-                      "ZOOMOPS_TOKEN_MARGIN_SECONDS": "1800"},
+    "token_refresh": {
+        **ZOOM,
+        "ZOOMOPS_ZOOM_OAUTH_URL": "https://zoom.us/oauth/token",
+        "ZOOMOPS_TOKEN_MARGIN_SECONDS": "1800",
+    },
     "participant_report": {
-        **ZOOM, "ZOOMOPS_ZOOM_PLAN": "pro", "ZOOMOPS_REPORTS_BUCKET": "zoomops-files",
-        "ZOOMOPS_REPORTS_PREFIX": "reports/", "ZOOMOPS_MANIFEST_TABLE": "zoomops-ManifestTable-1",
-        "ZOOMOPS_REPORT_LOOKBACK_DAYS": "7", "ZOOMOPS_REPORT_USERS": "", "ZOOMOPS_REPORT_WORKERS": "8",
+        **ZOOM,
+        "ZOOMOPS_ZOOM_PLAN": "pro",
+        "ZOOMOPS_REPORTS_BUCKET": "zoomops-files",
+        "ZOOMOPS_REPORTS_PREFIX": "reports/",
+        "ZOOMOPS_MANIFEST_TABLE": "zoomops-ManifestTable-1",
+        "ZOOMOPS_REPORT_LOOKBACK_DAYS": "7",
+        "ZOOMOPS_REPORT_USERS": "",
+        "ZOOMOPS_REPORT_WORKERS": "8",
         "ZOOMOPS_PSEUDONYM_SECRET_ID": "",
     },
-    "api": {**ZOOM, "ZOOMOPS_FILES_BUCKET": "zoomops-files", "ZOOMOPS_REPORT_FUNCTION": "zoomops-participant-report",
-            "ZOOMOPS_TOKEN_REFRESH_FUNCTION": "zoomops-TokenRefreshFunction-1"},
+    "api": {
+        **ZOOM,
+        "ZOOMOPS_FILES_BUCKET": "zoomops-files",
+        "ZOOMOPS_REPORT_FUNCTION": "zoomops-participant-report",
+        "ZOOMOPS_TOKEN_REFRESH_FUNCTION": "zoomops-TokenRefreshFunction-1",
+    },
 }
 TIMED = "import time; t = time.perf_counter(); {code}; print(time.perf_counter() - t)"
 # What every handler must import whatever it does (Logger, Metrics and Tracer in every function, as the
 # issue asks): the floor the handlers' figures sit on, measured in the same run.
-FLOOR = ("from aws_lambda_powertools import Logger, Metrics, Tracer; "
-         "Logger(); Metrics(); Tracer(patch_modules=('botocore',))")
+FLOOR = (
+    "from aws_lambda_powertools import Logger, Metrics, Tracer; "
+    "Logger(); Metrics(); Tracer(patch_modules=('botocore',))"
+)
 
 
 def _env(folder: str | None) -> dict[str, str]:
@@ -86,24 +105,40 @@ def _env(folder: str | None) -> dict[str, str]:
     env.update(LAMBDA_ENV)
     env["PYTHONPATH"] = str(ROOT / "layers" / "core")
     if folder:
-        env.update(FUNCTIONS[folder], LAMBDA_TASK_ROOT=str(ROOT / "functions" / folder),
-                   AWS_LAMBDA_FUNCTION_NAME=f"zoomops-{folder}", POWERTOOLS_SERVICE_NAME=folder)
+        env.update(
+            FUNCTIONS[folder],
+            LAMBDA_TASK_ROOT=str(ROOT / "functions" / folder),
+            AWS_LAMBDA_FUNCTION_NAME=f"zoomops-{folder}",
+            POWERTOOLS_SERVICE_NAME=folder,
+        )
         env["PYTHONPATH"] = f"{ROOT / 'functions' / folder}{os.pathsep}{env['PYTHONPATH']}"
     return env
 
 
 def sample(folder: str | None, flags: tuple[str, ...] = (), code: str | None = None) -> subprocess.CompletedProcess:
     code = code or ("import app" if folder else "import boto3")
-    return subprocess.run([sys.executable, *flags, "-c", TIMED.format(code=code)], env=_env(folder),
-                          cwd=ROOT, capture_output=True, text=True, check=True)
+    return subprocess.run(
+        [sys.executable, *flags, "-c", TIMED.format(code=code)],
+        env=_env(folder),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
 
 
 def layer_sample(folder: str, layer: Path) -> float:
     env = {"PATH": os.environ["PATH"], "PYTHONDONTWRITEBYTECODE": "1", **_env(folder)}
     env["PYTHONPATH"] = f"{ROOT / 'functions' / folder}{os.pathsep}{layer}"
     env = {k: v for k, v in env.items() if not k.startswith("VIRTUAL_ENV")}
-    answer = subprocess.run([sys.executable, "-S", "-c", TIMED.format(code="import app")], env=env, cwd=ROOT,
-                            capture_output=True, text=True, check=True)
+    answer = subprocess.run(
+        [sys.executable, "-S", "-c", TIMED.format(code="import app")],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return float(answer.stdout.strip())
 
 
@@ -123,8 +158,10 @@ def built_layer(rounds: int) -> dict | None:
             for _ in range(rounds):
                 with_pyc.append(layer_sample(folder, BUILT_LAYER))
                 without.append(layer_sample(folder, bare))
-            result[folder] = {"with_bytecode_ms": round(statistics.median(with_pyc) * 1000, 1),
-                              "without_bytecode_ms": round(statistics.median(without) * 1000, 1)}
+            result[folder] = {
+                "with_bytecode_ms": round(statistics.median(with_pyc) * 1000, 1),
+                "without_bytecode_ms": round(statistics.median(without) * 1000, 1),
+            }
         return result
 
 
@@ -163,16 +200,21 @@ def run(rounds: int) -> dict:
     handlers = {}
     for folder in FUNCTIONS:
         median = statistics.median(times[folder])
-        handlers[folder] = {"median_ms": round(median * 1000, 1), "ratio_to_boto3": round(median / boto3, 2),
-                            "min_ms": round(min(times[folder]) * 1000, 1),
-                            "beyond_boto3": beyond_boto3(folder, boto3_modules)}
+        handlers[folder] = {
+            "median_ms": round(median * 1000, 1),
+            "ratio_to_boto3": round(median / boto3, 2),
+            "min_ms": round(min(times[folder]) * 1000, 1),
+            "beyond_boto3": beyond_boto3(folder, boto3_modules),
+        }
     return {
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "rounds": rounds,
         "boto3": {"median_ms": round(boto3 * 1000, 1), "min_ms": round(min(times["boto3"]) * 1000, 1)},
-        "powertools_floor": {"median_ms": round(statistics.median(floor) * 1000, 1),
-                             "ratio_to_boto3": round(statistics.median(floor) / boto3, 2)},
+        "powertools_floor": {
+            "median_ms": round(statistics.median(floor) * 1000, 1),
+            "ratio_to_boto3": round(statistics.median(floor) / boto3, 2),
+        },
         "handlers": handlers,
         "goal_ratio": GOAL_RATIO,
         "met": all(h["ratio_to_boto3"] <= GOAL_RATIO for h in handlers.values()),
@@ -196,10 +238,16 @@ def markdown(result: dict) -> str:
     ]
     for folder, h in result["handlers"].items():
         verdict = "met" if h["ratio_to_boto3"] <= result["goal_ratio"] else "not met"
-        lines.append(f"| functions/{folder}/app.py | {h['median_ms']} | {h['min_ms']} | {h['ratio_to_boto3']:.2f} "
-                     f"| <= {result['goal_ratio']} | {verdict} |")
-    lines += ["", "What each handler imports beyond `import boto3`, by package (own import ms, one `-X importtime` "
-              "run; botocore itself comes in through Tracer's patch):", ""]
+        lines.append(
+            f"| functions/{folder}/app.py | {h['median_ms']} | {h['min_ms']} | {h['ratio_to_boto3']:.2f} "
+            f"| <= {result['goal_ratio']} | {verdict} |"
+        )
+    lines += [
+        "",
+        "What each handler imports beyond `import boto3`, by package (own import ms, one `-X importtime` "
+        "run; botocore itself comes in through Tracer's patch):",
+        "",
+    ]
     for folder, h in result["handlers"].items():
         lines.append(f"- {folder}: " + ", ".join(f"{r['package']} {r['ms']}" for r in h["beyond_boto3"]))
     layer = result.get("built_layer")
@@ -207,13 +255,18 @@ def markdown(result: dict) -> str:
     if layer is None:
         lines.append("Not measured: run `make build` first.")
     else:
-        lines += ["Imported with `python -S` and no bytecode writes, as from Lambda's read-only `/opt`. Off arm64, "
-                  "the layer's compiled modules fall back to pure Python, so both columns are a little slow.", "",
-                  "| handler import on the built layer | with bytecode ms | without ms | saved per cold start |",
-                  "|---|---:|---:|---:|"]
+        lines += [
+            "Imported with `python -S` and no bytecode writes, as from Lambda's read-only `/opt`. Off arm64, "
+            "the layer's compiled modules fall back to pure Python, so both columns are a little slow.",
+            "",
+            "| handler import on the built layer | with bytecode ms | without ms | saved per cold start |",
+            "|---|---:|---:|---:|",
+        ]
         for folder, f in layer.items():
-            lines.append(f"| functions/{folder}/app.py | {f['with_bytecode_ms']} | {f['without_bytecode_ms']} "
-                         f"| {f['without_bytecode_ms'] - f['with_bytecode_ms']:.0f} ms |")
+            lines.append(
+                f"| functions/{folder}/app.py | {f['with_bytecode_ms']} | {f['without_bytecode_ms']} "
+                f"| {f['without_bytecode_ms'] - f['with_bytecode_ms']:.0f} ms |"
+            )
     return "\n".join(lines) + "\n"
 
 

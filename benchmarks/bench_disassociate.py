@@ -32,6 +32,7 @@ import json
 import os
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 
 import figures  # benchmarks/figures.py: this folder is on sys.path when a benchmark runs
@@ -107,7 +108,7 @@ def generate_csv(path: Path, rows: int, seed: int = SEED) -> dict:
         writer.writerow(("Meeting ID", "Context ID", "Domain", "custom_canvas_course_id"))
         while written < rows:
             injected["courses"] += 1
-            context = "%040x" % rng.getrandbits(160)  # LTI context ids are often SHA-1 hex
+            context = f"{rng.getrandbits(160):040x}"  # LTI context ids are often SHA-1 hex
             domain = rng.choices(domains, domain_weights)[0]
             course = str(rng.randrange(1000, 400_000))
             if rng.random() < QUOTED_COMMA_RATE * MEETINGS_PER_COURSE:
@@ -203,8 +204,8 @@ def _child_work(mode: str, csv_path: str, workdir: str):
         return work
 
     from zoomops.lti import disassociate
-    from zoomops.lti.signing import LtiCredentials
     from zoomops.lti.disassociate import result_files
+    from zoomops.lti.signing import LtiCredentials
 
     creds = LtiCredentials(key=BENCH_KEY, secret=BENCH_SECRET, base_url=BENCH_BASE_URL)
     options = disassociate.Options(dry_run=True)
@@ -236,15 +237,24 @@ def child_main(mode: str, csv_path: str, workdir: str, profile: bool, rows: int,
         result = work()
         profiler.disable()
         seconds = time.perf_counter() - started
-        print(f"{mode}: {result['rows']} rows in {seconds:.2f}s under cProfile "
-              f"(peak RSS {_max_rss_kib() / 1024:.1f} MB)\n", file=sys.stderr)
+        print(
+            f"{mode}: {result['rows']} rows in {seconds:.2f}s under cProfile "
+            f"(peak RSS {_max_rss_kib() / 1024:.1f} MB)\n",
+            file=sys.stderr,
+        )
         pstats.Stats(profiler, stream=sys.stderr).strip_dirs().sort_stats("tottime").print_stats(25)
         return
     started = time.perf_counter()
     result = work()
     seconds = time.perf_counter() - started
-    result.update(mode=mode, seconds=seconds, max_rss_kib=_max_rss_kib(), vm_hwm_kib=_vm_hwm_kib(),
-                  rss_at_start_kib=rss_before, rss_after_imports_kib=rss_ready)
+    result.update(
+        mode=mode,
+        seconds=seconds,
+        max_rss_kib=_max_rss_kib(),
+        vm_hwm_kib=_vm_hwm_kib(),
+        rss_at_start_kib=rss_before,
+        rss_after_imports_kib=rss_ready,
+    )
     if mode == "dry_run":
         requests_file = Path(workdir) / "requests.jsonl"
         rows_file = Path(workdir) / "rows.csv"
@@ -255,13 +265,26 @@ def child_main(mode: str, csv_path: str, workdir: str, profile: bool, rows: int,
     print(json.dumps(result))
 
 
-def run_child(mode: str, csv_path: Path, workdir: Path, *, profile: bool = False,
-              rows: int = 0, seed: int = SEED) -> dict | None:
+def run_child(
+    mode: str, csv_path: Path, workdir: Path, *, profile: bool = False, rows: int = 0, seed: int = SEED
+) -> dict | None:
     import subprocess
 
     workdir.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", mode,
-               "--csv", str(csv_path), "--workdir", str(workdir), "--rows", str(rows), "--seed", str(seed)]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        mode,
+        "--csv",
+        str(csv_path),
+        "--workdir",
+        str(workdir),
+        "--rows",
+        str(rows),
+        "--seed",
+        str(seed),
+    ]
     if profile:
         command.append("--profile")
         subprocess.run(command, check=True, stdout=sys.stdout, stderr=sys.stdout)
@@ -277,12 +300,13 @@ def _mb(kib: int) -> float:
     return round(kib / 1024, 1)
 
 
-def build_report(args, csv_path: Path, injected: dict, generate_seconds: float,
-                 runs: dict[str, list[dict]], parent_rss_kib: int) -> dict:
+def build_report(
+    args, csv_path: Path, injected: dict, generate_seconds: float, runs: dict[str, list[dict]], parent_rss_kib: int
+) -> dict:
     import math
     import platform
     import statistics
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     figures: dict[str, dict] = {}
     for mode in MODES:
@@ -325,7 +349,7 @@ def build_report(args, csv_path: Path, injected: dict, generate_seconds: float,
     rss = figures["dry_run"]["peak_rss_mb"]
     return {
         "benchmark": "bulk disassociate dry run vs bare csv.reader",
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "input": {
             "rows": injected["rows"],
             "courses": injected["courses"],
@@ -380,8 +404,10 @@ def markdown(report: dict) -> str:
     for mode in MODES:
         m = f[mode]
         ratio = f"{m['ratio_to_baseline']:.2f}" if "ratio_to_baseline" in m else "1.00"
-        lines.append(f"| {labels[mode]} | {m['seconds_median']:.2f} | {m['rows_per_s']:,} | {ratio} "
-                     f"| {m['peak_rss_mb']} | {m['vm_hwm_mb']} |")
+        lines.append(
+            f"| {labels[mode]} | {m['seconds_median']:.2f} | {m['rows_per_s']:,} | {ratio} "
+            f"| {m['peak_rss_mb']} | {m['vm_hwm_mb']} |"
+        )
     lines += [
         "",
         "| figure | value | goal | |",
@@ -411,12 +437,12 @@ def markdown(report: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="data rows to generate")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="JSON results path; a .md is written next to it")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results path; a .md is written next to it")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repetitions")
     parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--profile", action="store_true",
-                        help="run one child under cProfile and print the top 25 by tottime")
+    parser.add_argument(
+        "--profile", action="store_true", help="run one child under cProfile and print the top 25 by tottime"
+    )
     parser.add_argument("--profile-mode", choices=MODES[1:], default="dry_run")
     parser.add_argument("--child", choices=MODES + ("generate",), help=argparse.SUPPRESS)
     parser.add_argument("--csv", help=argparse.SUPPRESS)
@@ -439,8 +465,10 @@ def main(argv: list[str] | None = None) -> int:
         injected = run_child("generate", csv_path, tmp_path, rows=args.rows, seed=args.seed)
         generate_seconds = time.perf_counter() - started
         size_mb = csv_path.stat().st_size / 2**20
-        print(f"generated {injected['rows']:,} rows, {size_mb:.1f} MB in {generate_seconds:.1f}s: {csv_path}",
-              file=sys.stderr)
+        print(
+            f"generated {injected['rows']:,} rows, {size_mb:.1f} MB in {generate_seconds:.1f}s: {csv_path}",
+            file=sys.stderr,
+        )
         with open(csv_path, "rb") as handle:  # warm the page cache so run 1 is not penalised
             while handle.read(1 << 20):
                 pass
@@ -455,10 +483,13 @@ def main(argv: list[str] | None = None) -> int:
                 workdir = tmp_path / f"{mode}-{repeat}"
                 result = run_child(mode, csv_path, workdir)
                 runs[mode].append(result)
-                print(f"  run {repeat + 1}/{args.repeats} {mode:9s} {result['seconds']:7.2f}s "
-                      f"{result['rows'] / result['seconds']:>10,.0f} rows/s  "
-                      f"ru_maxrss {result['max_rss_kib'] / 1024:6.1f} MB  "
-                      f"VmHWM {(result['vm_hwm_kib'] or 0) / 1024:6.1f} MB", file=sys.stderr)
+                print(
+                    f"  run {repeat + 1}/{args.repeats} {mode:9s} {result['seconds']:7.2f}s "
+                    f"{result['rows'] / result['seconds']:>10,.0f} rows/s  "
+                    f"ru_maxrss {result['max_rss_kib'] / 1024:6.1f} MB  "
+                    f"VmHWM {(result['vm_hwm_kib'] or 0) / 1024:6.1f} MB",
+                    file=sys.stderr,
+                )
                 if mode == "dry_run":
                     # the child already counted them; free the disk (100+ MB a run)
                     for file in workdir.iterdir():

@@ -32,7 +32,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import figures  # benchmarks/figures.py: this folder is on sys.path when a benchmark runs
@@ -45,7 +45,7 @@ DEFAULT_OUT = HERE / "results" / "reports.json"
 ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET = "BenchReportsAcct1", "bench-reports-client", "bench-reports-secret-not-real"
 RATES = {"light": 30.0, "medium": 20.0, "heavy": 10.0}
 FIRST_MEETING = 86_000_000_000
-RUN_CLOCK = datetime(2024, 12, 1, tzinfo=timezone.utc).timestamp()  # after every instance (min_age passes)
+RUN_CLOCK = datetime(2024, 12, 1, tzinfo=UTC).timestamp()  # after every instance (min_age passes)
 SEQUENTIAL_BUDGET = 180.0
 SUBSET = 20
 GOAL_SPEEDUP, GOAL_SHARE, GOAL_UNHANDLED = 5.0, 0.90, 0
@@ -82,8 +82,12 @@ class StaticTokens:
 
         from zoomops.zoom.client import Token
 
-        answer = requests.post(f"{base_url}/oauth/token", auth=(CLIENT_ID, CLIENT_SECRET), timeout=5,
-                               params={"grant_type": "account_credentials", "account_id": ACCOUNT_ID})
+        answer = requests.post(
+            f"{base_url}/oauth/token",
+            auth=(CLIENT_ID, CLIENT_SECRET),
+            timeout=5,
+            params={"grant_type": "account_credentials", "account_id": ACCOUNT_ID},
+        )
         answer.raise_for_status()
         body = answer.json()
         self._token = Token(body["access_token"], body["api_url"], time.time() + body["expires_in"])
@@ -102,44 +106,74 @@ def _uuid(n: int, k: int) -> str:
 
 
 def build(sim, meetings: int) -> list[str]:
-    hosts = [sim.add_user(ACCOUNT_ID, email=f"host{h:02d}@campus.example.edu", first_name="Host", last_name=f"{h:02d}")
-             for h in range(10)]
+    hosts = [
+        sim.add_user(ACCOUNT_ID, email=f"host{h:02d}@campus.example.edu", first_name="Host", last_name=f"{h:02d}")
+        for h in range(10)
+    ]
     ids = []
     for n in range(meetings):
         meeting_id = FIRST_MEETING + n
         registrants = None
         if n % 4 == 0:
-            registrants = [{"email": f"r{n}-{r}@students.campus.example.edu", "first_name": "Reg", "last_name": str(r),
-                            "status": ("approved", "approved", "pending", "denied")[r % 4]} for r in range(5)]
+            registrants = [
+                {
+                    "email": f"r{n}-{r}@students.campus.example.edu",
+                    "first_name": "Reg",
+                    "last_name": str(r),
+                    "status": ("approved", "approved", "pending", "denied")[r % 4],
+                }
+                for r in range(5)
+            ]
         host = hosts[n % len(hosts)]["email"]
-        sim.add_meeting(ACCOUNT_ID, meeting_id=meeting_id, host_email=host, topic=f"Course {n}", type=8,
-                        start_time="2024-09-02T09:00:00Z", duration=60, registrants=registrants)
+        sim.add_meeting(
+            ACCOUNT_ID,
+            meeting_id=meeting_id,
+            host_email=host,
+            topic=f"Course {n}",
+            type=8,
+            start_time="2024-09-02T09:00:00Z",
+            duration=60,
+            registrants=registrants,
+        )
         for k in range(3):
             day = f"2024-{9 + k // 2:02d}-{1 + (n % 27):02d}T{8 + k:02d}:00:00Z"
             people = [{"name": "Host", "user_email": host, "join_time": day}]
             for s in range(2 + (n + k) % 3):  # 3-5 participants with the host
-                people.append({"name": f"Student {n}-{s}", "user_email": f"s{n}-{s}@students.campus.example.edu",
-                               "join_time": day, "duration": 1800 + 60 * s})
+                people.append(
+                    {
+                        "name": f"Student {n}-{s}",
+                        "user_email": f"s{n}-{s}@students.campus.example.edu",
+                        "join_time": day,
+                        "duration": 1800 + 60 * s,
+                    }
+                )
             if (n + k) % 7 == 0:  # a rejoin
-                people.append({"name": f"Student {n}-0", "user_email": f"s{n}-0@students.campus.example.edu",
-                               "join_time": day, "duration": 600})
+                people.append(
+                    {
+                        "name": f"Student {n}-0",
+                        "user_email": f"s{n}-0@students.campus.example.edu",
+                        "join_time": day,
+                        "duration": 600,
+                    }
+                )
             sim.add_instance(ACCOUNT_ID, meeting_id, uuid=_uuid(n, k), start_time=day, participants=people)
         ids.append(str(meeting_id))
     return ids
 
 
 def measure(sim, meeting_ids: list[str], workers: int | None) -> dict:
+    from zoomops.zoom.client import ZoomClient
     from zoomops.zoom.reports.files import FileManifest, FolderSink
     from zoomops.zoom.reports.run import Options, ReportRun
-    from zoomops.zoom.client import ZoomClient
 
     sim.reset()  # records, faults and the token buckets
     limiter = TimedLimiter(RATES)
     client = ZoomClient(StaticTokens(sim.base_url), limiter=limiter)
     options = Options() if workers is None else Options(workers=workers)
     with tempfile.TemporaryDirectory(prefix="bench-reports-") as tmp:
-        run = ReportRun(client, FolderSink(tmp), FileManifest(Path(tmp) / "manifest.json"), options,
-                        clock=lambda: RUN_CLOCK)
+        run = ReportRun(
+            client, FolderSink(tmp), FileManifest(Path(tmp) / "manifest.json"), options, clock=lambda: RUN_CLOCK
+        )
         started = time.monotonic()
         summary = run.run(meeting_ids)
         wall = time.monotonic() - started
@@ -206,10 +240,16 @@ def run(meetings: int, latency: float) -> dict:
     bottleneck = max(concurrent["by_category"], key=lambda c: concurrent["by_category"][c]["requests"] / RATES[c])
     return {
         "benchmark": "participant reports",
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "setup": {"meetings": meetings, "instances_per_meeting": 3, "participants_per_instance": "3-5 (+ rejoins)",
-                  "latency_s": latency, "limits_per_s": RATES, "limiter_rates_per_s": RATES},
+        "setup": {
+            "meetings": meetings,
+            "instances_per_meeting": 3,
+            "participants_per_instance": "3-5 (+ rejoins)",
+            "latency_s": latency,
+            "limits_per_s": RATES,
+            "limiter_rates_per_s": RATES,
+        },
         "concurrent": concurrent,
         "sequential": sequential,
         "sequential_subset": SUBSET if subset else None,
@@ -245,13 +285,18 @@ def markdown(r: dict) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, x in (("concurrent (ReportRun defaults)", c), ("sequential (workers=1)", s)):
-        lines.append(f"| {name} | {x['workers']} | {x['meetings']} | {x['instances_written']} | {x['requests']:,} | "
-                     f"{x['wall_s']:.1f} | {x['requests_per_s']:.1f} | {x['http_429_answered']} | "
-                     f"{x['http_429_unhandled']} | {x['failed']} |")
+        lines.append(
+            f"| {name} | {x['workers']} | {x['meetings']} | {x['instances_written']} | {x['requests']:,} | "
+            f"{x['wall_s']:.1f} | {x['requests_per_s']:.1f} | {x['http_429_answered']} | "
+            f"{x['http_429_unhandled']} | {x['failed']} |"
+        )
     if r["sequential_subset"]:
-        lines += ["", f"The sequential run covered the first {r['sequential_subset']} meetings only (the full one was "
-                      f"estimated over 3 minutes); its wall time is scaled per request to the concurrent run's "
-                      f"{c['requests']:,} requests: {r['sequential_estimate_s']:.1f} s."]
+        lines += [
+            "",
+            f"The sequential run covered the first {r['sequential_subset']} meetings only (the full one was "
+            f"estimated over 3 minutes); its wall time is scaled per request to the concurrent run's "
+            f"{c['requests']:,} requests: {r['sequential_estimate_s']:.1f} s.",
+        ]
     lines += [
         "",
         "| category | requests | allowed/s | share of allowed rate over the run | active span s "
@@ -259,15 +304,20 @@ def markdown(r: dict) -> str:
         "|---|---:|---:|---:|---:|---:|",
     ]
     for category, x in c["by_category"].items():
-        lines.append(f"| {category} | {x['requests']:,} | {x['rate_per_s']:.0f} | {pct(x['share_of_run'])} | "
-                     f"{x['active_span_s']:.1f} | {pct(x['share_of_active_span'])} |")
+        lines.append(
+            f"| {category} | {x['requests']:,} | {x['rate_per_s']:.0f} | {pct(x['share_of_run'])} | "
+            f"{x['active_span_s']:.1f} | {pct(x['share_of_active_span'])} |"
+        )
     bottleneck = c["by_category"][r["bottleneck_category"]]
     spans = {k: (x["active_from_s"], x["active_to_s"]) for k, x in c["by_category"].items()}
     if "medium" in spans and "heavy" in spans:
         (m0, m1), (h0, h1) = spans["medium"], spans["heavy"]
         overlap = max(0.0, min(m1, h1) - max(m0, h0))
-        lines += ["", f"In the concurrent run medium requests went out from {m0:.1f} s to {m1:.1f} s and heavy ones "
-                      f"from {h0:.1f} s to {h1:.1f} s (overlap {overlap:.1f} s)."]
+        lines += [
+            "",
+            f"In the concurrent run medium requests went out from {m0:.1f} s to {m1:.1f} s and heavy ones "
+            f"from {h0:.1f} s to {h1:.1f} s (overlap {overlap:.1f} s).",
+        ]
     lines += [
         "",
         "| figure | value | goal | |",

@@ -30,7 +30,7 @@ import platform
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import figures  # benchmarks/figures.py: this folder is on sys.path when a benchmark runs
@@ -57,8 +57,9 @@ GOAL_ERRORS = 0
 def _aws(endpoint: str, service: str):
     import boto3
 
-    return boto3.client(service, endpoint_url=endpoint, region_name=REGION,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return boto3.client(
+        service, endpoint_url=endpoint, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -83,12 +84,11 @@ def run(hours: float, invocations: int) -> dict:
     from infra.local.zoom_sim import FakeClock, ZoomSimulator, seed_demo
     from zoomops.aws import guard_sdk_logs
     from zoomops.aws.dynamo import DynamoLease
-    from zoomops.settings import parse_accounts
-    from zoomops.aws.secrets import SecretsTokenStore
-    from zoomops.zoom.tokens import OAuthClient, TokenRefresher
-    from zoomops.aws.secrets import SecretTokenSource
+    from zoomops.aws.secrets import SecretsTokenStore, SecretTokenSource
     from zoomops.errors import ZoomError
+    from zoomops.settings import parse_accounts
     from zoomops.zoom.client import RateLimiter, ZoomClient
+    from zoomops.zoom.tokens import OAuthClient, TokenRefresher
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     guard_sdk_logs()
@@ -101,18 +101,28 @@ def run(hours: float, invocations: int) -> dict:
         host, port = moto.get_host_and_port()
         endpoint = f"http://{host}:{port}"
         sm, ddb = _aws(endpoint, "secretsmanager"), _aws(endpoint, "dynamodb")
-        ddb.create_table(TableName=JOBS_TABLE, BillingMode="PAY_PER_REQUEST",
-                         AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}],
-                         KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}])
+        ddb.create_table(
+            TableName=JOBS_TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
+        )
         (account,) = parse_accounts(ACCOUNT_NAME, SECRET_PREFIX)
-        sm.create_secret(Name=account.credentials_secret, SecretString=json.dumps(
-            {"account_id": ACCOUNT_ID, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}))
+        sm.create_secret(
+            Name=account.credentials_secret,
+            SecretString=json.dumps({"account_id": ACCOUNT_ID, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}),
+        )
         sim.start()
         sim.add_account(ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET)
         seed_demo(sim, ACCOUNT_ID)
         oauth_url = f"{sim.base_url}/oauth/token"
-        refresher = TokenRefresher(SecretsTokenStore(sm), OAuthClient(oauth_url), margin=MARGIN,
-                                   lease=DynamoLease(JOBS_TABLE, ddb, clock=clock), clock=clock)
+        refresher = TokenRefresher(
+            SecretsTokenStore(sm),
+            OAuthClient(oauth_url),
+            margin=MARGIN,
+            lease=DynamoLease(JOBS_TABLE, ddb, clock=clock),
+            clock=clock,
+        )
         timeline = _timeline(hours, invocations)
 
         # ---- managed: the schedule refreshes, consumers read the secret
@@ -130,8 +140,9 @@ def run(hours: float, invocations: int) -> dict:
                 continue
             t0 = time.perf_counter()
             source = SecretTokenSource(account.token_secret, SecretsProvider(boto3_client=sm))  # cold container
-            client = ZoomClient(source, limiter=RateLimiter(clock=clock, sleep=lambda s: None), clock=clock,
-                                sleep=lambda s: None)
+            client = ZoomClient(
+                source, limiter=RateLimiter(clock=clock, sleep=lambda s: None), clock=clock, sleep=lambda s: None
+            )
             try:
                 client.get("/users/me")
                 min_left = min(min_left, source.token().expires_at - clock())
@@ -147,8 +158,9 @@ def run(hours: float, invocations: int) -> dict:
             "oauth_token_requests": sum(sim.token_requests.values()),
             "refresh_runs": sum(actions.values()),
             "refresh_actions": actions,
-            "token_secret_versions": len(sm.list_secret_version_ids(
-                SecretId=account.token_secret, IncludeDeprecated=True)["Versions"]),
+            "token_secret_versions": len(
+                sm.list_secret_version_ids(SecretId=account.token_secret, IncludeDeprecated=True)["Versions"]
+            ),
             "consumer_invocations": invocations,
             "consumer_api_errors": len(errors),
             "consumer_error_samples": errors[:5],
@@ -175,13 +187,19 @@ def run(hours: float, invocations: int) -> dict:
             t0 = time.perf_counter()
             with requests.Session() as session:  # cold container
                 try:
-                    answer = session.post(oauth_url, data={"grant_type": "account_credentials",
-                                                           "account_id": ACCOUNT_ID},
-                                          auth=(CLIENT_ID, CLIENT_SECRET), timeout=10)
+                    answer = session.post(
+                        oauth_url,
+                        data={"grant_type": "account_credentials", "account_id": ACCOUNT_ID},
+                        auth=(CLIENT_ID, CLIENT_SECRET),
+                        timeout=10,
+                    )
                     answer.raise_for_status()
                     body = answer.json()
-                    call = session.get(f"{body['api_url']}/v2/users/me", timeout=10,
-                                       headers={"Authorization": f"Bearer {body['access_token']}"})
+                    call = session.get(
+                        f"{body['api_url']}/v2/users/me",
+                        timeout=10,
+                        headers={"Authorization": f"Bearer {body['access_token']}"},
+                    )
                     if call.status_code != 200:
                         naive_errors.append(f"HTTP {call.status_code}")
                 except requests.RequestException as exc:
@@ -203,7 +221,7 @@ def run(hours: float, invocations: int) -> dict:
     per_hour = managed["oauth_token_requests"] / hours
     return {
         "benchmark": "tokens",
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "simulated_hours": hours,
@@ -213,16 +231,23 @@ def run(hours: float, invocations: int) -> dict:
         "managed": managed,
         "naive": naive,
         "goals": {
-            "oauth_requests_per_hour": {"value": per_hour, "goal": f"<= {GOAL_OAUTH_PER_HOUR}",
-                                        "met": per_hour <= GOAL_OAUTH_PER_HOUR},
-            "consumer_api_errors": {"value": managed["consumer_api_errors"], "goal": f"== {GOAL_ERRORS}",
-                                    "met": managed["consumer_api_errors"] == GOAL_ERRORS},
+            "oauth_requests_per_hour": {
+                "value": per_hour,
+                "goal": f"<= {GOAL_OAUTH_PER_HOUR}",
+                "met": per_hour <= GOAL_OAUTH_PER_HOUR,
+            },
+            "consumer_api_errors": {
+                "value": managed["consumer_api_errors"],
+                "goal": f"== {GOAL_ERRORS}",
+                "met": managed["consumer_api_errors"] == GOAL_ERRORS,
+            },
         },
     }
 
 
 def markdown(r: dict) -> str:
     m, n, g = r["managed"], r["naive"], r["goals"]
+    actions = ", ".join(f"{k} {v}" for k, v in sorted(m["refresh_actions"].items()))
 
     def met(ok: bool) -> str:
         return "met" if ok else "**not met**"
@@ -252,7 +277,7 @@ def markdown(r: dict) -> str:
         f"| consumer API errors (zoomops) | {g['consumer_api_errors']['value']} | "
         f"{g['consumer_api_errors']['goal']} | {met(g['consumer_api_errors']['met'])} |",
         "",
-        f"Schedule runs: {m['refresh_runs']} ({', '.join(f'{k} {v}' for k, v in sorted(m['refresh_actions'].items()))}); "
+        f"Schedule runs: {m['refresh_runs']} ({actions}); "
         f"token secret versions written: {m['token_secret_versions']}. Consumers: "
         f"{m['consumer_api_200']:,} answers 200, {m['consumer_token_rereads_on_401']} re-reads after a 401, "
         f"{m['consumer_429s']} 429s; the shortest token life left at a consumer call was "

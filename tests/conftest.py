@@ -19,6 +19,31 @@ def load_event(name: str) -> dict:
     return json.loads((EVENTS / name).read_text())
 
 
+# -- what each test is: its folder says it, and unit tests prove it by opening no socket ---------------
+KINDS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        kind = item.path.parent.name
+        item.add_marker(getattr(pytest.mark, kind if kind in KINDS else "template"))
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_open_no_socket(request):
+    """A unit test that opens a network socket fails (pytest-socket); Unix sockets stay allowed."""
+    if request.node.get_closest_marker("unit") is None:
+        yield
+        return
+    import pytest_socket
+
+    pytest_socket.disable_socket(allow_unix_socket=True)
+    try:
+        yield
+    finally:
+        pytest_socket.enable_socket()
+
+
 @pytest.fixture(scope="session")
 def _local_stack():
     from infra.local.stack import LocalStack

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from cfnlint.decode import cfn_yaml
@@ -77,8 +78,7 @@ def _resource_text(resource: Any) -> str:
 def test_cfn_lint_is_clean() -> None:
     # cfn-lint has no `python -m cfnlint` entry point; call its console-script main.
     result = subprocess.run(
-        [sys.executable, "-c", "import sys; from cfnlint.runner import main; sys.exit(main())",
-         TEMPLATE.name],
+        [sys.executable, "-c", "import sys; from cfnlint.runner import main; sys.exit(main())", TEMPLATE.name],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -176,8 +176,11 @@ def test_function_environment_sets_every_variable(template: dict[str, Any]) -> N
     assert shared["POWERTOOLS_METRICS_NAMESPACE"] == "zoomops"
 
 
-FUNCTIONS = [name for name, resource in cfn_yaml.load(str(TEMPLATE))["Resources"].items()
-             if resource["Type"] == "AWS::Serverless::Function"]
+FUNCTIONS = [
+    name
+    for name, resource in cfn_yaml.load(str(TEMPLATE))["Resources"].items()
+    if resource["Type"] == "AWS::Serverless::Function"
+]
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -208,14 +211,19 @@ def test_batch_size_cannot_exceed_400(template: dict[str, Any]) -> None:
 
 
 def test_every_function_has_a_log_group_with_retention(resources: dict[str, Any]) -> None:
-    groups = [_resource_text(r["Properties"].get("LogGroupName", "")) for r in resources.values()
-              if r["Type"] == "AWS::Logs::LogGroup"]
+    groups = [
+        _resource_text(r["Properties"].get("LogGroupName", ""))
+        for r in resources.values()
+        if r["Type"] == "AWS::Logs::LogGroup"
+    ]
     for function in FUNCTIONS:
         assert f"/aws/lambda/${{{function}}}" in groups, function
 
 
 SECRET = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AWS::StackName}/zoom/"
-REPORT_FUNCTION = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-participant-report"
+REPORT_FUNCTION = (
+    "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-participant-report"
+)
 FILES = "${FilesBucket.Arn}/"
 # Every (action, resource) each function is granted, exactly. test_least_privilege proves each is used
 # and enough; this pins the resources, so a widened pattern (which the same calls would still use) fails
@@ -223,15 +231,21 @@ FILES = "${FilesBucket.Arn}/"
 # the bare ".../token" is what AWS authorises a request against while that secret does not exist yet.
 EXPECTED_GRANTS = {
     "DisassociateFunction": {
-        ("s3:GetObject", FILES + "incoming/*"), ("s3:GetObject", FILES + "dryrun/*"),
-        ("s3:GetObjectVersion", FILES + "incoming/*"), ("s3:GetObjectVersion", FILES + "dryrun/*"),
-        ("s3:DeleteObject", FILES + "incoming/*"), ("s3:DeleteObject", FILES + "dryrun/*"),
-        ("s3:PutObject", FILES + "results/*"), ("s3:PutObject", FILES + "processed/*"),
+        ("s3:GetObject", FILES + "incoming/*"),
+        ("s3:GetObject", FILES + "dryrun/*"),
+        ("s3:GetObjectVersion", FILES + "incoming/*"),
+        ("s3:GetObjectVersion", FILES + "dryrun/*"),
+        ("s3:DeleteObject", FILES + "incoming/*"),
+        ("s3:DeleteObject", FILES + "dryrun/*"),
+        ("s3:PutObject", FILES + "results/*"),
+        ("s3:PutObject", FILES + "processed/*"),
         ("s3:PutObject", FILES + "rejected/*"),
         ("sqs:SendMessage", "DisassociateQueue.Arn"),
         ("secretsmanager:GetSecretValue", "Ref:LtiSecret"),
-        ("dynamodb:GetItem", "JobsTable.Arn"), ("dynamodb:UpdateItem", "JobsTable.Arn"),
-        ("dynamodb:PutItem", "IdempotencyTable.Arn"), ("dynamodb:UpdateItem", "IdempotencyTable.Arn"),
+        ("dynamodb:GetItem", "JobsTable.Arn"),
+        ("dynamodb:UpdateItem", "JobsTable.Arn"),
+        ("dynamodb:PutItem", "IdempotencyTable.Arn"),
+        ("dynamodb:UpdateItem", "IdempotencyTable.Arn"),
         ("dynamodb:DeleteItem", "IdempotencyTable.Arn"),
     },
     "TokenRefreshFunction": {
@@ -239,25 +253,32 @@ EXPECTED_GRANTS = {
         ("secretsmanager:PutSecretValue", SECRET + "*/token"),
         ("secretsmanager:PutSecretValue", SECRET + "*/token-??????"),
         ("secretsmanager:CreateSecret", SECRET + "*/token-??????"),
-        ("dynamodb:PutItem", "JobsTable.Arn"), ("dynamodb:DeleteItem", "JobsTable.Arn"),
+        ("dynamodb:PutItem", "JobsTable.Arn"),
+        ("dynamodb:DeleteItem", "JobsTable.Arn"),
     },
     "ParticipantReportFunction": {
         ("secretsmanager:GetSecretValue", SECRET + "*/token-??????"),
         ("secretsmanager:GetSecretValue", "If(Pseudonymise, Ref:PseudonymKeySecret)"),
         ("s3:PutObject", FILES + "reports/*"),
-        ("s3:GetObject", FILES + "incoming/*"), ("s3:GetObject", FILES + "processed/*"),
+        ("s3:GetObject", FILES + "incoming/*"),
+        ("s3:GetObject", FILES + "processed/*"),
         ("s3:GetObject", FILES + "reports/requests/*"),
-        ("dynamodb:GetItem", "ManifestTable.Arn"), ("dynamodb:PutItem", "ManifestTable.Arn"),
-        ("dynamodb:DeleteItem", "ManifestTable.Arn"), ("dynamodb:UpdateItem", "JobsTable.Arn"),
+        ("dynamodb:GetItem", "ManifestTable.Arn"),
+        ("dynamodb:PutItem", "ManifestTable.Arn"),
+        ("dynamodb:DeleteItem", "ManifestTable.Arn"),
+        ("dynamodb:UpdateItem", "JobsTable.Arn"),
         ("lambda:InvokeFunction", REPORT_FUNCTION),
     },
     "ApiFunction": {
-        ("dynamodb:GetItem", "JobsTable.Arn"), ("dynamodb:PutItem", "JobsTable.Arn"),
-        ("s3:PutObject", FILES + "incoming/api/*"), ("s3:PutObject", FILES + "dryrun/api/*"),
+        ("dynamodb:GetItem", "JobsTable.Arn"),
+        ("dynamodb:PutItem", "JobsTable.Arn"),
+        ("s3:PutObject", FILES + "incoming/api/*"),
+        ("s3:PutObject", FILES + "dryrun/api/*"),
         ("s3:GetObject", FILES + "results/*"),
         ("secretsmanager:GetSecretValue", SECRET + "*/token-??????"),
         ("secretsmanager:GetSecretValue", SECRET + "*/token"),
-        ("lambda:InvokeFunction", REPORT_FUNCTION), ("lambda:InvokeFunction", "TokenRefreshFunction.Arn"),
+        ("lambda:InvokeFunction", REPORT_FUNCTION),
+        ("lambda:InvokeFunction", "TokenRefreshFunction.Arn"),
     },
 }
 
@@ -265,7 +286,7 @@ EXPECTED_GRANTS = {
 def _canonical(resource: Any) -> str:
     if isinstance(resource, str):
         return resource
-    (key, arg), = resource.items()
+    ((key, arg),) = resource.items()
     if key == "Fn::Sub":
         return arg if isinstance(arg, str) else arg[0]
     if key == "Ref":
@@ -278,11 +299,15 @@ def _canonical(resource: Any) -> str:
 
 
 @pytest.mark.parametrize("function", sorted(EXPECTED_GRANTS))
-def test_every_grant_is_exactly_the_expected_action_on_the_expected_resource(resources: dict[str, Any],
-                                                                              function: str) -> None:
-    granted = {(action, _canonical(resource))
-               for statement in _statements(_props(resources, function)["Policies"])
-               for action in _as_list(statement["Action"]) for resource in _as_list(statement["Resource"])}
+def test_every_grant_is_exactly_the_expected_action_on_the_expected_resource(
+    resources: dict[str, Any], function: str
+) -> None:
+    granted = {
+        (action, _canonical(resource))
+        for statement in _statements(_props(resources, function)["Policies"])
+        for action in _as_list(statement["Action"])
+        for resource in _as_list(statement["Resource"])
+    }
     assert granted == EXPECTED_GRANTS[function]
     assert set(EXPECTED_GRANTS) == set(FUNCTIONS)
 
@@ -314,8 +339,9 @@ def test_participant_report_runs_on_a_schedule_and_reads_only_tokens(template: d
 
 def test_reports_expire_after_their_retention(resources: dict[str, Any]) -> None:
     rules = _props(resources, BUCKET)["LifecycleConfiguration"]["Rules"]
-    assert any(r.get("Prefix") == "reports/" and r["ExpirationInDays"] == {"Ref": "ReportsRetentionDays"}
-               for r in rules)
+    assert any(
+        r.get("Prefix") == "reports/" and r["ExpirationInDays"] == {"Ref": "ReportsRetentionDays"} for r in rules
+    )
 
 
 def test_every_api_route_is_iam_authorised(resources: dict[str, Any]) -> None:
@@ -336,17 +362,27 @@ def _alarms(resources: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
-def test_every_function_has_an_errors_alarm_and_is_in_the_throttles_alarm(resources: dict[str, Any],
-                                                                         function: str) -> None:
+def test_every_function_has_an_errors_alarm_and_is_in_the_throttles_alarm(
+    resources: dict[str, Any], function: str
+) -> None:
     alarms = _alarms(resources)
-    errors = [a for a in alarms if a.get("MetricName") == "Errors" and a["Namespace"] == "AWS/Lambda"
-              and a["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function}}]]
+    errors = [
+        a
+        for a in alarms
+        if a.get("MetricName") == "Errors"
+        and a["Namespace"] == "AWS/Lambda"
+        and a["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function}}]
+    ]
     assert len(errors) == 1, function
-    [throttles] = [a for a in alarms if "Metrics" in a
-                   and any(m.get("MetricStat", {}).get("Metric", {}).get("MetricName") == "Throttles"
-                           for m in a["Metrics"])]
-    watched = {m["Id"]: m["MetricStat"]["Metric"]["Dimensions"][0]["Value"] for m in throttles["Metrics"]
-               if "MetricStat" in m}
+    [throttles] = [
+        a
+        for a in alarms
+        if "Metrics" in a
+        and any(m.get("MetricStat", {}).get("Metric", {}).get("MetricName") == "Throttles" for m in a["Metrics"])
+    ]
+    watched = {
+        m["Id"]: m["MetricStat"]["Metric"]["Dimensions"][0]["Value"] for m in throttles["Metrics"] if "MetricStat" in m
+    }
     assert {"Ref": function} in watched.values()
     [total] = [m for m in throttles["Metrics"] if m.get("ReturnData", True)]
     assert all(metric_id in total["Expression"] for metric_id in watched)
@@ -361,5 +397,6 @@ def test_the_dlq_alarm_fires_on_the_first_message(resources: dict[str, Any]) -> 
 
 def test_every_alarm_notifies_the_topic_when_one_is_given(resources: dict[str, Any]) -> None:
     for alarm in _alarms(resources):
-        assert alarm["AlarmActions"] == {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}],
-                                                    {"Ref": "AWS::NoValue"}]}, alarm["AlarmDescription"]
+        assert alarm["AlarmActions"] == {
+            "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+        }, alarm["AlarmDescription"]

@@ -7,6 +7,7 @@ reads every result file back, so each test asserts on what a user would see.
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -14,8 +15,8 @@ from pathlib import Path
 
 from zoomops.lti import disassociate
 from zoomops.lti.client import BatchResult
-from zoomops.lti.signing import LtiCredentials
 from zoomops.lti.disassociate import result_files
+from zoomops.lti.signing import LtiCredentials
 
 KEY = "KLAIJC9OTI2Hm-vxn3UVHK"
 SECRET = "S3CRET-xyzzy-42"
@@ -101,9 +102,7 @@ def run_file(
     files = result_files(out_dir, dry_run=dry_run)
     options = disassociate.Options(dry_run=dry_run, user_id=user_id, batch_size=batch_size)
     with source.open("rb") as stream:
-        summary = disassociate.run(
-            stream, name, files, options, sender=sender, creds=creds or DRY_CREDS, **kwargs
-        )
+        summary = disassociate.run(stream, name, files, options, sender=sender, creds=creds or DRY_CREDS, **kwargs)
     return read_result(out_dir, summary)
 
 
@@ -173,3 +172,38 @@ class SleepRecorder:
 
     def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
+
+
+# -- files, as a user would read them ---------------------------------------------------------------
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def rows_of(results: dict[str, bytes], name: str = "rows.csv") -> list[dict]:
+    """A result file's rows, from the bytes a run left in S3 (``LocalStack.results``)."""
+    return list(csv.DictReader(io.StringIO(results[name].decode())))
+
+
+def participant_files(out: Path) -> list[Path]:
+    return sorted((out / "participants").rglob("*.*")) if (out / "participants").exists() else []
+
+
+def meetings_csv(
+    count: int, start: int = 81_000_000_000, *, course: str = "course", per_course: int = 10, course_base: int = 1000
+) -> bytes:
+    """An import-template CSV of ``count`` meetings, ``per_course`` to a course."""
+    lines = [
+        f"{start + i},{course}-{i // per_course},https://canvas.example.edu,{course_base + i // per_course}"
+        for i in range(count)
+    ]
+    return (HEADER + "\n" + "\n".join(lines) + "\n").encode()
+
+
+def runs_out_after(zoom, medium_calls: int, context):
+    """``context`` with its time up once it has seen ``medium_calls`` more medium-category Zoom calls."""
+    start = len(zoom.api_requests)
+    context.get_remaining_time_in_millis = lambda: (
+        100_000 if sum(r["category"] == "medium" for r in zoom.api_requests[start:]) < medium_calls else 1_000
+    )
+    return context

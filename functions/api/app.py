@@ -1,24 +1,32 @@
 """API Gateway (HTTP API, IAM-authorised) -> submit jobs, follow them, fetch results.
 
-Thin: Powertools' event handler routes and validates (pydantic models below, which also
+Thin: Powertools' event handler routes and validates (the pydantic models of zoomops.api.models, which also
 make the OpenAPI description served at /openapi.json); ``zoomops.jobs.records`` does the work on the
 jobs table and the bucket. Every 4xx says what is wrong; nothing here ever returns a secret.
 """
 
 import base64
 import json
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
-from typing import Annotated, Any, Callable, Literal, Optional, Union
+from typing import Annotated, Any, Union
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
 
+from zoomops.api.models import (
+    DisassociateJob,
+    DisassociateJobRequest,
+    JobCreated,
+    Problem,
+    ReportForMeetings,
+    ReportForUsers,
+    ReportJob,
+    TokenState,
+)
 from zoomops.errors import NotFound
 from zoomops.runtime import PerContainer
 from zoomops.settings import ApiSettings
@@ -33,152 +41,6 @@ MAX_BODY_BYTES = 512 * 1024
 JOB_ID = r"^(dis|rep)-[0-9a-f]{24}$"
 
 
-# -- the contract -----------------------------------------------------------------------------
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-def _iso_text(value):
-    """Dates come as "YYYY-MM-DD" text, as the description says: not numbers or other text (pydantic would
-    read a Unix time, as a number or as text, and a datetime)."""
-    if not (isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)):
-        raise ValueError("must be a valid date as text, YYYY-MM-DD")
-    return value
-
-
-def _json_integer(value):
-    """A JSON Schema integer: a number without a fraction (400 or 400.0), never text or a boolean."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float)
-                                                                          and not value.is_integer()):
-        raise ValueError("must be a valid integer (a JSON number without a fraction)")
-    return int(value)
-
-
-# Booleans and integers are taken only as the JSON Schema types the description gives: pydantic's lax
-# mode would also take 0.0 or "true" for a boolean and "400" for an integer.
-IsoDate = Annotated[date, BeforeValidator(_iso_text)]
-JsonInt = Annotated[int, BeforeValidator(_json_integer)]
-
-
-class MeetingRow(Strict):
-    meetingId: str = Field(min_length=1, max_length=32, description="as the import CSV has it (spaces allowed)")
-    contextId: str = Field(min_length=1, max_length=512)
-    domain: str = Field(min_length=1, max_length=512)
-    courseId: Optional[str] = Field(default=None, max_length=256)
-
-
-class DisassociateJobRequest(Strict):
-    rows: Optional[list[MeetingRow]] = Field(default=None, min_length=1, max_length=1000,
-                                             description="inline rows; leave out to get an upload URL for a CSV")
-    fileName: Optional[str] = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,100}$")
-    dryRun: StrictBool = False
-    userId: Optional[str] = Field(default=None, min_length=1, max_length=128)
-    batchSize: JsonInt = Field(default=400, ge=1, le=400)
-
-
-class Upload(Strict):
-    url: str
-    method: Literal["PUT"]
-    headers: dict[str, str]
-    expiresIn: int
-
-
-class JobCreated(Strict):
-    jobId: str
-    state: Literal["queued"]
-    upload: Optional[Upload] = None
-
-
-class Timings(Strict):
-    created_at: Optional[str] = None
-    started_at: Optional[str] = None
-    finished_at: Optional[str] = None
-    updated_at: Optional[str] = None
-
-
-class DisassociateProgress(Strict):
-    total_rows: int
-    sent: int
-    planned: int
-    rejected: int
-    duplicates: int
-    failed: int
-    batches: int
-    batchesTotal: Optional[int] = None
-
-
-State = Literal["queued", "running", "succeeded", "partially_failed", "rejected"]
-
-
-class DisassociateJob(Strict):
-    jobId: str
-    state: State
-    file: Optional[str] = None
-    dryRun: bool
-    progress: DisassociateProgress
-    timings: Timings
-    refused: Optional[str] = None
-    results: Optional[dict[str, str]] = Field(default=None, description="short-lived download links")
-
-
-class _ReportRange(Strict):
-    from_: Optional[IsoDate] = Field(default=None, alias="from")
-    to: Optional[IsoDate] = Field(default=None, description="inclusive; not before from")
-    account: Optional[str] = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
-
-    @model_validator(mode="after")
-    def ordered(self) -> "_ReportRange":
-        if self.from_ and self.to and self.to < self.from_:
-            raise ValueError("to must not be before from")
-        return self
-
-
-class ReportForMeetings(_ReportRange):
-    meetingIds: list[Annotated[str, Field(pattern=r"^[0-9]{9,11}$")]] = Field(min_length=1, max_length=1000)
-
-
-class ReportForUsers(_ReportRange):
-    users: list[Annotated[str, Field(min_length=1, max_length=254)]] = Field(min_length=1, max_length=200)
-
-
-class ReportProgress(Strict):
-    meetings: int
-    instances: int
-    instances_written: int
-    rows_written: int
-    registrants_written: int
-    skipped_done: int
-    skipped_recent: int
-    failed: int
-
-
-class ReportJob(Strict):
-    jobId: str
-    state: State
-    request: Optional[dict] = None
-    refused: Optional[str] = Field(default=None, description="why a rejected job was refused")
-    progress: ReportProgress
-    stopped: Optional[str] = None
-    resumeAfter: Optional[str] = None
-    results: Optional[str] = None
-    timings: Timings
-
-
-class TokenState(Strict):
-    account: str
-    action: str
-    scope: Optional[str] = None
-    expires_in_seconds: Optional[int] = None
-    refreshed_at: Optional[str] = None
-    error: Optional[str] = None
-
-
-class Problem(Strict):
-    message: str
-    errors: Optional[list[dict]] = None
-
-
-# -- per container ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Runtime:
     jobs: Any  # zoomops.aws.jobstore.JobStore
@@ -190,6 +52,7 @@ class Runtime:
 def build(*, invoker=None, session=None) -> Runtime:
     """The container's runtime; the local stack injects an in-process ``invoker`` (moto runs no function code)."""
     import boto3
+
     from zoomops.aws import guard_sdk_logs
     from zoomops.aws.functions import lambda_invoker
     from zoomops.aws.jobstore import JobStore
@@ -212,8 +75,12 @@ runtime = PerContainer(build)
 
 # -- routes -----------------------------------------------------------------------------------
 def _problems(*codes: int) -> dict:
-    meaning = {400: "body is not JSON or not UTF-8", 404: "no such job", 413: "body too large",
-               422: "a field is missing, unknown or out of its limits"}
+    meaning = {
+        400: "body is not JSON or not UTF-8",
+        404: "no such job",
+        413: "body too large",
+        422: "a field is missing, unknown or out of its limits",
+    }
     return {code: {"description": meaning[code], "content": {"application/json": {"model": Problem}}} for code in codes}
 
 
@@ -226,8 +93,15 @@ def post_disassociate_job(job: DisassociateJobRequest) -> Response[JobCreated]:
 
     rt = runtime.get()
     created = create_disassociate_job(
-        rt.jobs, rt.s3, settings.bucket, rows=None if job.rows is None else [r.model_dump() for r in job.rows],
-        file_name=job.fileName, dry_run=job.dryRun, user_id=job.userId, batch_size=job.batchSize)
+        rt.jobs,
+        rt.s3,
+        settings.bucket,
+        rows=None if job.rows is None else [r.model_dump() for r in job.rows],
+        file_name=job.fileName,
+        dry_run=job.dryRun,
+        user_id=job.userId,
+        batch_size=job.batchSize,
+    )
     return Response(201, "application/json", JobCreated(**created))
 
 
@@ -245,8 +119,17 @@ def post_report_job(job: Union[ReportForMeetings, ReportForUsers]) -> Response[J
 
     rt = runtime.get()
     request = {"meeting_ids": job.meetingIds} if isinstance(job, ReportForMeetings) else {"users": job.users}
-    request.update({k: v for k, v in (("from", job.from_ and job.from_.isoformat()),
-                                      ("to", job.to and job.to.isoformat()), ("account", job.account)) if v})
+    request.update(
+        {
+            k: v
+            for k, v in (
+                ("from", job.from_ and job.from_.isoformat()),
+                ("to", job.to and job.to.isoformat()),
+                ("account", job.account),
+            )
+            if v
+        }
+    )
     created = create_report_job(rt.jobs, lambda p: rt.invoker(settings.report_function, p, False), request)
     return Response(201, "application/json", JobCreated(**created))
 
@@ -269,8 +152,14 @@ def get_tokens() -> list[TokenState]:
 
 @app.post("/tokens/refresh")
 def refresh_tokens() -> list[TokenState]:
-    answer = runtime.get().invoker(settings.token_function, {"source": "zoomops.api", "detail-type": "Refresh",
-                                                             "detail": {"force": False}}, True) or {}
+    answer = (
+        runtime.get().invoker(
+            settings.token_function,
+            {"source": "zoomops.api", "detail-type": "Refresh", "detail": {"force": False}},
+            True,
+        )
+        or {}
+    )
     return [TokenState(**entry) for entry in answer.get("accounts", [])]
 
 
@@ -281,7 +170,8 @@ def openapi():
     for operation in (op for path in document["paths"].values() for op in path.values()):
         if "422" in operation.get("responses", {}):
             operation["responses"]["422"]["content"] = {
-                "application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+                "application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            }
     return Response(200, "application/json", json.dumps(document))
 
 
@@ -291,12 +181,20 @@ def invalid(error: RequestValidationError) -> Response:
     def union_branch(part) -> bool:  # pydantic names the alternative a union error came from
         return "ReportFor" in str(part)
 
-    errors = [{"field": ".".join(str(part) for part in e.get("loc", ()) if part != "body" and not union_branch(part))
-               or "body", "problem": e.get("msg") or e.get("type")} for e in error.errors()]
+    errors = [
+        {
+            "field": ".".join(str(part) for part in e.get("loc", ()) if part != "body" and not union_branch(part))
+            or "body",
+            "problem": e.get("msg") or e.get("type"),
+        }
+        for e in error.errors()
+    ]
     if any(union_branch(part) for e in error.errors() for part in e.get("loc", ())):
         errors.insert(0, {"field": "meetingIds|users", "problem": "give exactly one of meetingIds or users"})
     text = "; ".join(f"{e['field']}: {e['problem']}" for e in errors)
-    return Response(422, "application/json", Problem(message=f"invalid request: {text}", errors=errors).model_dump_json())
+    return Response(
+        422, "application/json", Problem(message=f"invalid request: {text}", errors=errors).model_dump_json()
+    )
 
 
 @app.exception_handler(NotFound)
@@ -306,8 +204,13 @@ def unknown_job(error: NotFound) -> Response:
 
 @app.not_found
 def not_found(_: Exception) -> Response:
-    return Response(404, "application/json", Problem(
-        message=f"no route {app.current_event.request_context.http.method} {app.current_event.path}").model_dump_json())
+    return Response(
+        404,
+        "application/json",
+        Problem(
+            message=f"no route {app.current_event.request_context.http.method} {app.current_event.path}"
+        ).model_dump_json(),
+    )
 
 
 def _body_problem(event: dict) -> tuple[int, str] | None:
@@ -339,6 +242,9 @@ def handler(event: dict, context: LambdaContext) -> dict:
     problem = _body_problem(event)
     if problem is not None:
         status, message = problem
-        return {"statusCode": status, "headers": {"Content-Type": "application/json"},
-                "body": json.dumps({"message": message})}
+        return {
+            "statusCode": status,
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps({"message": message}),
+        }
     return app.resolve(event, context)

@@ -12,8 +12,9 @@ back on the queue, so the next invocation resumes without burning a receive.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -45,8 +46,12 @@ class Runtime:
     recheck_seconds: int
 
 
-def build(*, session=None, process_object: Callable[..., dict] | None = None,
-          recheck_seconds: int = IN_PROGRESS_RECHECK_SECONDS) -> Runtime:
+def build(
+    *,
+    session=None,
+    process_object: Callable[..., dict] | None = None,
+    recheck_seconds: int = IN_PROGRESS_RECHECK_SECONDS,
+) -> Runtime:
     """The container's runtime; tests and the local stack inject ``process_object`` or ``recheck_seconds``."""
     import boto3
     from aws_lambda_powertools.utilities.idempotency import (
@@ -69,14 +74,18 @@ def build(*, session=None, process_object: Callable[..., dict] | None = None,
     deps = Deps(
         s3=session.client("s3"),
         jobs=JobStore(settings.jobs_table, session.client("dynamodb")),
-        credentials=lambda: lti_credentials(settings.lti_secret_id, settings.lti_base_url,
-                                            max_age=settings.secret_max_age, provider=secrets),
+        credentials=lambda: lti_credentials(
+            settings.lti_secret_id, settings.lti_base_url, max_age=settings.secret_max_age, provider=secrets
+        ),
         sender=_senders(),
         batch_size=settings.batch_size,
     )
-    config = IdempotencyConfig(event_key_jmespath="[bucket, key, etag, version, sequencer]",
-                               expires_after_seconds=settings.idempotency_ttl)
-    persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=session.client("dynamodb"))
+    config = IdempotencyConfig(
+        event_key_jmespath="[bucket, key, etag, version, sequencer]", expires_after_seconds=settings.idempotency_ttl
+    )
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings.idempotency_table, boto3_client=session.client("dynamodb")
+    )
     work = process_object or process_file
 
     @idempotent_function(data_keyword_argument="ref", persistence_store=persistence, config=config)
@@ -118,13 +127,15 @@ def s3_objects(body: str) -> list[dict]:
         if not record.get("eventName", "").startswith("ObjectCreated"):
             continue
         s3 = record["s3"]
-        objects.append({
-            "bucket": s3["bucket"]["name"],
-            "key": unquote_plus(s3["object"]["key"]),
-            "etag": s3["object"].get("eTag", "").strip('"'),
-            "version": s3["object"].get("versionId") or "",
-            "sequencer": s3["object"].get("sequencer") or "",
-        })
+        objects.append(
+            {
+                "bucket": s3["bucket"]["name"],
+                "key": unquote_plus(s3["object"]["key"]),
+                "etag": s3["object"].get("eTag", "").strip('"'),
+                "version": s3["object"].get("versionId") or "",
+                "sequencer": s3["object"].get("sequencer") or "",
+            }
+        )
     return objects
 
 
@@ -134,8 +145,11 @@ def _notification(ref: dict) -> dict:
     for name, field in (("versionId", "version"), ("sequencer", "sequencer")):
         if ref[field]:
             obj[name] = ref[field]
-    return {"eventSource": "aws:s3", "eventName": "ObjectCreated:Continue",
-            "s3": {"bucket": {"name": ref["bucket"]}, "object": obj}}
+    return {
+        "eventSource": "aws:s3",
+        "eventName": "ObjectCreated:Continue",
+        "s3": {"bucket": {"name": ref["bucket"]}, "object": obj},
+    }
 
 
 def record_handler(record: SQSRecord, context: LambdaContext) -> None:
@@ -156,8 +170,9 @@ def record_handler(record: SQSRecord, context: LambdaContext) -> None:
             result = rt.process(ref=ref, time_left=time_left, min_time_left=margin)
         except OutOfTime as stop:
             # The idempotency record was released with the exception; the checkpoint stays.
-            logger.info("time limit near: continuing in a new invocation",
-                        extra={"file": ref["key"], "detail": str(stop)})
+            logger.info(
+                "time limit near: continuing in a new invocation", extra={"file": ref["key"], "detail": str(stop)}
+            )
             rt.requeue(json.dumps({"Records": [_notification(ref)]}), 0)
             continue
         except IdempotencyAlreadyInProgressError:
@@ -168,8 +183,16 @@ def record_handler(record: SQSRecord, context: LambdaContext) -> None:
             continue
         if "job_id" in result:
             counts = {k: result[k] for k in ("total_rows", "sent", "planned", "rejected", "duplicates", "failed")}
-            logger.info("disassociate job finished", extra={"job_id": result["job_id"], "state": result["state"],
-                                                            "file": ref["key"], "results": result["results"], **counts})
+            logger.info(
+                "disassociate job finished",
+                extra={
+                    "job_id": result["job_id"],
+                    "state": result["state"],
+                    "file": ref["key"],
+                    "results": result["results"],
+                    **counts,
+                },
+            )
             for name in ("sent", "rejected", "duplicates", "failed"):
                 metrics.add_metric(name=f"Rows{name.capitalize()}", unit=MetricUnit.Count, value=result[name])
         else:
@@ -181,6 +204,8 @@ def record_handler(record: SQSRecord, context: LambdaContext) -> None:
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     return process_partial_response(
-        event=event, record_handler=lambda record: record_handler(record, context),
-        processor=processor, context=context,
+        event=event,
+        record_handler=lambda record: record_handler(record, context),
+        processor=processor,
+        context=context,
     )

@@ -12,9 +12,10 @@ is done. A daily-limit 429 ends the run cleanly and the manifest remembers when 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -28,8 +29,15 @@ tracer = Tracer(patch_modules=("botocore", "requests"))  # AWS SDK and HTTP call
 metrics = Metrics()
 # Fail fast: a missing or malformed variable stops the cold start with an error naming it.
 settings = ReportSettings.from_env()
-_PROGRESS = ("meetings", "instances", "instances_written", "rows_written", "registrants_written", "skipped_done",
-             "skipped_recent")
+_PROGRESS = (
+    "meetings",
+    "instances",
+    "instances_written",
+    "rows_written",
+    "registrants_written",
+    "skipped_done",
+    "skipped_recent",
+)
 
 
 @dataclass(frozen=True)
@@ -62,17 +70,23 @@ def build(*, clock: Callable[[], float] = time.time, invoker=None, session=None)
     session = session or boto3.session.Session()
     secrets = SecretsProvider(boto3_client=session.client("secretsmanager"))
     rates = BUSINESS_RATES if settings.plan == "business" else PRO_RATES
-    clients = {account.name: ZoomClient(SecretTokenSource(account.token_secret, secrets), limiter=RateLimiter(rates))
-               for account in settings.accounts}
+    clients = {
+        account.name: ZoomClient(SecretTokenSource(account.token_secret, secrets), limiter=RateLimiter(rates))
+        for account in settings.accounts
+    }
     pseudonymise = None
     if settings.pseudonym_secret_id:
         pseudonymise = Pseudonymiser(secrets.get(settings.pseudonym_secret_id, max_age=3600).encode())
     s3, ddb = session.client("s3"), session.client("dynamodb")
     return Runtime(
-        clients=clients, s3=s3, sink=S3Sink(s3, settings.bucket, settings.prefix),
+        clients=clients,
+        s3=s3,
+        sink=S3Sink(s3, settings.bucket, settings.prefix),
         manifest=lambda account: DynamoManifest(settings.manifest_table, ddb, account),
-        jobs=JobStore(settings.jobs_table, ddb) if settings.jobs_table else None, pseudonymise=pseudonymise,
-        clock=clock, invoker=invoker or lambda_invoker(session.client("lambda")),
+        jobs=JobStore(settings.jobs_table, ddb) if settings.jobs_table else None,
+        pseudonymise=pseudonymise,
+        clock=clock,
+        invoker=invoker or lambda_invoker(session.client("lambda")),
     )
 
 
@@ -119,8 +133,9 @@ def _plan(rt: Runtime, payload: dict, now: datetime):
     from zoomops.zoom.reports.request import ReportRequest
 
     default_users = [u.strip() for u in settings.users.split(",") if u.strip()] or None
-    request = ReportRequest.from_payload(payload, lookback_days=settings.lookback_days,
-                                         default_users=default_users, now=now)
+    request = ReportRequest.from_payload(
+        payload, lookback_days=settings.lookback_days, default_users=default_users, now=now
+    )
     account = request.account or settings.accounts[0].name
     if account not in rt.clients:
         raise ValueError(f"unknown account {account!r}; configured: {', '.join(rt.clients)}")
@@ -130,8 +145,12 @@ def _plan(rt: Runtime, payload: dict, now: datetime):
 
 def _continue(rt: Runtime, context: LambdaContext, summary, request, account: str, job_id: str | None) -> None:
     """Invoke this function again, asynchronously, to go on where this run stopped."""
-    follow = {"meeting_ids": summary.remaining_meetings, "account": account,
-              "continuation": f"{summary.run_id}-next", **({"job_id": job_id} if job_id else {})}
+    follow = {
+        "meeting_ids": summary.remaining_meetings,
+        "account": account,
+        "continuation": f"{summary.run_id}-next",
+        **({"job_id": job_id} if job_id else {}),
+    }
     if request.since:  # the window this run worked in, whether asked for or the schedule's default
         follow["from"] = request.since.date().isoformat()
     if request.until:  # "to" is inclusive: the last day the window reaches into
@@ -146,7 +165,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
     from zoomops.zoom.reports.run import Options, ReportRun
 
     rt = runtime.get()
-    now = datetime.fromtimestamp(rt.clock(), timezone.utc)
+    now = datetime.fromtimestamp(rt.clock(), UTC)
     payload = {} if event.get("source") == "aws.events" else dict(event)
     continuation = payload.pop("continuation", None)
     job_id = payload.pop("job_id", None)  # set when the API started this run
@@ -161,10 +180,16 @@ def handler(event: dict, context: LambdaContext) -> dict:
     if jobs:
         jobs.set(job_id, state="running", started_at=now.isoformat(timespec="seconds"))
     options = Options(since=request.since, until=request.until, workers=settings.workers, pseudonymise=rt.pseudonymise)
-    run = ReportRun(client, rt.sink, rt.manifest(account), options, clock=rt.clock,
-                    time_left=lambda: context.get_remaining_time_in_millis() / 1000,
-                    min_time_left=min(60.0, context.get_remaining_time_in_millis() / 10000),
-                    progress=_job_progress(jobs, job_id))
+    run = ReportRun(
+        client,
+        rt.sink,
+        rt.manifest(account),
+        options,
+        clock=rt.clock,
+        time_left=lambda: context.get_remaining_time_in_millis() / 1000,
+        min_time_left=min(60.0, context.get_remaining_time_in_millis() / 10000),
+        progress=_job_progress(jobs, job_id),
+    )
     summary = run.run(ids, run_id=None if continuation is None else f"{continuation}")
     if summary.stopped == "time-limit":
         _continue(rt, context, summary, request, account, job_id)
@@ -175,10 +200,16 @@ def _finished(summary, jobs, job_id: str | None) -> dict:
     result = asdict(summary)
     if jobs and summary.stopped != "time-limit":
         state = "partially_failed" if summary.failed or summary.stopped else "succeeded"
-        jobs.set(job_id, state=state, finished_at=summary.finished_at, stopped=summary.stopped,
-                 resume_after=summary.resume_after, failed_count=len(summary.failed),
-                 results_prefix=f"s3://{settings.bucket}/{settings.prefix}runs/{summary.run_id}/",
-                 **{k: result[k] for k in _PROGRESS})
+        jobs.set(
+            job_id,
+            state=state,
+            finished_at=summary.finished_at,
+            stopped=summary.stopped,
+            resume_after=summary.resume_after,
+            failed_count=len(summary.failed),
+            results_prefix=f"s3://{settings.bucket}/{settings.prefix}runs/{summary.run_id}/",
+            **{k: result[k] for k in _PROGRESS},
+        )
     logger.info("participant report run finished", extra={k: v for k, v in result.items() if k != "failed"})
     metrics.add_metric(name="ReportInstancesWritten", unit=MetricUnit.Count, value=summary.instances_written)
     metrics.add_metric(name="ReportInstancesFailed", unit=MetricUnit.Count, value=len(summary.failed))

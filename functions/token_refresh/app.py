@@ -10,8 +10,9 @@ token stays in place. Nothing else in zoomops calls Zoom's OAuth endpoint.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -45,8 +46,11 @@ def build(*, clock: Callable[[], float] = time.time, session=None) -> Runtime:
     guard_sdk_logs()
     session = session or boto3.session.Session()
     refresher = TokenRefresher(
-        SecretsTokenStore(session.client("secretsmanager")), OAuthClient(settings.oauth_url), margin=settings.margin,
-        lease=DynamoLease(settings.jobs_table, session.client("dynamodb"), clock=clock), clock=clock,
+        SecretsTokenStore(session.client("secretsmanager")),
+        OAuthClient(settings.oauth_url),
+        margin=settings.margin,
+        lease=DynamoLease(settings.jobs_table, session.client("dynamodb"), clock=clock),
+        clock=clock,
     )
     return Runtime(refresher, clock)
 

@@ -9,16 +9,25 @@ import base64
 import threading
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from zoomops.names import LOCAL
 
 from .stack import LambdaContext
 
-_REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-            405: "Method Not Allowed", 413: "Payload Too Large", 422: "Unprocessable Entity",
-            500: "Internal Server Error"}
+_REASONS = {
+    200: "OK",
+    201: "Created",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Payload Too Large",
+    422: "Unprocessable Entity",
+    500: "Internal Server Error",
+}
 
 
 class ApiGatewayAdapter:
@@ -28,7 +37,9 @@ class ApiGatewayAdapter:
     def event(self, environ: dict) -> dict:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
-        headers = {key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")}
+        headers = {
+            key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")
+        }
         if environ.get("CONTENT_TYPE"):
             headers["content-type"] = environ["CONTENT_TYPE"]
         try:
@@ -38,18 +49,37 @@ class ApiGatewayAdapter:
         path = environ.get("PATH_INFO") or "/"
         method = environ["REQUEST_METHOD"]
         return {
-            "version": "2.0", "routeKey": "$default", "rawPath": path,
-            "rawQueryString": environ.get("QUERY_STRING", ""), "headers": headers,
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": path,
+            "rawQueryString": environ.get("QUERY_STRING", ""),
+            "headers": headers,
             "requestContext": {
-                "accountId": "123456789012", "apiId": "local", "domainName": environ.get("HTTP_HOST", "127.0.0.1"),
-                "http": {"method": method, "path": path, "protocol": environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
-                         "sourceIp": environ.get("REMOTE_ADDR", "127.0.0.1"), "userAgent": headers.get("user-agent", "")},
-                "requestId": str(uuid.uuid4()), "routeKey": "$default", "stage": "$default",
-                "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()), "timeEpoch": int(time.time() * 1000),
-                "authorizer": {"iam": {"accessKey": "LOCAL", "accountId": "123456789012", "userArn":
-                                       "arn:aws:iam::123456789012:user/local-admin"}},
+                "accountId": "123456789012",
+                "apiId": "local",
+                "domainName": environ.get("HTTP_HOST", "127.0.0.1"),
+                "http": {
+                    "method": method,
+                    "path": path,
+                    "protocol": environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+                    "sourceIp": environ.get("REMOTE_ADDR", "127.0.0.1"),
+                    "userAgent": headers.get("user-agent", ""),
+                },
+                "requestId": str(uuid.uuid4()),
+                "routeKey": "$default",
+                "stage": "$default",
+                "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
+                "timeEpoch": int(time.time() * 1000),
+                "authorizer": {
+                    "iam": {
+                        "accessKey": "LOCAL",
+                        "accountId": "123456789012",
+                        "userArn": "arn:aws:iam::123456789012:user/local-admin",
+                    }
+                },
             },
-            "body": text or None, "isBase64Encoded": encoded,
+            "body": text or None,
+            "isBase64Encoded": encoded,
         }
 
     def __call__(self, environ: dict, start_response) -> list[bytes]:
@@ -77,7 +107,7 @@ class LocalApi:
         self.base_url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "LocalApi":
+    def __enter__(self) -> LocalApi:
         self._thread.start()
         return self
 

@@ -28,9 +28,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from zoomops.names import FUNCTIONS, LOCAL  # noqa: F401 - FUNCTIONS: handler folder -> logical id
@@ -72,8 +73,9 @@ class MotoSubprocess:
 
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if k != "INITIAL_NO_AUTH_ACTION_COUNT"}  # enforcement: later
-        self._process = subprocess.Popen([sys.executable, "-c", _CHILD], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, text=True, env=env)
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
         line: list[str] = []
         reader = threading.Thread(target=lambda: line.append(self._process.stdout.readline()), daemon=True)
         reader.start()
@@ -113,14 +115,27 @@ def load_template(path: Path = TEMPLATE) -> dict:
 class Resolver:
     """Resolves template values for one stack: ``resources[logical id]`` holds ``Ref`` and attribute values."""
 
-    def __init__(self, template: dict, resources: dict[str, dict[str, str]], *,
-                 parameters: dict[str, str] | None = None, stack_name: str = STACK_NAME,
-                 region: str = REGION, account: str = ACCOUNT, partition: str = PARTITION):
+    def __init__(
+        self,
+        template: dict,
+        resources: dict[str, dict[str, str]],
+        *,
+        parameters: dict[str, str] | None = None,
+        stack_name: str = STACK_NAME,
+        region: str = REGION,
+        account: str = ACCOUNT,
+        partition: str = PARTITION,
+    ):
         self.template, self.resources = template, resources
         self.parameters = {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
         self.parameters.update(parameters or {})
-        self.pseudo = {"AWS::StackName": stack_name, "AWS::Region": region, "AWS::AccountId": account,
-                       "AWS::Partition": partition, "AWS::URLSuffix": "amazonaws.com"}
+        self.pseudo = {
+            "AWS::StackName": stack_name,
+            "AWS::Region": region,
+            "AWS::AccountId": account,
+            "AWS::Partition": partition,
+            "AWS::URLSuffix": "amazonaws.com",
+        }
 
     # -- values
     def ref(self, name: str) -> Any:
@@ -148,7 +163,7 @@ class Resolver:
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
-            (key, arg), = node.items()
+            ((key, arg),) = node.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::GetAtt":
@@ -213,8 +228,11 @@ class Resolver:
         conditions), resolved; variables that are only a parameter or a literal are left out (the local
         stack sets those for its simulators)."""
         variables = self.function_properties(logical_id).get("Environment", {}).get("Variables", {})
-        return {name: str(self.resolve(value)) for name, value in variables.items()
-                if isinstance(value, dict) and not (set(value) == {"Ref"} and value["Ref"] in self.parameters)}
+        return {
+            name: str(self.resolve(value))
+            for name, value in variables.items()
+            if isinstance(value, dict) and not (set(value) == {"Ref"} and value["Ref"] in self.parameters)
+        }
 
 
 def function_names(template: dict, resolver_for_names: Resolver) -> dict[str, str]:
@@ -292,8 +310,14 @@ def moto_statements(statements: list[dict]) -> list[dict]:
         for action in statement["Action"]:
             by_kind.setdefault(service_of(action) in MOTO_CHECKS_RESOURCES, []).append(action)
         for exact, actions in sorted(by_kind.items()):
-            installed.append({**statement, "Action": actions, "Resource": statement["Resource"] if exact else ["*"],
-                              **({"Sid": f"{statement['Sid']}Any"} if "Sid" in statement and not exact else {})})
+            installed.append(
+                {
+                    **statement,
+                    "Action": actions,
+                    "Resource": statement["Resource"] if exact else ["*"],
+                    **({"Sid": f"{statement['Sid']}Any"} if "Sid" in statement and not exact else {}),
+                }
+            )
     return installed
 
 
@@ -312,8 +336,11 @@ def create_users(iam, policies: dict[str, list[dict]], *, prefix: str = STACK_NA
     for name, statements in {"admin": everything, **policies}.items():
         user = f"{prefix}-{name}".replace("_", "-")
         iam.create_user(UserName=user)
-        iam.put_user_policy(UserName=user, PolicyName=f"{user}-policy",
-                            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}))
+        iam.put_user_policy(
+            UserName=user,
+            PolicyName=f"{user}-policy",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+        )
         key = iam.create_access_key(UserName=user)["AccessKey"]
         principals[name] = Principal(name, key["AccessKeyId"], key["SecretAccessKey"])
     return principals
@@ -381,8 +408,11 @@ def requested(service: str, operation: str, params: dict, response: dict | None 
         secret = params.get("SecretId") or params.get("Name")
         arn = (response or {}).get("ARN")
         if not arn:
-            arn = secret if secret.startswith("arn:") else \
-                f"arn:{PARTITION}:secretsmanager:{REGION}:{ACCOUNT}:secret:{secret}"
+            arn = (
+                secret
+                if secret.startswith("arn:")
+                else f"arn:{PARTITION}:secretsmanager:{REGION}:{ACCOUNT}:secret:{secret}"
+            )
         return [(f"secretsmanager:{operation}", arn)]
     if service == "lambda" and operation == "Invoke":
         name = params["FunctionName"]
@@ -428,8 +458,12 @@ def authorising(statements: list[dict], action: str, arn: str) -> list[tuple[str
 
 def grants(statements: list[dict]) -> set[tuple[str, str, str]]:
     """Every (statement id, action, resource) a policy grants."""
-    return {(s.get("Sid", f"#{i}"), action, resource) for i, s in enumerate(statements)
-            for action in s["Action"] for resource in s["Resource"]}
+    return {
+        (s.get("Sid", f"#{i}"), action, resource)
+        for i, s in enumerate(statements)
+        for action in s["Action"]
+        for resource in s["Resource"]
+    }
 
 
 # ----------------------------------------------------------------------------------- recording calls
@@ -497,12 +531,30 @@ class Recorder:
         except ClientError as error:
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             code = error.response.get("Error", {}).get("Code")
-            self._add(Call(principal.name, service, operation, dict(params), status, code,
-                           _requested(service, operation, params)))
+            self._add(
+                Call(
+                    principal.name,
+                    service,
+                    operation,
+                    dict(params),
+                    status,
+                    code,
+                    _requested(service, operation, params),
+                )
+            )
             raise
         status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 200)
-        self._add(Call(principal.name, service, operation, dict(params), status, None,
-                       _requested(service, operation, params, response)))
+        self._add(
+            Call(
+                principal.name,
+                service,
+                operation,
+                dict(params),
+                status,
+                None,
+                _requested(service, operation, params, response),
+            )
+        )
         return response
 
     def _invoke(self, principal: Principal, params: dict) -> dict:
@@ -516,8 +568,11 @@ class Recorder:
             raise RuntimeError("no in-process Lambda: Recorder(invoker=...)")
         payload = params.get("Payload") or b""
         answer = self.invoker(actions[0][1], payload.encode() if isinstance(payload, str) else payload, kind) or b""
-        return {"StatusCode": status, "ExecutedVersion": "$LATEST",
-                "Payload": StreamingBody(io.BytesIO(answer), len(answer))}
+        return {
+            "StatusCode": status,
+            "ExecutedVersion": "$LATEST",
+            "Payload": StreamingBody(io.BytesIO(answer), len(answer)),
+        }
 
     def _add(self, call: Call) -> None:
         with self._lock:
@@ -532,8 +587,15 @@ class Recorder:
         return [c for c in calls if principal is None or c.principal == principal]
 
     # -- presigned URLs: what a browser or curl does with the URL the api hands out
-    def send_presigned(self, method: str, url: str, *, data: bytes | None = None,
-                       headers: dict[str, str] | None = None, timeout: float = 10.0):
+    def send_presigned(
+        self,
+        method: str,
+        url: str,
+        *,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 10.0,
+    ):
         """Use a presigned S3 URL as its holder would, and record it as the signer's S3 action.
 
         moto cannot authorise query-string signatures once IAM is enforced (its check reads the
@@ -562,17 +624,26 @@ class Recorder:
             answer.status_code, answer._content, answer.url = 403, problem.encode(), url
         else:
             # SigV2 URLs also carry the signed Content-Type as a parameter: the header says it again.
-            kept = [(k, v) for k, v in query
-                    if not _is_auth_param(k) and k.lower() not in ("content-type", "content-md5")]
+            kept = [
+                (k, v) for k, v in query if not _is_auth_param(k) and k.lower() not in ("content-type", "content-md5")
+            ]
             plain = urlunsplit(parts._replace(query=urlencode(kept)))
             request = AWSRequest(method=method, url=plain, data=data or b"", headers=headers)
             S3SigV4Auth(Credentials(principal.access_key, principal.secret_key), "s3", REGION).add_auth(request)
             prepared = request.prepare()
             answer = requests.request(method, prepared.url, data=data, headers=dict(prepared.headers), timeout=timeout)
         if principal is not None:
-            self._add(Call(principal.name, "s3", f"presigned {operation}", params, answer.status_code,
-                           None if answer.status_code < 400 else (problem or "AccessDenied"),
-                           requested("s3", operation, params)))
+            self._add(
+                Call(
+                    principal.name,
+                    "s3",
+                    f"presigned {operation}",
+                    params,
+                    answer.status_code,
+                    None if answer.status_code < 400 else (problem or "AccessDenied"),
+                    requested("s3", operation, params),
+                )
+            )
         return answer
 
 
@@ -583,8 +654,9 @@ def _is_auth_param(name: str) -> bool:
     return name.lower() in _AUTH_PARAMS or name.lower().startswith("x-amz-")
 
 
-def _verify_presigned(method: str, url: str, headers: dict[str, str],
-                      secrets: dict[str, str]) -> tuple[str | None, str | None]:
+def _verify_presigned(
+    method: str, url: str, headers: dict[str, str], secrets: dict[str, str]
+) -> tuple[str | None, str | None]:
     """(access key, None) when the URL's signature and expiry hold, else (access key or None, reason)."""
     from botocore.auth import HmacV1QueryAuth, S3SigV4QueryAuth
     from botocore.awsrequest import AWSRequest
@@ -600,11 +672,13 @@ def _verify_presigned(method: str, url: str, headers: dict[str, str],
         request_headers = {k: v for k, v in headers.items() if k.lower() in signed}
         request_headers["host"] = parts.netloc
         rest = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "X-Amz-Signature"]
-        request = AWSRequest(method=method, url=urlunsplit(parts._replace(query=urlencode(rest))),
-                             headers=request_headers)
+        request = AWSRequest(
+            method=method, url=urlunsplit(parts._replace(query=urlencode(rest))), headers=request_headers
+        )
         request.context["timestamp"] = given["X-Amz-Date"]
-        auth = S3SigV4QueryAuth(Credentials(access_key, secrets[access_key]), service, region,
-                                expires=int(given["X-Amz-Expires"]))
+        auth = S3SigV4QueryAuth(
+            Credentials(access_key, secrets[access_key]), service, region, expires=int(given["X-Amz-Expires"])
+        )
         signature = auth.signature(auth.string_to_sign(request, auth.canonical_request(request)), request)
         issued = calendar.timegm(time.strptime(given["X-Amz-Date"], "%Y%m%dT%H%M%SZ"))
         expires = issued + int(given["X-Amz-Expires"])
@@ -617,8 +691,11 @@ def _verify_presigned(method: str, url: str, headers: dict[str, str],
         kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_auth_param(k)]
         split = urlsplit(urlunsplit(parts._replace(query=urlencode(kept))))
         # Signed: the request's own Content-Type / Content-MD5 / x-amz-* headers, and Expires as the Date.
-        signed = {k: v for k, v in headers.items()
-                  if k.lower() in ("content-type", "content-md5") or k.lower().startswith("x-amz-")}
+        signed = {
+            k: v
+            for k, v in headers.items()
+            if k.lower() in ("content-type", "content-md5") or k.lower().startswith("x-amz-")
+        }
         auth = HmacV1QueryAuth(Credentials(access_key, secrets[access_key]))
         auth._get_date = lambda: str(expires)  # the Date it signs is the URL's Expires
         signature = auth.get_signature(method, split, signed)

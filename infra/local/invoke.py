@@ -24,8 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     event = json.load(sys.stdin)
     module = load_handler(args.function)
-    response = module.handler(event, LambdaContext(function_name=LOCAL.function(args.function),
-                                                   timeout_seconds=args.timeout))
+    response = module.handler(
+        event, LambdaContext(function_name=LOCAL.function(args.function), timeout_seconds=args.timeout)
+    )
     print(json.dumps(response))
     return 0
 

@@ -22,11 +22,12 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from zoomops.names import FUNCTIONS, LOCAL, SOURCE_PREFIXES, zoom_credentials_secret, zoom_token_secret
 
@@ -104,9 +105,17 @@ def aws_env(endpoint: str) -> dict[str, str]:
 
 
 class LocalStack:
-    def __init__(self, *, lti_key: str = "local-lti-key", lti_secret: str = "local-lti-secret",
-                 lti_user_id: str | None = None, batch_size: int = 400, visibility_timeout: int = 2,
-                 zoom_clock: Callable[[], float] = time.time, moto_server: Callable[[], Any] | None = None):
+    def __init__(
+        self,
+        *,
+        lti_key: str = "local-lti-key",
+        lti_secret: str = "local-lti-secret",
+        lti_user_id: str | None = None,
+        batch_size: int = 400,
+        visibility_timeout: int = 2,
+        zoom_clock: Callable[[], float] = time.time,
+        moto_server: Callable[[], Any] | None = None,
+    ):
         """``moto_server``: makes the AWS server (default: moto's ``ThreadedMotoServer`` in this process; anything
         with ``start()``, ``stop()`` and ``get_host_and_port()``, e.g. ``iam.MotoSubprocess`` for a stack whose
         state and IAM enforcement must not be shared with another stack in the same process)."""
@@ -129,7 +138,7 @@ class LocalStack:
         self.background: list[threading.Thread] = []
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> "LocalStack":
+    def start(self) -> LocalStack:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
@@ -168,7 +177,7 @@ class LocalStack:
                 os.environ[name] = value
         self._saved_env.clear()
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -202,8 +211,12 @@ class LocalStack:
         }
         own = {"api": api, "participant_report": reports, "token_refresh": token_refresh}
         if function in own:
-            return {**self._common_env(), **own[function], "POWERTOOLS_SERVICE_NAME": function,
-                    "AWS_LAMBDA_FUNCTION_NAME": LOCAL.function(function)}
+            return {
+                **self._common_env(),
+                **own[function],
+                "POWERTOOLS_SERVICE_NAME": function,
+                "AWS_LAMBDA_FUNCTION_NAME": LOCAL.function(function),
+            }
         disassociate = {
             "ZOOMOPS_LTI_SECRET_ID": LTI_SECRET,
             "ZOOMOPS_LTI_BASE_URL": self.lti.base_url,
@@ -245,8 +258,13 @@ class LocalStack:
     def client(self, service: str):
         import boto3
 
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,
-                            aws_access_key_id=self._access_key, aws_secret_access_key=self._secret_key)
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=self._access_key,
+            aws_secret_access_key=self._secret_key,
+        )
 
     def _create_resources(self) -> None:
         s3, sqs, ddb, sm = (self.client(s) for s in ("s3", "sqs", "dynamodb", "secretsmanager"))
@@ -254,36 +272,61 @@ class LocalStack:
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
         self.dlq_url = sqs.create_queue(QueueName=DLQ)["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=self.dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        self.queue_url = sqs.create_queue(QueueName=QUEUE, Attributes={
-            "VisibilityTimeout": str(self.visibility_timeout),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}),
-        })["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        s3.put_bucket_notification_configuration(Bucket=BUCKET, NotificationConfiguration={
-            "QueueConfigurations": [
-                {"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"],
-                 "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}}}
-                for prefix in SOURCE_PREFIXES
-            ]
-        })
-        ddb.create_table(TableName=JOBS_TABLE, BillingMode="PAY_PER_REQUEST",
-                         AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}],
-                         KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}])
-        ddb.create_table(TableName=IDEMPOTENCY_TABLE, BillingMode="PAY_PER_REQUEST",
-                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
-        ddb.create_table(TableName=MANIFEST_TABLE, BillingMode="PAY_PER_REQUEST",
-                         AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
-                         KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}])
-        ddb.update_time_to_live(TableName=IDEMPOTENCY_TABLE,
-                                TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"})
+        self.queue_url = sqs.create_queue(
+            QueueName=QUEUE,
+            Attributes={
+                "VisibilityTimeout": str(self.visibility_timeout),
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}),
+            },
+        )["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        s3.put_bucket_notification_configuration(
+            Bucket=BUCKET,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "QueueArn": queue_arn,
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
+                    }
+                    for prefix in SOURCE_PREFIXES
+                ]
+            },
+        )
+        ddb.create_table(
+            TableName=JOBS_TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
+        )
+        ddb.create_table(
+            TableName=IDEMPOTENCY_TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        )
+        ddb.create_table(
+            TableName=MANIFEST_TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
+        )
+        ddb.update_time_to_live(
+            TableName=IDEMPOTENCY_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
+        )
         secret = {"key": self.lti_key, "secret": self._lti_secret}
         if self.lti_user_id:
             secret["user_id"] = self.lti_user_id
         sm.create_secret(Name=LTI_SECRET, SecretString=json.dumps(secret))
         for name, (account_id, client_id) in ZOOM_ACCOUNTS.items():
-            sm.create_secret(Name=zoom_credentials_secret(ZOOM_SECRET_PREFIX, name), SecretString=json.dumps(
-                {"account_id": account_id, "client_id": client_id, "client_secret": self._zoom_secrets[name]}))
+            sm.create_secret(
+                Name=zoom_credentials_secret(ZOOM_SECRET_PREFIX, name),
+                SecretString=json.dumps(
+                    {"account_id": account_id, "client_id": client_id, "client_secret": self._zoom_secrets[name]}
+                ),
+            )
         # As template.yaml declares main's token secret ({} until the first refresh); the other accounts'
         # token secrets are created by their first refresh.
         sm.create_secret(Name=zoom_token_secret(ZOOM_SECRET_PREFIX, "main"), SecretString="{}")
@@ -324,7 +367,8 @@ class LocalStack:
         """The token secret's JSON as consumers read it (None before the first refresh)."""
         try:
             value = self.client("secretsmanager").get_secret_value(
-                SecretId=zoom_token_secret(ZOOM_SECRET_PREFIX, account), VersionStage="AWSCURRENT")
+                SecretId=zoom_token_secret(ZOOM_SECRET_PREFIX, account), VersionStage="AWSCURRENT"
+            )
         except self.client("secretsmanager").exceptions.ResourceNotFoundException:
             return None
         return json.loads(value["SecretString"]) or None
@@ -332,28 +376,36 @@ class LocalStack:
     def receive_events(self, max_messages: int = 1, wait: int = 1) -> tuple[dict, dict[str, str]]:
         """One SQS event as Lambda's event source mapping builds it, and receipt handles by id."""
         sqs = self.client("sqs")
-        answer = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=max_messages,
-                                     WaitTimeSeconds=wait, AttributeNames=["All"])
+        answer = sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=max_messages, WaitTimeSeconds=wait, AttributeNames=["All"]
+        )
         records, receipts = [], {}
         arn = f"arn:aws:sqs:{REGION}:123456789012:{QUEUE}"
         for message in answer.get("Messages", []):
             receipts[message["MessageId"]] = message["ReceiptHandle"]
             message["Body"] = _with_sequencer(message["Body"], message["MessageId"])
-            records.append({
-                "messageId": message["MessageId"],
-                "receiptHandle": message["ReceiptHandle"],
-                "body": message["Body"],
-                "attributes": message.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": message.get("MD5OfBody", ""),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": arn,
-                "awsRegion": REGION,
-            })
+            records.append(
+                {
+                    "messageId": message["MessageId"],
+                    "receiptHandle": message["ReceiptHandle"],
+                    "body": message["Body"],
+                    "attributes": message.get("Attributes", {}),
+                    "messageAttributes": {},
+                    "md5OfBody": message.get("MD5OfBody", ""),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": arn,
+                    "awsRegion": REGION,
+                }
+            )
         return {"Records": records}, receipts
 
-    def dispatch(self, handler: Callable[[dict, Any], dict], *, timeout: float = 30.0,
-                 context_factory: Callable[[], LambdaContext] = LambdaContext) -> list[dict]:
+    def dispatch(
+        self,
+        handler: Callable[[dict, Any], dict],
+        *,
+        timeout: float = 30.0,
+        context_factory: Callable[[], LambdaContext] = LambdaContext,
+    ) -> list[dict]:
         """Deliver queued events to ``handler`` until nothing is queued or in flight; returns the responses."""
         sqs = self.client("sqs")
         responses, deadline = [], time.monotonic() + timeout
@@ -408,7 +460,7 @@ class LocalStack:
             return {}
         run = sorted({key.split("/")[2] for key in keys})[-1]
         prefix = f"results/{file_name}/{run}/"
-        return {key[len(prefix):]: self.read(key) for key in keys if key.startswith(prefix)}
+        return {key[len(prefix) :]: self.read(key) for key in keys if key.startswith(prefix)}
 
     def job(self, job_id: str) -> dict | None:
         from zoomops.aws.jobstore import JobStore

@@ -32,8 +32,14 @@ from schemathesis import GenerationMode
 from infra.local.api_adapter import ApiGatewayAdapter
 from infra.local.stack import LTI_SECRET, ZOOM_ACCOUNTS, ZOOM_SECRET_PREFIX, LocalStack
 
-FUZZ = settings(max_examples=25, deadline=None, derandomize=True, database=None,
-                phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
 POSITIVE, NEGATIVE = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
 
 # Every operation the description should list, and whether it takes input a negative case can break.
@@ -51,8 +57,10 @@ def case_id(method: str, path: str, mode: GenerationMode | None = None) -> str:
     return f"{method} {path}" + (f" {mode.value}" if mode else "")
 
 
-def cases(expected_failures: dict[tuple[str, str, GenerationMode], pytest.MarkDecorator],
-          modes: tuple[GenerationMode, ...] = (POSITIVE, NEGATIVE)) -> list:
+def cases(
+    expected_failures: dict[tuple[str, str, GenerationMode], pytest.MarkDecorator],
+    modes: tuple[GenerationMode, ...] = (POSITIVE, NEGATIVE),
+) -> list:
     """(method, path, mode) for every operation and mode that applies, with the known failures marked."""
     params = []
     for (method, path), has_input in OPERATIONS.items():
@@ -85,7 +93,8 @@ class Fuzz:
     # -- custom checks --------------------------------------------------------------------------------
     def no_server_error(self, ctx, response, case) -> None:
         assert response.status_code < 500, (
-            f"{case.method} {case.formatted_path} -> {response.status_code}: {self.crashes[-1:] or response.text}")
+            f"{case.method} {case.formatted_path} -> {response.status_code}: {self.crashes[-1:] or response.text}"
+        )
 
     def no_secret(self, ctx, response, case) -> None:
         text = response.text + json.dumps(dict(response.headers))
@@ -120,8 +129,11 @@ def fuzz(_local_stack: LocalStack) -> Fuzz:
             return api.handler(event, context)
         except Exception as exc:  # noqa: BLE001 - this is what the fuzz is looking for
             found.crashes.append(f"{type(exc).__name__}: {exc}")
-            return {"statusCode": 500, "headers": {"Content-Type": "application/json"},
-                    "body": json.dumps({"message": "Internal Server Error"})}
+            return {
+                "statusCode": 500,
+                "headers": {"Content-Type": "application/json"},
+                "body": json.dumps({"message": "Internal Server Error"}),
+            }
 
     api.runtime.use(invoker=invoke)
     app = ApiGatewayAdapter(as_lambda)
@@ -159,7 +171,7 @@ def _resolved(document: dict, schema: dict) -> dict:
 
 def test_the_documented_error_body_is_the_one_the_api_returns(fuzz):
     document = fuzz.schema.raw_schema
-    for (method, path) in OPERATIONS:
+    for method, path in OPERATIONS:
         responses = document["paths"][path][method.lower()]["responses"]
         for status, response in responses.items():
             if status.startswith("4"):
@@ -168,25 +180,41 @@ def test_the_documented_error_body_is_the_one_the_api_returns(fuzz):
 
 
 # -- never a 5xx, no secret, clean 4xx; invalid input refused -----------------------------------------------------
-@pytest.mark.parametrize("method,path,mode", cases({
-}))
+@pytest.mark.parametrize("method,path,mode", cases({}))
 def test_fuzz_never_a_server_error_nor_a_secret(fuzz, method, path, mode):
-    fuzz.run(method, path, mode, [fuzz.no_server_error, schemathesis.checks.not_a_server_error, fuzz.no_secret,
-                                  fuzz.clean_error, schemathesis.checks.negative_data_rejection])
+    fuzz.run(
+        method,
+        path,
+        mode,
+        [
+            fuzz.no_server_error,
+            schemathesis.checks.not_a_server_error,
+            fuzz.no_secret,
+            fuzz.clean_error,
+            schemathesis.checks.negative_data_rejection,
+        ],
+    )
 
 
 # -- every response as the description says -----------------------------------------------------------------------
-@pytest.mark.parametrize("method,path,mode", cases({
-}))
+@pytest.mark.parametrize("method,path,mode", cases({}))
 def test_fuzz_responses_conform_to_the_description(fuzz, method, path, mode):
     checks = schemathesis.checks
-    fuzz.run(method, path, mode, [checks.status_code_conformance, checks.content_type_conformance,
-                                  checks.response_schema_conformance, checks.response_headers_conformance])
+    fuzz.run(
+        method,
+        path,
+        mode,
+        [
+            checks.status_code_conformance,
+            checks.content_type_conformance,
+            checks.response_schema_conformance,
+            checks.response_headers_conformance,
+        ],
+    )
 
 
 # -- what the description calls valid is accepted ------------------------------------------------------------------
-@pytest.mark.parametrize("method,path,mode", cases({
-}, modes=(POSITIVE,)))
+@pytest.mark.parametrize("method,path,mode", cases({}, modes=(POSITIVE,)))
 def test_fuzz_valid_requests_are_accepted(fuzz, method, path, mode):
     fuzz.run(method, path, mode, [schemathesis.checks.positive_data_acceptance, fuzz.no_server_error])
 

@@ -86,8 +86,16 @@ def test_inline_job_submit_poll_and_download_the_results(stack, api, event_sourc
     job, seen = poll(f"{api.base_url}/disassociate-jobs/{job_id}")
     assert seen[0]["state"] in ("queued", "running", "succeeded")
     assert job["state"] == "succeeded"
-    assert job["progress"] == {"total_rows": 7, "sent": 7, "planned": 0, "rejected": 0, "duplicates": 0,
-                               "failed": 0, "batches": 3, "batchesTotal": 3}
+    assert job["progress"] == {
+        "total_rows": 7,
+        "sent": 7,
+        "planned": 0,
+        "rejected": 0,
+        "duplicates": 0,
+        "failed": 0,
+        "batches": 3,
+        "batchesTotal": 3,
+    }
     assert [len(call["items"]) for call in stack.lti.accepted] == [3, 3, 1]
 
     files = {name: requests.get(url, timeout=10) for name, url in job["results"].items()}
@@ -100,8 +108,9 @@ def test_inline_job_submit_poll_and_download_the_results(stack, api, event_sourc
 
 
 def test_upload_job_over_http_put_then_poll(stack, api, event_source):
-    created = requests.post(f"{api.base_url}/disassociate-jobs", json={"fileName": "spring.csv", "dryRun": True},
-                            timeout=10).json()
+    created = requests.post(
+        f"{api.base_url}/disassociate-jobs", json={"fileName": "spring.csv", "dryRun": True}, timeout=10
+    ).json()
     upload = created["upload"]
     body = "Meeting ID,Context ID,Domain\n813 0000 0100,ctx-s,https://canvas.example.edu\n12,ctx-s,x\n"
     put = requests.request(upload["method"], upload["url"], data=body.encode(), headers=upload["headers"], timeout=10)
@@ -137,14 +146,19 @@ def test_report_job_submit_and_poll_to_completion(stack, api, fast_zoom):
 
 def test_errors_over_http_are_clean_json(api):
     cases = [
-        requests.post(f"{api.base_url}/disassociate-jobs", data=b"{oops", headers={"Content-Type": "application/json"},
-                      timeout=10),
+        requests.post(
+            f"{api.base_url}/disassociate-jobs", data=b"{oops", headers={"Content-Type": "application/json"}, timeout=10
+        ),
         requests.post(f"{api.base_url}/disassociate-jobs", json={"batchSize": 999}, timeout=10),
         requests.get(f"{api.base_url}/disassociate-jobs/dis-0123456789abcdef01234567", timeout=10),
         requests.get(f"{api.base_url}/no/such/route", timeout=10),
         requests.delete(f"{api.base_url}/tokens", timeout=10),
-        requests.post(f"{api.base_url}/report-jobs", data=b"x" * (600 * 1024),
-                      headers={"Content-Type": "application/json"}, timeout=10),
+        requests.post(
+            f"{api.base_url}/report-jobs",
+            data=b"x" * (600 * 1024),
+            headers={"Content-Type": "application/json"},
+            timeout=10,
+        ),
     ]
     assert [answer.status_code for answer in cases][:4] == [400, 422, 404, 404]
     assert cases[4].status_code in (404, 405) and cases[5].status_code == 413
@@ -154,6 +168,10 @@ def test_errors_over_http_are_clean_json(api):
 
 
 def test_a_body_that_is_not_utf8_over_http_is_a_clean_400(api):
-    answer = requests.post(f"{api.base_url}/disassociate-jobs", data=b'{"rows": "\xff"}',
-                           headers={"Content-Type": "application/json"}, timeout=10)
+    answer = requests.post(
+        f"{api.base_url}/disassociate-jobs",
+        data=b'{"rows": "\xff"}',
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
     assert answer.status_code == 400 and answer.json()["message"]

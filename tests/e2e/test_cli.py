@@ -32,8 +32,9 @@ def rows(n: int, start: int = 0) -> list[str]:
     return [f"{1_000_000_000 + i},ctx-{i},{DOMAIN}," for i in range(start, start + n)]
 
 
-def zoomops(*args: str, base_url: str | None = "http://127.0.0.1:9/api/v1/lti/rich", drop: tuple = (),
-            timeout: float = 60) -> subprocess.CompletedProcess:
+def zoomops(
+    *args: str, base_url: str | None = "http://127.0.0.1:9/api/v1/lti/rich", drop: tuple = (), timeout: float = 60
+) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZOOMOPS_")}
     env.update({"ZOOMOPS_LTI_BASE_URL": base_url, "ZOOMOPS_LTI_KEY": KEY, "ZOOMOPS_LTI_SECRET": SECRET})
     for name in drop:
@@ -62,7 +63,12 @@ def test_success_exit_0_and_files(tmp_path, sim):
     assert proc.returncode == 0, proc.stderr
     summary, row_dicts, retry = read_out(out)
     assert (summary["total_rows"], summary["sent"], summary["rejected"], summary["duplicates"], summary["failed"]) == (
-        7, 5, 1, 1, 0)
+        7,
+        5,
+        1,
+        1,
+        0,
+    )
     assert summary["batches"] == 3 and summary["file"] == "meetings.csv" and summary["dry_run"] is False
     assert [r["status"] for r in row_dicts] == ["sent"] * 5 + ["rejected", "duplicate"]
     assert retry == [["Meeting ID", "Context ID", "Domain", "custom_canvas_course_id"]]
@@ -164,8 +170,9 @@ def test_no_out_option_exit_2(tmp_path):
 def test_dry_run_writes_requests_and_sends_nothing(tmp_path, sim):
     source = write_csv(tmp_path / "m.csv", *rows(5))
     out = tmp_path / "out"
-    proc = zoomops("disassociate", str(source), "--out", str(out), "--dry-run", "--batch-size", "2",
-                   base_url=sim.base_url)
+    proc = zoomops(
+        "disassociate", str(source), "--out", str(out), "--dry-run", "--batch-size", "2", base_url=sim.base_url
+    )
     assert proc.returncode == 0, proc.stderr
     assert sim.received == []
     summary, row_dicts, retry = read_out(out)
@@ -215,8 +222,10 @@ def test_retry_csv_redrives_the_failed_rows(tmp_path, sim):
     sim.add_faults(Fault(status=400))
     source = write_csv(tmp_path / "m.csv", *rows(3))
     first = tmp_path / "first"
-    assert zoomops("disassociate", str(source), "--out", str(first), "--batch-size", "2",
-                   base_url=sim.base_url).returncode == 1
+    assert (
+        zoomops("disassociate", str(source), "--out", str(first), "--batch-size", "2", base_url=sim.base_url).returncode
+        == 1
+    )
     sim.reset()
     second = tmp_path / "second"
     proc = zoomops("disassociate", str(first / "retry.csv"), "--out", str(second), base_url=sim.base_url)

@@ -40,8 +40,14 @@ def env_for(stack: LocalStack, **changes: str | None) -> dict[str, str]:
 
 
 def credentials(stack: LocalStack, *args: str, stdin: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
-    proc = subprocess.run([str(ZOOMOPS), "credentials", *args], input=stdin, env=env or env_for(stack),
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [str(ZOOMOPS), "credentials", *args],
+        input=stdin,
+        env=env or env_for(stack),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     shown = proc.stdout + proc.stderr
     for value in (line.strip("\ufeff\r ") for line in stdin.split("\n")):
         assert len(value) < 6 or value == "CHANGE_ME" or value not in shown, "a value from stdin was shown"
@@ -50,8 +56,9 @@ def credentials(stack: LocalStack, *args: str, stdin: str = "", env: dict | None
 
 
 def token(stack: LocalStack, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([str(ZOOMOPS), "token", *args], env=env or env_for(stack), capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [str(ZOOMOPS), "token", *args], env=env or env_for(stack), capture_output=True, text=True, timeout=60
+    )
 
 
 def stored(stack: LocalStack, secret_id: str) -> tuple[dict, str]:
@@ -99,9 +106,8 @@ def test_lti_stores_what_the_disassociate_function_reads(stack):
 
 
 def test_zoom_stores_what_the_refresher_reads_then_token_refresh_works(stack):
-    from zoomops.settings import parse_accounts
     from zoomops.aws.secrets import SecretsTokenStore
-    from zoomops.zoom.tokens import OAuthClient, TokenRefresher
+    from zoomops.settings import parse_accounts
 
     right, first_version = stored(stack, MAIN_CREDENTIALS)
     wrong = dict(right, client_secret="Wrong-Zoom-secret-5q")
@@ -113,7 +119,6 @@ def test_zoom_stores_what_the_refresher_reads_then_token_refresh_works(stack):
     assert "zoomops token refresh --account main" in proc.stderr
     [account] = parse_accounts("main", ZOOM_SECRET_PREFIX)
     store = SecretsTokenStore(stack.client("secretsmanager"))
-    refresher = TokenRefresher(store, OAuthClient(f"{stack.zoom.base_url}/oauth/token"))
     assert store.credentials(account) == wrong
     refused = token(stack, "refresh", "--account", "main", "--force")
     assert refused.returncode == 1 and "credentials rejected" in refused.stderr
@@ -129,8 +134,11 @@ def test_zoom_stores_what_the_refresher_reads_then_token_refresh_works(stack):
 
 def test_zoom_creates_the_secret_of_a_new_account(stack):
     name, suffix = "extra-1", uuid.uuid4().hex[:8]
-    values = {"account_id": f"Extra{suffix}", "client_id": f"extra-client-{suffix}",
-              "client_secret": f"Extra-{uuid.uuid4().hex}"}
+    values = {
+        "account_id": f"Extra{suffix}",
+        "client_id": f"extra-client-{suffix}",
+        "client_secret": f"Extra-{uuid.uuid4().hex}",
+    }
     stack.zoom.add_account(*values.values())
     proc = credentials(stack, "zoom", "--account", name, stdin=lines(*values.values()))
     assert proc.returncode == 0, proc.stderr
@@ -144,37 +152,65 @@ def test_zoom_creates_the_secret_of_a_new_account(stack):
     assert again.returncode == 0 and "new secret" not in again.stdout and "note:" not in again.stderr
 
 
-@pytest.mark.parametrize("text", [
-    "Acct-01\nclient-01\nSecret-Fmt-01\n",
-    "Acct-01\r\nclient-01\r\nSecret-Fmt-01\r\n",
-    "\ufeffAcct-01\nclient-01\nSecret-Fmt-01\n\n\n",
-    "Acct-01\nclient-01\nSecret-Fmt-01",
-], ids=["lf", "crlf", "bom-blank-lines", "no-final-newline"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Acct-01\nclient-01\nSecret-Fmt-01\n",
+        "Acct-01\r\nclient-01\r\nSecret-Fmt-01\r\n",
+        "\ufeffAcct-01\nclient-01\nSecret-Fmt-01\n\n\n",
+        "Acct-01\nclient-01\nSecret-Fmt-01",
+    ],
+    ids=["lf", "crlf", "bom-blank-lines", "no-final-newline"],
+)
 def test_line_formats(stack, text):
     proc = credentials(stack, "zoom", "--account", "main", stdin=text)
     assert proc.returncode == 0, proc.stderr
-    assert stored(stack, MAIN_CREDENTIALS)[0] == {"account_id": "Acct-01", "client_id": "client-01",
-                                                  "client_secret": "Secret-Fmt-01"}
+    assert stored(stack, MAIN_CREDENTIALS)[0] == {
+        "account_id": "Acct-01",
+        "client_id": "client-01",
+        "client_secret": "Secret-Fmt-01",
+    }
 
 
-@pytest.mark.parametrize("args, text, message", [
-    (["zoom", "--account", "main"], "", "account_id is missing"),
-    (["zoom", "--account", "main"], "Acct-01\nclient-01\n", "client_secret is missing"),
-    (["zoom", "--account", "main"], "Acct-01\n\nSecret-Refused-1\n", "client_id is empty"),
-    (["zoom", "--account", "main"], "Acct 01\nclient-01\nSecret-Refused-2\n", "account_id contains whitespace"),
-    (["zoom", "--account", "main"], "Acct-01\nclient-01\n Secret-Refused-3\n",
-     "client_secret has leading or trailing whitespace"),
-    (["zoom", "--account", "main"], "Acct-01\nclient:01\nSecret-Refused-4\n", "client_id contains ':'"),
-    (["zoom", "--account", "main"], "CHANGE_ME\nclient-01\nSecret-Refused-5\n", "account_id is still the placeholder"),
-    (["zoom", "--account", "main"], "Acct-01\nclient-01\nSecret-Refused-6\nmore\n", "stdin has 4 lines; expected 3"),
-    (["zoom", "--account", "bad name"], "Acct-01\nclient-01\nSecret-Refused-7\n", "--account: account name 'bad name'"),
-    (["zoom", "--account", "main,sub"], "Acct-01\nclient-01\nSecret-Refused-8\n", "--account 'main,sub'"),
-    (["lti", "--secret-id", LTI_SECRET], "\nSecret-Refused-9\n", "key is empty"),
-    (["lti", "--secret-id", LTI_SECRET], "Key-Refused-10\n", "secret is missing"),
-    (["lti", "--secret-id", LTI_SECRET, "--user-id", "a b"], "Key-01\nSecret-Refused-11\n",
-     "--user-id contains whitespace"),
-    (["zoom"], "Acct-01\nclient-01\nSecret-Refused-12\n", "--account"),
-])
+@pytest.mark.parametrize(
+    "args, text, message",
+    [
+        (["zoom", "--account", "main"], "", "account_id is missing"),
+        (["zoom", "--account", "main"], "Acct-01\nclient-01\n", "client_secret is missing"),
+        (["zoom", "--account", "main"], "Acct-01\n\nSecret-Refused-1\n", "client_id is empty"),
+        (["zoom", "--account", "main"], "Acct 01\nclient-01\nSecret-Refused-2\n", "account_id contains whitespace"),
+        (
+            ["zoom", "--account", "main"],
+            "Acct-01\nclient-01\n Secret-Refused-3\n",
+            "client_secret has leading or trailing whitespace",
+        ),
+        (["zoom", "--account", "main"], "Acct-01\nclient:01\nSecret-Refused-4\n", "client_id contains ':'"),
+        (
+            ["zoom", "--account", "main"],
+            "CHANGE_ME\nclient-01\nSecret-Refused-5\n",
+            "account_id is still the placeholder",
+        ),
+        (
+            ["zoom", "--account", "main"],
+            "Acct-01\nclient-01\nSecret-Refused-6\nmore\n",
+            "stdin has 4 lines; expected 3",
+        ),
+        (
+            ["zoom", "--account", "bad name"],
+            "Acct-01\nclient-01\nSecret-Refused-7\n",
+            "--account: account name 'bad name'",
+        ),
+        (["zoom", "--account", "main,sub"], "Acct-01\nclient-01\nSecret-Refused-8\n", "--account 'main,sub'"),
+        (["lti", "--secret-id", LTI_SECRET], "\nSecret-Refused-9\n", "key is empty"),
+        (["lti", "--secret-id", LTI_SECRET], "Key-Refused-10\n", "secret is missing"),
+        (
+            ["lti", "--secret-id", LTI_SECRET, "--user-id", "a b"],
+            "Key-01\nSecret-Refused-11\n",
+            "--user-id contains whitespace",
+        ),
+        (["zoom"], "Acct-01\nclient-01\nSecret-Refused-12\n", "--account"),
+    ],
+)
 def test_refused_input_names_the_field_exits_2_and_stores_nothing(stack, args, text, message):
     before = {sid: stored(stack, sid)[1] for sid in (LTI_SECRET, MAIN_CREDENTIALS)}
     proc = credentials(stack, *args, stdin=text)
@@ -184,8 +220,14 @@ def test_refused_input_names_the_field_exits_2_and_stores_nothing(stack, args, t
 
 
 def test_missing_prefix_exits_2_naming_the_variable(stack):
-    proc = credentials(stack, "zoom", "--account", "main", stdin=lines("Acct-01", "client-01", "Secret-NoPrefix-1"),
-                       env=env_for(stack, ZOOMOPS_ZOOM_SECRET_PREFIX=None))
+    proc = credentials(
+        stack,
+        "zoom",
+        "--account",
+        "main",
+        stdin=lines("Acct-01", "client-01", "Secret-NoPrefix-1"),
+        env=env_for(stack, ZOOMOPS_ZOOM_SECRET_PREFIX=None),
+    )
     assert proc.returncode == 2 and "ZOOMOPS_ZOOM_SECRET_PREFIX" in proc.stderr
 
 
@@ -200,8 +242,14 @@ def test_aws_failure_exits_1_without_any_value(stack, tmp_path, case):
         env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"
         expected = "EndpointConnectionError"
     else:
-        env = env_for(stack, AWS_ACCESS_KEY_ID=None, AWS_SECRET_ACCESS_KEY=None, AWS_SESSION_TOKEN=None,
-                      AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
+        env = env_for(
+            stack,
+            AWS_ACCESS_KEY_ID=None,
+            AWS_SECRET_ACCESS_KEY=None,
+            AWS_SESSION_TOKEN=None,
+            AWS_CONFIG_FILE=str(tmp_path / "none"),
+            AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        )
         expected = "NoCredentialsError"
     proc = credentials(stack, *args, stdin=lines("Key-Failure-01", "Secret-Failure-01"), env=env)
     assert proc.returncode == 1, proc.stderr
@@ -211,8 +259,9 @@ def test_aws_failure_exits_1_without_any_value(stack, tmp_path, case):
 
 def test_no_region_exits_1_without_any_value(stack, tmp_path):
     env = env_for(stack, AWS_DEFAULT_REGION=None, AWS_REGION=None, AWS_CONFIG_FILE=str(tmp_path / "none"))
-    proc = credentials(stack, "lti", "--secret-id", LTI_SECRET, stdin=lines("Key-Region-01", "Secret-Region-01"),
-                       env=env)
+    proc = credentials(
+        stack, "lti", "--secret-id", LTI_SECRET, stdin=lines("Key-Region-01", "Secret-Region-01"), env=env
+    )
     assert proc.returncode == 1 and "region" in proc.stderr and proc.stdout == ""
 
 
@@ -220,8 +269,14 @@ def test_terminal_prompts_without_echo(stack):
     """On a TTY the values are asked for one by one and never echoed."""
     values = {"account_id": "Acct-Tty-01", "client_id": "client-tty-01", "client_secret": "Secret-Tty-0xq"}
     master, slave = pty.openpty()
-    proc = subprocess.Popen([str(ZOOMOPS), "credentials", "zoom", "--account", "main"], stdin=slave, stdout=slave,
-                            stderr=slave, env=env_for(stack), start_new_session=True)  # no controlling terminal
+    proc = subprocess.Popen(
+        [str(ZOOMOPS), "credentials", "zoom", "--account", "main"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env_for(stack),
+        start_new_session=True,
+    )  # no controlling terminal
     os.close(slave)
     shown = b""
 

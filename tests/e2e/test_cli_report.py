@@ -7,12 +7,11 @@ written folder back.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,13 +19,23 @@ import pytest
 from infra.local.stack import LambdaContext, LocalStack, load_handler
 from infra.local.zoom_sim import DEMO_UUIDS, Fault
 from tests.conftest import load_event
+from tests.testkit import participant_files, read_csv
 from zoomops.zoom.reports.files import instance_key
 from zoomops.zoom.reports.pseudonymise import Pseudonymiser
 
 ZOOMOPS = Path(sys.executable).with_name("zoomops")
 LECTURE, OFFICE = "81234567890", "82345678901"
-PEOPLE = ("Ada Lovelace", "Alan Turing", "ada.lovelace@campus.example.edu", "alan.turing@campus.example.edu",
-          "@students.campus.example.edu", "spam@elsewhere.example.com", "Lovelace", "Turing", "Student 100")
+PEOPLE = (
+    "Ada Lovelace",
+    "Alan Turing",
+    "ada.lovelace@campus.example.edu",
+    "alan.turing@campus.example.edu",
+    "@students.campus.example.edu",
+    "spam@elsewhere.example.com",
+    "Lovelace",
+    "Turing",
+    "Student 100",
+)
 KEY = "cli-pseudonym-key-for-the-campus-0042"
 
 
@@ -44,20 +53,16 @@ def zoomops(stack: LocalStack, refresher):
         env = {k: v for k, v in os.environ.items() if not k.startswith("ZOOMOPS_")}
         env.update(stack.function_env("participant_report"))
         env.update(extra_env or {})
-        return subprocess.run([str(ZOOMOPS), "report", "participants", *map(str, args)], env=env,
-                              capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [str(ZOOMOPS), "report", "participants", *map(str, args)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     yield run
     stack.zoom.latency = 0.0
-
-
-def read_csv(path: Path) -> list[dict]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
-
-def participant_files(out: Path) -> list[Path]:
-    return sorted((out / "participants").rglob("*.*")) if (out / "participants").exists() else []
 
 
 def only_run(out: Path) -> Path:
@@ -76,8 +81,10 @@ def test_from_meeting_ids_with_progress_then_a_second_run_skips_everything(zoomo
     stack.zoom.latency = 0.15  # eight planning calls take > 1 s: the CLI shows its progress while writing
     proc = zoomops("--meeting", LECTURE, OFFICE, "--out", out)
     assert proc.returncode == 0, proc.stderr
-    assert "2 meetings, 5 instances: 5 written (15 participant rows, 1 single-participant), 0 already done, " \
-           "0 too recent, 0 failed; 5 registrants" in proc.stdout
+    assert (
+        "2 meetings, 5 instances: 5 written (15 participant rows, 1 single-participant), 0 already done, "
+        "0 too recent, 0 failed; 5 registrants" in proc.stdout
+    )
     assert "instances written" in proc.stderr  # a progress line
     files = participant_files(out)
     assert len(files) == 10
@@ -104,9 +111,13 @@ def test_from_meeting_ids_with_progress_then_a_second_run_skips_everything(zoomo
 
 
 def test_from_a_csv_pseudonymised(zoomops, tmp_path):
-    source = write_csv(tmp_path / "courses.csv", "812 3456 7890,ctx-1,https://lms.example.edu,11",
-                       "81234567890,ctx-2,https://lms.example.edu,12", "823-4567-8901,ctx-1,https://lms.example.edu,",
-                       "nonsense,ctx-1,https://lms.example.edu,")
+    source = write_csv(
+        tmp_path / "courses.csv",
+        "812 3456 7890,ctx-1,https://lms.example.edu,11",
+        "81234567890,ctx-2,https://lms.example.edu,12",
+        "823-4567-8901,ctx-1,https://lms.example.edu,",
+        "nonsense,ctx-1,https://lms.example.edu,",
+    )
     out = tmp_path / "private"
     proc = zoomops("--csv", source, "--out", out, "--pseudonymise", extra_env={"ZOOMOPS_PSEUDONYM_KEY": KEY})
     assert proc.returncode == 0, proc.stderr
@@ -120,21 +131,25 @@ def test_from_a_csv_pseudonymised(zoomops, tmp_path):
     alias = Pseudonymiser(KEY.encode())("s1001@students.campus.example.edu")
     attendance = read_csv(only_run(out) / "attendance.csv")
     assert {r["instance_uuid"] for r in attendance if r["participant"] == alias} == {
-        DEMO_UUIDS["leading_slash"], DEMO_UUIDS["plain"]}
+        DEMO_UUIDS["leading_slash"],
+        DEMO_UUIDS["plain"],
+    }
     for line in proc.stdout.splitlines() + proc.stderr.splitlines():
         assert not any(person in line for person in PEOPLE)
 
 
 def test_from_users_and_dates(zoomops, tmp_path):
     out = tmp_path / "ada"
-    proc = zoomops("--user", "ada.lovelace@campus.example.edu", "--from", "2024-09-01", "--to", "2024-09-09",
-                   "--out", out)
+    proc = zoomops(
+        "--user", "ada.lovelace@campus.example.edu", "--from", "2024-09-01", "--to", "2024-09-09", "--out", out
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("1 meetings, 2 instances: 2 written")
     assert {p.parent.name for p in participant_files(out)} == {"date=2024-09-02", "date=2024-09-09"}
     instances = read_csv(only_run(out) / "instances.csv")
-    assert sorted(r["instance_uuid"] for r in instances) == sorted([DEMO_UUIDS["leading_slash"],
-                                                                    DEMO_UUIDS["double_slash"]])
+    assert sorted(r["instance_uuid"] for r in instances) == sorted(
+        [DEMO_UUIDS["leading_slash"], DEMO_UUIDS["double_slash"]]
+    )
 
 
 def test_failures_and_a_daily_limit_exit_1(zoomops, stack, tmp_path):
@@ -151,7 +166,7 @@ def test_failures_and_a_daily_limit_exit_1(zoomops, stack, tmp_path):
     stack.zoom.add_faults(*[Fault()] * 4, Fault(rate_limit_type="Daily-limit", category="heavy"))
     stopped = zoomops("--meeting", LECTURE, OFFICE, "--out", out, "--workers", "1")
     assert stopped.returncode == 1
-    midnight = datetime.fromtimestamp(stack.zoom.clock() // 86_400 * 86_400 + 86_400, timezone.utc)
+    midnight = datetime.fromtimestamp(stack.zoom.clock() // 86_400 * 86_400 + 86_400, UTC)
     assert f"stopped early (daily-limit); resume after {midnight.isoformat()}" in stopped.stderr
     assert json.loads((out / "manifest.json").read_text())["resume_after"] == midnight.isoformat()
 

@@ -48,8 +48,10 @@ def test_refresh_one_account_with_force(stack):
 def test_refused_credentials_exit_1_naming_the_account_not_the_secret(stack):
     sm = stack.client("secretsmanager")
     creds = json.loads(sm.get_secret_value(SecretId=f"{ZOOM_SECRET_PREFIX}sub/credentials")["SecretString"])
-    sm.put_secret_value(SecretId=f"{ZOOM_SECRET_PREFIX}sub/credentials",
-                        SecretString=json.dumps(dict(creds, client_secret="Wrong-Secret-zz9")))
+    sm.put_secret_value(
+        SecretId=f"{ZOOM_SECRET_PREFIX}sub/credentials",
+        SecretString=json.dumps(dict(creds, client_secret="Wrong-Secret-zz9")),
+    )
     proc = zoomops(stack, "refresh")
     assert proc.returncode == 1
     assert "Zoom account sub: credentials rejected" in proc.stderr

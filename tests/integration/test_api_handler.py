@@ -46,13 +46,26 @@ ALAN = "alan.turing@campus.example.edu"  # hosts OFFICE: two past instances in S
 NO_BODY = object()
 
 # The routes template.yaml declares (API Gateway puts the matched one in routeKey and fills pathParameters).
-ROUTES = [("POST", "/disassociate-jobs"), ("GET", "/disassociate-jobs/{job_id}"), ("POST", "/report-jobs"),
-          ("GET", "/report-jobs/{job_id}"), ("GET", "/tokens"), ("POST", "/tokens/refresh"),
-          ("GET", "/openapi.json")]
+ROUTES = [
+    ("POST", "/disassociate-jobs"),
+    ("GET", "/disassociate-jobs/{job_id}"),
+    ("POST", "/report-jobs"),
+    ("GET", "/report-jobs/{job_id}"),
+    ("GET", "/tokens"),
+    ("POST", "/tokens/refresh"),
+    ("GET", "/openapi.json"),
+]
 
 
-def api_event(method: str, path: str, body: Any = NO_BODY, *, raw: str | None = None, b64: bool = False,
-              headers: dict[str, str] | None = None) -> dict:
+def api_event(
+    method: str,
+    path: str,
+    body: Any = NO_BODY,
+    *,
+    raw: str | None = None,
+    b64: bool = False,
+    headers: dict[str, str] | None = None,
+) -> dict:
     """The sample event for ``method path``: what API Gateway hands the function after IAM authorisation."""
     event = copy.deepcopy(EVENT)
     route, params = "$default", None
@@ -96,8 +109,9 @@ class Api:
         self._lock = threading.Lock()
 
     def __call__(self, method: str, path: str, body: Any = NO_BODY, **kwargs: Any) -> Answer:
-        response = self.module.handler(api_event(method, path, body, **kwargs),
-                                       LambdaContext(function_name="zoomops-api", timeout_seconds=29))
+        response = self.module.handler(
+            api_event(method, path, body, **kwargs), LambdaContext(function_name="zoomops-api", timeout_seconds=29)
+        )
         with self._lock:
             self.responses.append(response)
         status = response["statusCode"]
@@ -173,8 +187,15 @@ def fast_zoom(stack, monkeypatch):
 
 
 def rows(count: int, start: int = 81_300_000_000, context: str = "api-course") -> list[dict]:
-    return [{"meetingId": str(start + i), "contextId": f"{context}-{i // 3}", "domain": DOMAIN,
-             "courseId": str(100 + i // 3)} for i in range(count)]
+    return [
+        {
+            "meetingId": str(start + i),
+            "contextId": f"{context}-{i // 3}",
+            "domain": DOMAIN,
+            "courseId": str(100 + i // 3),
+        }
+        for i in range(count)
+    ]
 
 
 def download(url: str) -> bytes:
@@ -192,8 +213,7 @@ def job_count(stack: LocalStack) -> int:
 
 
 # ------------------------------------------------------------------ POST/GET /disassociate-jobs
-def test_inline_rows_run_through_the_bucket_and_the_job_shows_counts_and_working_result_links(
-        stack, api, disassociate):
+def test_inline_rows_run_through_the_bucket_and_the_job_shows_counts_and_working_result_links(stack, api, disassociate):
     submitted = [
         {"meetingId": "813 0000 0001", "contextId": "ctx-a", "domain": DOMAIN, "courseId": "101"},
         {"meetingId": "12345", "contextId": "ctx-a", "domain": DOMAIN},  # too short: rejected
@@ -219,8 +239,16 @@ def test_inline_rows_run_through_the_bucket_and_the_job_shows_counts_and_working
     ]
     job = api.job(job_id)
     assert job["jobId"] == job_id and job["state"] == "succeeded" and job["file"] == "inline.csv"
-    assert job["progress"] == {"total_rows": 4, "sent": 2, "planned": 0, "rejected": 1, "duplicates": 1,
-                               "failed": 0, "batches": 1, "batchesTotal": 1}
+    assert job["progress"] == {
+        "total_rows": 4,
+        "sent": 2,
+        "planned": 0,
+        "rejected": 1,
+        "duplicates": 1,
+        "failed": 0,
+        "batches": 1,
+        "batchesTotal": 1,
+    }
     timings = job["timings"]
     assert timings["created_at"] <= timings["started_at"] <= timings["finished_at"]
     assert set(job["results"]) == {"summary.json", "rows.csv", "retry.csv"}
@@ -229,8 +257,11 @@ def test_inline_rows_run_through_the_bucket_and_the_job_shows_counts_and_working
     assert (summary["total_rows"], summary["sent"], summary["rejected"], summary["duplicates"]) == (4, 2, 1, 1)
     lines = csv_rows(download(job["results"]["rows.csv"]))
     assert [(r["line"], r["meeting_id"], r["context_id"], r["status"]) for r in lines] == [
-        ("2", "813 0000 0001", "ctx-a", "sent"), ("3", "12345", "ctx-a", "rejected"),
-        ("4", "813-0000-0001", "ctx-a", "duplicate"), ("5", "81300000002", "ctx-b", "sent")]
+        ("2", "813 0000 0001", "ctx-a", "sent"),
+        ("3", "12345", "ctx-a", "rejected"),
+        ("4", "813-0000-0001", "ctx-a", "duplicate"),
+        ("5", "81300000002", "ctx-b", "sent"),
+    ]
     assert csv_rows(download(job["results"]["retry.csv"])) == []
     assert stack.keys("incoming/") == [] and stack.keys("processed/") == [f"processed/api/{job_id}/inline.csv"]
     assert job_count(stack) == 1  # the bucket flow updated the API's record, it made no second one
@@ -258,8 +289,16 @@ def test_dry_run_gives_a_requests_link_and_sends_nothing(stack, api, disassociat
     assert stack.lti.received == []
     job = api.job(job_id)
     assert job["state"] == "succeeded" and job["dryRun"] is True
-    assert job["progress"] == {"total_rows": 5, "sent": 0, "planned": 5, "rejected": 0, "duplicates": 0,
-                               "failed": 0, "batches": 3, "batchesTotal": 3}
+    assert job["progress"] == {
+        "total_rows": 5,
+        "sent": 0,
+        "planned": 5,
+        "rejected": 0,
+        "duplicates": 0,
+        "failed": 0,
+        "batches": 3,
+        "batchesTotal": 3,
+    }
     assert set(job["results"]) == {"summary.json", "rows.csv", "retry.csv", "requests.jsonl"}
     planned = [json.loads(line) for line in download(job["results"]["requests.jsonl"]).decode().splitlines()]
     assert [len(entry["body"]) for entry in planned] == [2, 2, 1]
@@ -288,10 +327,12 @@ def test_upload_mode_hands_out_a_presigned_put_and_the_upload_runs_under_the_sam
     assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in upload["url"]  # SigV4: new buckets refuse SigV2 links
     assert api.job(job_id)["state"] == "queued" and api.job(job_id)["file"] == "fall-2026.csv"
 
-    body = ("Meeting ID,Context ID,Domain,custom_canvas_course_id\n"
-            "81300000021,ctx-u,https://canvas.example.edu,7\n"
-            "81300000022,ctx-u,https://canvas.example.edu,7\n"
-            "81300000023,ctx-u,https://canvas.example.edu,7\n").encode()
+    body = (
+        b"Meeting ID,Context ID,Domain,custom_canvas_course_id\n"
+        b"81300000021,ctx-u,https://canvas.example.edu,7\n"
+        b"81300000022,ctx-u,https://canvas.example.edu,7\n"
+        b"81300000023,ctx-u,https://canvas.example.edu,7\n"
+    )
     put = requests.put(upload["url"], data=body, headers=upload["headers"], timeout=10)
     assert put.status_code == 200, put.text
     assert stack.keys("incoming/") == [f"incoming/api/{job_id}/fall-2026.csv"]
@@ -333,8 +374,9 @@ def test_an_upload_that_is_not_an_import_file_shows_as_rejected_with_the_reason(
 
 
 def test_a_csv_dropped_straight_in_the_bucket_is_followed_the_same_way(stack, api, disassociate):
-    stack.put_file("incoming/term/direct.csv",
-                   b"Meeting ID,Context ID,Domain\n81300000031,ctx-d,https://canvas.example.edu\n")
+    stack.put_file(
+        "incoming/term/direct.csv", b"Meeting ID,Context ID,Domain\n81300000031,ctx-d,https://canvas.example.edu\n"
+    )
     stack.dispatch(disassociate)
     (item,) = stack.client("dynamodb").scan(TableName=JOBS_TABLE)["Items"]
     job = api.job(item["job_id"]["S"])
@@ -372,12 +414,15 @@ def test_progress_is_written_while_the_job_runs(stack, api, disassociate):
 
 
 # ------------------------------------------------------------------ errors: every 4xx names what is wrong
-@pytest.mark.parametrize("kind,job_id", [
-    ("disassociate-jobs", "dis-0123456789abcdef01234567"),
-    ("report-jobs", "rep-0123456789abcdef01234567"),
-    ("disassociate-jobs", "rep-0123456789abcdef01234567"),  # a report job is not a disassociate job
-    ("report-jobs", "dis-0123456789abcdef01234567"),
-])
+@pytest.mark.parametrize(
+    "kind,job_id",
+    [
+        ("disassociate-jobs", "dis-0123456789abcdef01234567"),
+        ("report-jobs", "rep-0123456789abcdef01234567"),
+        ("disassociate-jobs", "rep-0123456789abcdef01234567"),  # a report job is not a disassociate job
+        ("report-jobs", "dis-0123456789abcdef01234567"),
+    ],
+)
 def test_unknown_job_is_404_naming_it(quick_api, kind, job_id):
     answer = quick_api("GET", f"/{kind}/{job_id}")
     assert answer.status == 404 and job_id in answer.body["message"]
@@ -400,41 +445,61 @@ def test_a_job_of_another_kind_is_not_found_under_the_wrong_route(stack, api):
 BIG_ROWS = rows(1001)
 
 
-@pytest.mark.parametrize("path,body,field,detail", [
-    ("/disassociate-jobs", {"batchSize": 401}, "batchSize", "less than or equal to 400"),
-    ("/disassociate-jobs", {"batchSize": 0}, "batchSize", "greater than or equal to 1"),
-    ("/disassociate-jobs", {"batchSize": "lots"}, "batchSize", "valid integer"),
-    ("/disassociate-jobs", {"dryRun": "maybe"}, "dryRun", "valid boolean"),
-    ("/disassociate-jobs", {"dryRun": 0.0}, "dryRun", "valid boolean"),  # pydantic's lax mode took it as false
-    ("/disassociate-jobs", {"dryRun": "true"}, "dryRun", "valid boolean"),
-    ("/disassociate-jobs", {"batchSize": "400"}, "batchSize", "valid integer"),
-    ("/disassociate-jobs", {"batchSize": 12.5}, "batchSize", "valid integer"),
-    ("/disassociate-jobs", {"batchSize": True}, "batchSize", "valid integer"),
-    ("/report-jobs", {"users": [ALAN], "from": 1725000000}, "from", "valid date"),  # not a Unix time
-    ("/report-jobs", {"users": [ALAN], "from": "1725148800"}, "from", "valid date"),  # nor as text
-    ("/report-jobs", {"users": [ALAN], "to": "2024-09-30T00:00:00Z"}, "to", "valid date"),
-    ("/disassociate-jobs", {"sneaky": True}, "sneaky", "not permitted"),
-    ("/disassociate-jobs", {"rows": BIG_ROWS}, "rows", "at most 1000 items"),
-    ("/disassociate-jobs", {"rows": []}, "rows", "at least 1 item"),
-    ("/disassociate-jobs", {"rows": "81300000001,ctx,dom"}, "rows", "valid list"),
-    ("/disassociate-jobs", {"rows": [{"meetingId": "81300000001", "domain": DOMAIN}]}, "rows.0.contextId",
-     "Field required"),
-    ("/disassociate-jobs", {"rows": [{"meetingId": "1", "contextId": "c", "domain": "d", "x": 1}]}, "rows.0.x",
-     "not permitted"),
-    ("/disassociate-jobs", {"rows": [{"meetingId": "1" * 33, "contextId": "c", "domain": "d"}]}, "rows.0.meetingId",
-     "at most 32 characters"),
-    ("/disassociate-jobs", {"fileName": "../../etc/passwd"}, "fileName", "should match pattern"),
-    ("/disassociate-jobs", {"userId": ""}, "userId", "at least 1 character"),
-    ("/report-jobs", {"meetingIds": [LECTURE], "users": [ALAN]}, "meetingIds", "exactly one of meetingIds or users"),
-    ("/report-jobs", {}, "meetingIds", "exactly one of meetingIds or users"),
-    ("/report-jobs", {"users": [ALAN], "from": "2024-02-30"}, "from", "valid date"),
-    ("/report-jobs", {"users": [ALAN], "to": "yesterday"}, "to", "valid date"),
-    ("/report-jobs", {"users": [ALAN], "from": "2024-09-20", "to": "2024-09-01"}, "to", "must not be before from"),
-    ("/report-jobs", {"meetingIds": ["not-a-meeting"]}, "meetingIds.0", "should match pattern"),
-    ("/report-jobs", {"meetingIds": [81234567890]}, "meetingIds.0", "valid string"),
-    ("/report-jobs", {"users": [ALAN], "account": "no such/account"}, "account", "should match pattern"),
-    ("/report-jobs", {"users": [ALAN] * 201}, "users", "at most 200 items"),
-])
+@pytest.mark.parametrize(
+    "path,body,field,detail",
+    [
+        ("/disassociate-jobs", {"batchSize": 401}, "batchSize", "less than or equal to 400"),
+        ("/disassociate-jobs", {"batchSize": 0}, "batchSize", "greater than or equal to 1"),
+        ("/disassociate-jobs", {"batchSize": "lots"}, "batchSize", "valid integer"),
+        ("/disassociate-jobs", {"dryRun": "maybe"}, "dryRun", "valid boolean"),
+        ("/disassociate-jobs", {"dryRun": 0.0}, "dryRun", "valid boolean"),  # pydantic's lax mode took it as false
+        ("/disassociate-jobs", {"dryRun": "true"}, "dryRun", "valid boolean"),
+        ("/disassociate-jobs", {"batchSize": "400"}, "batchSize", "valid integer"),
+        ("/disassociate-jobs", {"batchSize": 12.5}, "batchSize", "valid integer"),
+        ("/disassociate-jobs", {"batchSize": True}, "batchSize", "valid integer"),
+        ("/report-jobs", {"users": [ALAN], "from": 1725000000}, "from", "valid date"),  # not a Unix time
+        ("/report-jobs", {"users": [ALAN], "from": "1725148800"}, "from", "valid date"),  # nor as text
+        ("/report-jobs", {"users": [ALAN], "to": "2024-09-30T00:00:00Z"}, "to", "valid date"),
+        ("/disassociate-jobs", {"sneaky": True}, "sneaky", "not permitted"),
+        ("/disassociate-jobs", {"rows": BIG_ROWS}, "rows", "at most 1000 items"),
+        ("/disassociate-jobs", {"rows": []}, "rows", "at least 1 item"),
+        ("/disassociate-jobs", {"rows": "81300000001,ctx,dom"}, "rows", "valid list"),
+        (
+            "/disassociate-jobs",
+            {"rows": [{"meetingId": "81300000001", "domain": DOMAIN}]},
+            "rows.0.contextId",
+            "Field required",
+        ),
+        (
+            "/disassociate-jobs",
+            {"rows": [{"meetingId": "1", "contextId": "c", "domain": "d", "x": 1}]},
+            "rows.0.x",
+            "not permitted",
+        ),
+        (
+            "/disassociate-jobs",
+            {"rows": [{"meetingId": "1" * 33, "contextId": "c", "domain": "d"}]},
+            "rows.0.meetingId",
+            "at most 32 characters",
+        ),
+        ("/disassociate-jobs", {"fileName": "../../etc/passwd"}, "fileName", "should match pattern"),
+        ("/disassociate-jobs", {"userId": ""}, "userId", "at least 1 character"),
+        (
+            "/report-jobs",
+            {"meetingIds": [LECTURE], "users": [ALAN]},
+            "meetingIds",
+            "exactly one of meetingIds or users",
+        ),
+        ("/report-jobs", {}, "meetingIds", "exactly one of meetingIds or users"),
+        ("/report-jobs", {"users": [ALAN], "from": "2024-02-30"}, "from", "valid date"),
+        ("/report-jobs", {"users": [ALAN], "to": "yesterday"}, "to", "valid date"),
+        ("/report-jobs", {"users": [ALAN], "from": "2024-09-20", "to": "2024-09-01"}, "to", "must not be before from"),
+        ("/report-jobs", {"meetingIds": ["not-a-meeting"]}, "meetingIds.0", "should match pattern"),
+        ("/report-jobs", {"meetingIds": [81234567890]}, "meetingIds.0", "valid string"),
+        ("/report-jobs", {"users": [ALAN], "account": "no such/account"}, "account", "should match pattern"),
+        ("/report-jobs", {"users": [ALAN] * 201}, "users", "at most 200 items"),
+    ],
+)
 def test_invalid_requests_are_422_naming_field_and_limit(quick_api, path, body, field, detail):
     before = state_of(quick_api.stack)
     answer = quick_api("POST", path, body)
@@ -492,19 +557,32 @@ def test_an_oversized_body_is_413_naming_the_limit(quick_api):
     assert state_of(quick_api.stack) == before
 
 
-@pytest.mark.parametrize("method,path", [
-    ("GET", "/"), ("GET", "/nowhere"), ("GET", "/disassociate-jobs/dis-0123456789abcdef01234567/results"),
-    ("POST", "/openapi.json/x"),
-])
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("GET", "/"),
+        ("GET", "/nowhere"),
+        ("GET", "/disassociate-jobs/dis-0123456789abcdef01234567/results"),
+        ("POST", "/openapi.json/x"),
+    ],
+)
 def test_unknown_route_is_404_naming_it(quick_api, method, path):
     answer = quick_api(method, path)
     assert answer.status == 404 and path in answer.body["message"] and method in answer.body["message"]
 
 
-@pytest.mark.parametrize("method,path", [
-    ("DELETE", "/disassociate-jobs"), ("GET", "/disassociate-jobs"), ("PUT", "/tokens"), ("DELETE", "/tokens/refresh"),
-    ("GET", "/tokens/refresh"), ("POST", "/disassociate-jobs/dis-0123456789abcdef01234567"), ("PATCH", "/report-jobs"),
-])
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("DELETE", "/disassociate-jobs"),
+        ("GET", "/disassociate-jobs"),
+        ("PUT", "/tokens"),
+        ("DELETE", "/tokens/refresh"),
+        ("GET", "/tokens/refresh"),
+        ("POST", "/disassociate-jobs/dis-0123456789abcdef01234567"),
+        ("PATCH", "/report-jobs"),
+    ],
+)
 def test_wrong_method_is_404_or_405_naming_it(quick_api, method, path):
     answer = quick_api(method, path, {})
     assert answer.status in (404, 405) and method in answer.body["message"] and path in answer.body["message"]
@@ -514,8 +592,14 @@ def test_openapi_description_is_served(quick_api):
     answer = quick_api("GET", "/openapi.json")
     assert answer.status == 200 and answer.body["openapi"].startswith("3.")
     paths = answer.body["paths"]
-    assert set(paths) == {"/disassociate-jobs", "/disassociate-jobs/{job_id}", "/report-jobs", "/report-jobs/{job_id}",
-                          "/tokens", "/tokens/refresh"}
+    assert set(paths) == {
+        "/disassociate-jobs",
+        "/disassociate-jobs/{job_id}",
+        "/report-jobs",
+        "/report-jobs/{job_id}",
+        "/tokens",
+        "/tokens/refresh",
+    }
 
 
 # ------------------------------------------------------------------ POST/GET /report-jobs, /tokens
@@ -523,7 +607,9 @@ def test_tokens_before_and_after_a_refresh_never_show_a_token(stack, api):
     before = api("GET", "/tokens")
     assert before.status == 200
     assert {(e["account"], e["action"], e["expires_in_seconds"]) for e in before.body} == {
-        ("main", "missing", None), ("sub", "missing", None)}
+        ("main", "missing", None),
+        ("sub", "missing", None),
+    }
 
     refreshed = api("POST", "/tokens/refresh")
     assert refreshed.status == 200
@@ -558,14 +644,15 @@ def test_report_job_for_meeting_ids_runs_to_completion(stack, api, fast_zoom):
     assert progress["rows_written"] > 0 and progress["registrants_written"] > 0
     assert job["timings"]["started_at"] and job["timings"]["finished_at"]
     assert job["results"].startswith(f"s3://{BUCKET}/reports/runs/")
-    prefix = job["results"][len(f"s3://{BUCKET}/"):]
+    prefix = job["results"][len(f"s3://{BUCKET}/") :]
     assert f"{prefix}summary.json" in stack.keys(prefix)
 
 
 def test_report_job_for_users_and_a_date_range(stack, api, fast_zoom):
     api("POST", "/tokens/refresh")
-    created = api("POST", "/report-jobs", {"users": [ALAN], "from": "2024-09-01", "to": "2024-09-20",
-                                           "account": "main"})
+    created = api(
+        "POST", "/report-jobs", {"users": [ALAN], "from": "2024-09-01", "to": "2024-09-20", "account": "main"}
+    )
     assert created.status == 201
     stack.wait_background()
     job = api.job(created.body["jobId"])

@@ -2,43 +2,37 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 
 from infra.local.lti_sim import Fault
 from infra.local.stack import BUCKET, LambdaContext, LocalStack
 from tests.conftest import load_event
-
-HEADER = "Meeting ID,Context ID,Domain,custom_canvas_course_id\n"
-
-
-def meetings_csv(count: int, start: int = 81_000_000_000) -> bytes:
-    lines = [f"{start + i},course-{i // 10},https://canvas.example.edu,{1000 + i // 10}" for i in range(count)]
-    return (HEADER + "\n".join(lines) + "\n").encode()
-
-
-def rows_of(results: dict[str, bytes], name: str = "rows.csv") -> list[dict]:
-    return list(csv.DictReader(io.StringIO(results[name].decode())))
+from tests.testkit import HEADER, meetings_csv, rows_of
 
 
 def test_s3_objects_reads_aws_notification_and_skips_test_event(handler):
     refs = handler.s3_objects(json.dumps(load_event("s3_object_created.json")))
-    assert refs == [{
-        "bucket": "zoomops-local-files", "key": "incoming/fall 2026/course meetings.csv",
-        "etag": "d41d8cd98f00b204e9800998ecf8427e", "version": "096fKKXTRTtl3on89fVO.nfljtsv6qko",
-        "sequencer": "0055AED6DCD90281E5",
-    }]
+    assert refs == [
+        {
+            "bucket": "zoomops-local-files",
+            "key": "incoming/fall 2026/course meetings.csv",
+            "etag": "d41d8cd98f00b204e9800998ecf8427e",
+            "version": "096fKKXTRTtl3on89fVO.nfljtsv6qko",
+            "sequencer": "0055AED6DCD90281E5",
+        }
+    ]
     assert handler.s3_objects(json.dumps(load_event("s3_test_event.json"))) == []
 
 
 def test_csv_dropped_in_incoming_is_sent_and_accounted_for(stack: LocalStack, handler):
-    body = (HEADER
-            + "123 4567 8901,ctx-a,https://canvas.example.edu/,101\n"
-            + "12345,ctx-a,https://canvas.example.edu,101\n"
-            + "123-4567-8901,ctx-a,https://canvas.example.edu,101\n"
-            + "987654321,ctx-b,https://canvas.example.edu,\n").encode()
+    body = (
+        HEADER
+        + "\n123 4567 8901,ctx-a,https://canvas.example.edu/,101\n"
+        + "12345,ctx-a,https://canvas.example.edu,101\n"
+        + "123-4567-8901,ctx-a,https://canvas.example.edu,101\n"
+        + "987654321,ctx-b,https://canvas.example.edu,\n"
+    ).encode()
     stack.put_file("incoming/term/fall.csv", body)
     responses = stack.dispatch(handler.handler)
     assert responses and all(r == {"batchItemFailures": []} for r in responses)
@@ -50,9 +44,19 @@ def test_csv_dropped_in_incoming_is_sent_and_accounted_for(stack: LocalStack, ha
     results = stack.results("fall.csv")
     assert set(results) == {"summary.json", "rows.csv", "retry.csv"}
     summary = json.loads(results["summary.json"])
-    assert (summary["total_rows"], summary["sent"], summary["rejected"], summary["duplicates"], summary["failed"]) == (4, 2, 1, 1, 0)
+    assert (summary["total_rows"], summary["sent"], summary["rejected"], summary["duplicates"], summary["failed"]) == (
+        4,
+        2,
+        1,
+        1,
+        0,
+    )
     assert [(r["line"], r["status"]) for r in rows_of(results)] == [
-        ("2", "sent"), ("3", "rejected"), ("4", "duplicate"), ("5", "sent")]
+        ("2", "sent"),
+        ("3", "rejected"),
+        ("4", "duplicate"),
+        ("5", "sent"),
+    ]
     assert rows_of(results)[2]["reason"] == "same meeting, context and domain as line 2"
     assert stack.keys("incoming/") == [] and stack.keys("processed/") == ["processed/term/fall.csv"]
     assert stack.read("processed/term/fall.csv") == body
@@ -188,14 +192,27 @@ def test_aws_shaped_redelivery_after_the_job_finished_does_nothing(stack: LocalS
     event = load_event("s3_object_created.json")
     obj = event["Records"][0]["s3"]["object"]
     obj.update(key="incoming/versioned.csv", eTag=etag, versionId=version, sequencer="00AA")
-    sqs_event = {"Records": [{"messageId": "m-1", "receiptHandle": "r-1", "body": json.dumps(event),
-                              "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-                              "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"}]}
+    sqs_event = {
+        "Records": [
+            {
+                "messageId": "m-1",
+                "receiptHandle": "r-1",
+                "body": json.dumps(event),
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+                "awsRegion": "us-east-1",
+            }
+        ]
+    }
     assert handler.handler(sqs_event, LambdaContext()) == {"batchItemFailures": []}  # first AWS-shaped delivery
     assert len(stack.lti.accepted) == 1
     stack.client("dynamodb").delete_item(  # its idempotency record expires
         TableName="zoomops-local-idempotency",
-        Key={"id": stack.client("dynamodb").scan(TableName="zoomops-local-idempotency")["Items"][-1]["id"]})
+        Key={"id": stack.client("dynamodb").scan(TableName="zoomops-local-idempotency")["Items"][-1]["id"]},
+    )
     assert handler.handler(sqs_event, LambdaContext()) == {"batchItemFailures": []}
     assert len(stack.lti.accepted) == 1, "a finished file is never sent again"
     assert stack.keys("processed/") == ["processed/versioned.csv"]
@@ -233,8 +250,9 @@ def test_delivery_while_the_same_file_is_running_is_requeued_not_an_error(stack:
     assert inner == [{"batchItemFailures": []}]  # no error, so no alarm and no DLQ
     # It put itself back on the queue to look again later (the queue may also hold moto's
     # s3:TestEvent and, on a slow machine, the original message whose visibility ran out).
-    visible = stack.client("sqs").receive_message(QueueUrl=stack.queue_url, MaxNumberOfMessages=10,
-                                                  VisibilityTimeout=0)["Messages"]
+    visible = stack.client("sqs").receive_message(
+        QueueUrl=stack.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0
+    )["Messages"]
     assert sum('"ObjectCreated:Continue"' in m["Body"] and "busy.csv" in m["Body"] for m in visible) == 1
     handler.runtime.use(process_object=real)
     stack.dispatch(handler.handler)

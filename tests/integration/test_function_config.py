@@ -8,9 +8,9 @@ local stack's environment for that function through a mapping that notes every n
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from cfnlint.decode import cfn_yaml
@@ -119,8 +119,12 @@ def test_a_missing_variable_fails_the_cold_start_naming_it(stack, cold, function
             required.append(name)
     # Every variable without a sensible default is required; the others fall back to their defaults.
     assert required, f"{function} requires nothing?"
-    assert {"ZOOMOPS_ZOOM_ACCOUNTS", "ZOOMOPS_LTI_SECRET_ID", "ZOOMOPS_REPORTS_BUCKET",
-            "ZOOMOPS_REPORT_FUNCTION"} & env.read <= set(required)
+    assert {
+        "ZOOMOPS_ZOOM_ACCOUNTS",
+        "ZOOMOPS_LTI_SECRET_ID",
+        "ZOOMOPS_REPORTS_BUCKET",
+        "ZOOMOPS_REPORT_FUNCTION",
+    } & env.read <= set(required)
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)

@@ -51,8 +51,11 @@ def _buffered(module):
 
 def test_a_disassociate_job_logs_one_line_whose_counts_add_up(stack: LocalStack, loaded):
     module, lines = loaded("disassociate")
-    body = csv_bytes(*valid_rows(5), *valid_rows(1),  # the sixth row repeats the first
-                     "not-a-meeting,ctx-1,canvas.example.edu,101")
+    body = csv_bytes(
+        *valid_rows(5),
+        *valid_rows(1),  # the sixth row repeats the first
+        "not-a-meeting,ctx-1,canvas.example.edu,101",
+    )
     stack.put_file("incoming/logged.csv", body)
     stack.dispatch(module.handler)
     [line] = lines("disassociate job finished")
@@ -78,8 +81,9 @@ def test_a_token_refresh_logs_one_line_per_account_without_the_token(stack: Loca
 def test_a_report_run_logs_one_line_with_its_counts(stack: LocalStack, loaded, monkeypatch: pytest.MonkeyPatch):
     load_handler("token_refresh").handler(SCHEDULED, LambdaContext(function_name="zoomops-token-refresh"))
     module, lines = loaded("participant_report")
-    result = module.handler({"meeting_ids": [str(LECTURE)]},
-                            LambdaContext(function_name="zoomops-participant-report", timeout_seconds=120))
+    result = module.handler(
+        {"meeting_ids": [str(LECTURE)]}, LambdaContext(function_name="zoomops-participant-report", timeout_seconds=120)
+    )
     [line] = lines("participant report run finished")
     assert line["instances"] == result["instances"] == 3
     assert line["instances_written"] == result["instances_written"] and line["rows_written"] > 0

@@ -38,6 +38,7 @@ poller's receive/delete for the event source, CloudWatch Logs basic execution, X
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import io
@@ -45,7 +46,7 @@ import json
 import os
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 from urllib.parse import unquote_plus
@@ -54,20 +55,35 @@ import boto3
 import pytest
 
 from infra.local import iam
-from infra.local.stack import BUCKET, JOBS_TABLE, MANIFEST_TABLE, REGION, ZOOM_ACCOUNTS, ZOOM_SECRET_PREFIX, \
-    LambdaContext, LocalStack, load_handler
+from infra.local.stack import (
+    BUCKET,
+    JOBS_TABLE,
+    MANIFEST_TABLE,
+    REGION,
+    ZOOM_ACCOUNTS,
+    ZOOM_SECRET_PREFIX,
+    LambdaContext,
+    LocalStack,
+    load_handler,
+)
+from tests import testkit
 from tests.conftest import load_event
+from tests.testkit import HEADER, meetings_csv
 
 SCHEDULED = load_event("eventbridge_scheduled.json")
 API_EVENT = load_event("apigw_http_v2.json")
-HEADER = "Meeting ID,Context ID,Domain,custom_canvas_course_id\n"
-SEPT_20 = datetime(2024, 9, 20, 12, tzinfo=timezone.utc).timestamp()  # after every demo meeting
+SEPT_20 = datetime(2024, 9, 20, 12, tzinfo=UTC).timestamp()  # after every demo meeting
 LECTURE, OFFICE, REVIEW = "81234567890", "82345678901", "83456789012"  # the Zoom simulator's demo meetings
 # What a function's container needs beyond the template: quicker Zoom rates (both sides), the report window
 # over the demo's September 2024 meetings, and one worker, so planning precedes fetching and a scripted time
 # limit lands at a known point.
-EXTRA_ENV = {"participant_report": {"ZOOMOPS_ZOOM_PLAN": "business", "ZOOMOPS_REPORT_LOOKBACK_DAYS": "30",
-                                    "ZOOMOPS_REPORT_WORKERS": "1"}}
+EXTRA_ENV = {
+    "participant_report": {
+        "ZOOMOPS_ZOOM_PLAN": "business",
+        "ZOOMOPS_REPORT_LOOKBACK_DAYS": "30",
+        "ZOOMOPS_REPORT_WORKERS": "1",
+    }
+}
 OK = {"batchItemFailures": []}
 
 
@@ -75,7 +91,7 @@ OK = {"batchItemFailures": []}
 class Container:
     """One warm Lambda container of a function: its module, loaded and called as its IAM user."""
 
-    def __init__(self, aws: "Aws", function: str, env: dict[str, str]):
+    def __init__(self, aws: Aws, function: str, env: dict[str, str]):
         self.aws, self.function, self.env = aws, function, env
         with aws.running_as(env):
             self.module: ModuleType = load_handler(function)
@@ -104,10 +120,14 @@ class Aws:
         """The local stack's environment for ``function``, with every variable that names a resource as the
         template resolves it, and ``function``'s own keys."""
         principal = self.principals[function]
-        env = {**self.stack.function_env(function), **self.resolver.environment(iam.FUNCTIONS[function]),
-               **EXTRA_ENV.get(function, {}),
-               "AWS_ACCESS_KEY_ID": principal.access_key, "AWS_SECRET_ACCESS_KEY": principal.secret_key,
-               "AWS_LAMBDA_FUNCTION_NAME": self.names[function]}
+        env = {
+            **self.stack.function_env(function),
+            **self.resolver.environment(iam.FUNCTIONS[function]),
+            **EXTRA_ENV.get(function, {}),
+            "AWS_ACCESS_KEY_ID": principal.access_key,
+            "AWS_SECRET_ACCESS_KEY": principal.secret_key,
+            "AWS_LAMBDA_FUNCTION_NAME": self.names[function],
+        }
         env.pop("AWS_SESSION_TOKEN", None)
         return env
 
@@ -160,10 +180,8 @@ class Aws:
         """Token secrets as a new deployment has them: main's declared and empty ({}), sub's not there."""
         sm = self.stack.client("secretsmanager")
         sm.put_secret_value(SecretId=f"{ZOOM_SECRET_PREFIX}main/token", SecretString="{}")
-        try:
+        with contextlib.suppress(sm.exceptions.ResourceNotFoundException):
             sm.delete_secret(SecretId=f"{ZOOM_SECRET_PREFIX}sub/token", ForceDeleteWithoutRecovery=True)
-        except sm.exceptions.ResourceNotFoundException:
-            pass
 
     def empty_table(self, table: str, key: str) -> None:
         ddb = self.stack.client("dynamodb")
@@ -177,22 +195,29 @@ class Aws:
         for _ in range(50):
             if not left:
                 return
-            for message in sqs.receive_message(QueueUrl=self.stack.queue_url, MaxNumberOfMessages=10,
-                                               VisibilityTimeout=30).get("Messages", []):
+            for message in sqs.receive_message(
+                QueueUrl=self.stack.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=30
+            ).get("Messages", []):
                 named = {key for key in left if key in unquote_plus(message["Body"])}
                 if named:
                     left -= named
                     sqs.delete_message(QueueUrl=self.stack.queue_url, ReceiptHandle=message["ReceiptHandle"])
                 else:
-                    sqs.change_message_visibility(QueueUrl=self.stack.queue_url,
-                                                  ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+                    sqs.change_message_visibility(
+                        QueueUrl=self.stack.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                    )
         raise AssertionError(f"no notification of {sorted(left)} in the queue")
 
     def client(self, function: str, service: str):
         """A client with ``function``'s keys (for the refusals)."""
         principal = self.principals[function]
-        return boto3.client(service, endpoint_url=self.stack.endpoint, region_name=REGION,
-                            aws_access_key_id=principal.access_key, aws_secret_access_key=principal.secret_key)
+        return boto3.client(
+            service,
+            endpoint_url=self.stack.endpoint,
+            region_name=REGION,
+            aws_access_key_id=principal.access_key,
+            aws_secret_access_key=principal.secret_key,
+        )
 
     # -- the verdict
     def assert_least_privilege(self, function: str, mark: int) -> None:
@@ -212,28 +237,37 @@ class Aws:
                 if not allowed:
                     unauthorised.append(f"{action} on {arn} ({call})")
                 used.update(allowed)
-            if call.service == "s3" and call.status == 404 and not iam.authorising(
-                    statements, "s3:ListBucket", iam.s3_arn(call.params["Bucket"])):
+            if (
+                call.service == "s3"
+                and call.status == 404
+                and not iam.authorising(statements, "s3:ListBucket", iam.s3_arn(call.params["Bucket"]))
+            ):
                 unauthorised.append(f"{call}: without s3:ListBucket, AWS answers a missing key with 403")
         assert not unauthorised, "not allowed by the template:\n" + "\n".join(unauthorised)
         assert not self.pending, f"invocations never run: {self.pending}"
         unused = iam.grants(statements) - used
         assert not unused, "granted by the template, used by no flow:\n" + "\n".join(
-            f"{sid}: {action} on {resource}" for sid, action, resource in sorted(unused))
+            f"{sid}: {action} on {resource}" for sid, action, resource in sorted(unused)
+        )
 
 
 @pytest.fixture(scope="module")
 def aws():
     patch = pytest.MonkeyPatch()
-    stack = LocalStack(lti_key="lp-lti-key", lti_secret="lp-lti-SECRET-5e1d", visibility_timeout=1,
-                       moto_server=iam.MotoSubprocess)
+    stack = LocalStack(
+        lti_key="lp-lti-key", lti_secret="lp-lti-SECRET-5e1d", visibility_timeout=1, moto_server=iam.MotoSubprocess
+    )
     stack.start()
     try:
         template = iam.load_template()
         pseudonym = stack.client("secretsmanager").create_secret(
-            Name=iam.PSEUDONYM_SECRET, SecretString="least-privilege-pseudonym-key-0123456789")["ARN"]
-        resolver = iam.Resolver(template, iam.local_resources(stack, template, pseudonym_secret_arn=pseudonym),
-                                parameters={"PseudonymiseReports": "true"})
+            Name=iam.PSEUDONYM_SECRET, SecretString="least-privilege-pseudonym-key-0123456789"
+        )["ARN"]
+        resolver = iam.Resolver(
+            template,
+            iam.local_resources(stack, template, pseudonym_secret_arn=pseudonym),
+            parameters={"PseudonymiseReports": "true"},
+        )
         policies = {fn: iam.moto_statements(resolver.statements(logical)) for fn, logical in iam.FUNCTIONS.items()}
         principals = iam.create_users(stack.client("iam"), policies)
         stack.use_credentials(principals["admin"].access_key, principals["admin"].secret_key)
@@ -247,11 +281,6 @@ def aws():
         stack.stop()
 
 
-def meetings_csv(count: int, start: int) -> bytes:
-    lines = [f"{start + i},lp-course-{i // 3},https://canvas.example.edu,{500 + i // 3}" for i in range(count)]
-    return (HEADER + "\n".join(lines) + "\n").encode()
-
-
 def jobs(stack: LocalStack) -> list[dict]:
     return [stack.job(item["job_id"]["S"]) for item in stack.client("dynamodb").scan(TableName=JOBS_TABLE)["Items"]]
 
@@ -262,13 +291,31 @@ def summary_of(stack: LocalStack, name: str) -> dict:
 
 def aws_shaped(key: str, etag: str, version: str, sequencer: str) -> dict:
     """The SQS event AWS delivers for an upload to the versioned bucket (moto's carries no version)."""
-    record = {"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION, "eventName": "ObjectCreated:Put",
-              "s3": {"bucket": {"name": BUCKET}, "object": {"key": key, "eTag": etag, "versionId": version,
-                                                            "sequencer": sequencer}}}
-    return {"Records": [{"messageId": f"m-{sequencer}", "receiptHandle": f"r-{sequencer}",
-                         "body": json.dumps({"Records": [record]}), "attributes": {}, "messageAttributes": {},
-                         "md5OfBody": "", "eventSource": "aws:sqs", "awsRegion": REGION,
-                         "eventSourceARN": f"arn:aws:sqs:{REGION}:{iam.ACCOUNT}:queue"}]}
+    record = {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": REGION,
+        "eventName": "ObjectCreated:Put",
+        "s3": {
+            "bucket": {"name": BUCKET},
+            "object": {"key": key, "eTag": etag, "versionId": version, "sequencer": sequencer},
+        },
+    }
+    return {
+        "Records": [
+            {
+                "messageId": f"m-{sequencer}",
+                "receiptHandle": f"r-{sequencer}",
+                "body": json.dumps({"Records": [record]}),
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "awsRegion": REGION,
+                "eventSourceARN": f"arn:aws:sqs:{REGION}:{iam.ACCOUNT}:queue",
+            }
+        ]
+    }
 
 
 # ------------------------------------------------------------------ disassociate
@@ -347,9 +394,15 @@ def test_token_refresh_runs_every_flow_on_exactly_its_template_policy(aws: Aws):
     assert actions(fn(SCHEDULED)) == {"main": "refreshed", "sub": "refreshed"}
     # Another refresher holds main's lease: main is left to it, sub is refreshed.
     later = now + 4000
-    stack.client("dynamodb").put_item(TableName=JOBS_TABLE, Item={
-        "job_id": {"S": "token-refresh#main"}, "owner": {"S": "another-refresher"},
-        "lease_until": {"N": str(int(later + 60))}, "expiration": {"N": str(int(later + 3600))}})
+    stack.client("dynamodb").put_item(
+        TableName=JOBS_TABLE,
+        Item={
+            "job_id": {"S": "token-refresh#main"},
+            "owner": {"S": "another-refresher"},
+            "lease_until": {"N": str(int(later + 60))},
+            "expiration": {"N": str(int(later + 3600))},
+        },
+    )
     fn.module.runtime.use(clock=lambda: later)
     assert actions(fn(SCHEDULED)) == {"main": "locked", "sub": "refreshed"}
     stack.client("dynamodb").delete_item(TableName=JOBS_TABLE, Key={"job_id": {"S": "token-refresh#main"}})
@@ -361,11 +414,7 @@ def test_token_refresh_runs_every_flow_on_exactly_its_template_policy(aws: Aws):
 # ------------------------------------------------------------------ participant_report
 def runs_out_after(aws: Aws, medium_calls: int) -> LambdaContext:
     """A context whose time is up once this invocation has made ``medium_calls`` medium-category Zoom calls."""
-    zoom, context = aws.stack.zoom, aws.context("participant_report")
-    start = len(zoom.api_requests)
-    context.get_remaining_time_in_millis = lambda: (
-        100_000 if sum(r["category"] == "medium" for r in zoom.api_requests[start:]) < medium_calls else 1_000)
-    return context
+    return testkit.runs_out_after(aws.stack.zoom, medium_calls, aws.context("participant_report"))
 
 
 def test_participant_report_runs_every_flow_on_exactly_its_template_policy(aws: Aws):
@@ -379,8 +428,9 @@ def test_participant_report_runs_every_flow_on_exactly_its_template_policy(aws: 
     # A request (with the job id the api gives it) that runs out of time: it checkpoints, invokes itself
     # (lambda:InvokeFunction on its own ARN) and the continuation finishes the job.
     job_id = "rep-0123456789abcdef01234567"
-    stack.client("dynamodb").put_item(TableName=JOBS_TABLE, Item={
-        "job_id": {"S": job_id}, "kind": {"S": "report"}, "state": {"S": "queued"}})
+    stack.client("dynamodb").put_item(
+        TableName=JOBS_TABLE, Item={"job_id": {"S": job_id}, "kind": {"S": "report"}, "state": {"S": "queued"}}
+    )
     first = fn({"meeting_ids": [LECTURE, OFFICE], "job_id": job_id}, runs_out_after(aws, 8))
     assert first["stopped"] == "time-limit" and first["failed"] == []
     assert [f for f, _ in aws.pending] == ["participant_report"]
@@ -393,7 +443,9 @@ def test_participant_report_runs_every_flow_on_exactly_its_template_policy(aws: 
     # The schedule; then the meetings of an import CSV wherever it may be read from.
     scheduled = fn(SCHEDULED)
     assert (scheduled["meetings"], scheduled["instances"], scheduled["failed"]) == (2, 5, [])
-    csv_body = f"{HEADER}{LECTURE},ctx-1,https://lms.example.edu,1\n{REVIEW},ctx-2,https://lms.example.edu,2\n".encode()
+    csv_body = (
+        f"{HEADER}\n{LECTURE},ctx-1,https://lms.example.edu,1\n{REVIEW},ctx-2,https://lms.example.edu,2\n".encode()
+    )
     for key in ("incoming/lp-report/courses.csv", "processed/lp-report/courses.csv", "reports/requests/courses.csv"):
         stack.put_file(key, csv_body)
         answer = fn({"csv": f"s3://{BUCKET}/{key}"})
@@ -422,8 +474,8 @@ class Api:
         route, params = path, None
         for template in self.ROUTES:
             prefix = template.split("{")[0]
-            if path.startswith(prefix) and "/" not in path[len(prefix):]:
-                route, params = template, {"job_id": path[len(prefix):]}
+            if path.startswith(prefix) and "/" not in path[len(prefix) :]:
+                route, params = template, {"job_id": path[len(prefix) :]}
         text = None if body is None else json.dumps(body)
         event.update(routeKey=f"{method} {route}", rawPath=path, pathParameters=params, body=text)
         event["requestContext"].update(routeKey=f"{method} {route}")
@@ -440,8 +492,10 @@ def test_api_serves_every_route_on_exactly_its_template_policy(aws: Aws):
     aws.reset_tokens()
     mark = recorder.mark()
     api = Api(aws)
-    disassociate = lambda: stack.dispatch(aws.warm("disassociate").handler,  # noqa: E731
-                                          context_factory=lambda: aws.context("disassociate"))
+    disassociate = lambda: stack.dispatch(
+        aws.warm("disassociate").handler,  # noqa: E731
+        context_factory=lambda: aws.context("disassociate"),
+    )
 
     def download(url: str) -> bytes:
         answer = recorder.send_presigned("GET", url)
@@ -457,16 +511,19 @@ def test_api_serves_every_route_on_exactly_its_template_policy(aws: Aws):
     assert status == 200 and {e["action"] for e in body} == {"valid"}
 
     # Disassociate jobs: inline rows, an inline dry run, and a CSV put to the presigned upload URL.
-    rows = [{"meetingId": str(81_600_000_000 + i), "contextId": f"lp-api-{i}", "domain": "https://canvas.example.edu"}
-            for i in range(3)]
+    rows = [
+        {"meetingId": str(81_600_000_000 + i), "contextId": f"lp-api-{i}", "domain": "https://canvas.example.edu"}
+        for i in range(3)
+    ]
     status, inline = api("POST", "/disassociate-jobs", {"rows": rows})
     assert status == 201
     status, dry = api("POST", "/disassociate-jobs", {"rows": rows, "dryRun": True})
     assert status == 201
     status, upload = api("POST", "/disassociate-jobs", {"fileName": "lp-upload.csv", "batchSize": 2})
     assert status == 201 and upload["upload"]["method"] == "PUT"
-    put = recorder.send_presigned("PUT", upload["upload"]["url"], data=meetings_csv(3, 81_600_000_100),
-                                  headers=upload["upload"]["headers"])
+    put = recorder.send_presigned(
+        "PUT", upload["upload"]["url"], data=meetings_csv(3, 81_600_000_100), headers=upload["upload"]["headers"]
+    )
     assert put.status_code == 200, put.text
     assert all(r == OK for r in disassociate())
     for created, sent, planned in ((inline, 3, 0), (dry, 0, 3), (upload, 3, 0)):
@@ -487,8 +544,11 @@ def test_api_serves_every_route_on_exactly_its_template_policy(aws: Aws):
     status, document = api("GET", "/openapi.json")
     assert status == 200 and document["openapi"].startswith("3.")
 
-    invoked = [(c.params["FunctionName"], c.params.get("InvocationType")) for c in recorder.since(mark, "api")
-               if c.service == "lambda"]
+    invoked = [
+        (c.params["FunctionName"], c.params.get("InvocationType"))
+        for c in recorder.since(mark, "api")
+        if c.service == "lambda"
+    ]
     assert invoked == [(aws.names["token_refresh"], "RequestResponse"), (aws.names["participant_report"], "Event")]
     aws.assert_least_privilege("api", mark)
 
@@ -505,18 +565,33 @@ def test_calls_outside_the_template_policies_are_refused(aws: Aws):
     aws.stack.put_file("incoming/lp-refused/x.csv", meetings_csv(1, 81_700_000_000))
     aws.discard_notifications("incoming/lp-refused/x.csv")
     # S3 answers AccessDenied; SQS, DynamoDB and Secrets Manager answer HTTP 403.
-    assert refused(lambda: aws.client("api", "s3").get_object(Bucket=BUCKET, Key="incoming/lp-refused/x.csv")) \
-        == (403, "AccessDenied")
-    assert refused(lambda: aws.client("token_refresh", "s3").put_object(Bucket=BUCKET, Key="reports/x",
-                                                                        Body=b"x")) == (403, "AccessDenied")
+    assert refused(lambda: aws.client("api", "s3").get_object(Bucket=BUCKET, Key="incoming/lp-refused/x.csv")) == (
+        403,
+        "AccessDenied",
+    )
+    assert refused(lambda: aws.client("token_refresh", "s3").put_object(Bucket=BUCKET, Key="reports/x", Body=b"x")) == (
+        403,
+        "AccessDenied",
+    )
     assert refused(lambda: aws.client("disassociate", "dynamodb").scan(TableName=JOBS_TABLE))[0] == 403
-    assert refused(lambda: aws.client("participant_report", "sqs").send_message(
-        QueueUrl=aws.stack.queue_url, MessageBody="{}"))[0] == 403
-    assert refused(lambda: aws.client("api", "secretsmanager").create_secret(Name="zoomops-local/zoom/x/token",
-                                                                             SecretString="x"))[0] == 403
+    assert (
+        refused(
+            lambda: aws.client("participant_report", "sqs").send_message(QueueUrl=aws.stack.queue_url, MessageBody="{}")
+        )[0]
+        == 403
+    )
+    assert (
+        refused(
+            lambda: aws.client("api", "secretsmanager").create_secret(
+                Name="zoomops-local/zoom/x/token", SecretString="x"
+            )
+        )[0]
+        == 403
+    )
     # A presigned URL carries no more than its signer's policy.
-    url = aws.client("api", "s3").generate_presigned_url("get_object", Params={"Bucket": BUCKET,
-                                                                               "Key": "incoming/lp-refused/x.csv"})
+    url = aws.client("api", "s3").generate_presigned_url(
+        "get_object", Params={"Bucket": BUCKET, "Key": "incoming/lp-refused/x.csv"}
+    )
     assert aws.recorder.send_presigned("GET", url).status_code == 403
     # What moto does not check for DynamoDB, Secrets Manager and Lambda, the template's statements refuse.
     table = aws.resolver.resources["ManifestTable"]["Arn"]
@@ -524,7 +599,15 @@ def test_calls_outside_the_template_policies_are_refused(aws: Aws):
     assert iam.authorising(aws.policies["token_refresh"], "dynamodb:PutItem", table) == []
     assert iam.authorising(aws.policies["api"], "secretsmanager:GetSecretValue", credentials) == []
     assert iam.authorising(aws.policies["participant_report"], "secretsmanager:GetSecretValue", credentials) == []
-    assert iam.authorising(aws.policies["participant_report"], "lambda:InvokeFunction",
-                           iam.function_arn(aws.names["token_refresh"])) == []
-    assert iam.authorising(aws.policies["disassociate"], "dynamodb:GetItem",
-                           aws.resolver.resources["ManifestTable"]["Arn"]) == []
+    assert (
+        iam.authorising(
+            aws.policies["participant_report"], "lambda:InvokeFunction", iam.function_arn(aws.names["token_refresh"])
+        )
+        == []
+    )
+    assert (
+        iam.authorising(
+            aws.policies["disassociate"], "dynamodb:GetItem", aws.resolver.resources["ManifestTable"]["Arn"]
+        )
+        == []
+    )

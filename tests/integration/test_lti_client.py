@@ -12,9 +12,20 @@ import time
 import pytest
 
 from infra.local.lti_sim import Fault, LtiProSimulator
+from tests.testkit import (
+    DOMAIN,
+    KEY,
+    SECRET,
+    FailingSender,
+    RecordingSender,
+    SleepRecorder,
+    StepClock,
+    csv_bytes,
+    meeting,
+    run_file,
+)
 from zoomops.lti.client import LtiClient
-from zoomops.lti.signing import encode_body, LtiCredentials, sign_call, signature
-from tests.testkit import DOMAIN, KEY, SECRET, SleepRecorder, StepClock
+from zoomops.lti.signing import LtiCredentials, encode_body, sign_call, signature
 
 SIG_FAILED = "Verify LTI signature failed(2203)."
 ITEMS = [
@@ -75,12 +86,9 @@ def test_sign_call_puts_key_and_ms_timestamp_in_query_and_signature_in_header():
     assert call.method == "PUT"
     assert call.query == {"key": KEY, "timestamp": "1700000000250"}
     assert call.url == (
-        "https://applications.zoom.us/api/v1/lti/rich/meeting/bulkDisassociate"
-        f"?key={KEY}&timestamp=1700000000250"
+        f"https://applications.zoom.us/api/v1/lti/rich/meeting/bulkDisassociate?key={KEY}&timestamp=1700000000250"
     )
-    assert call.headers["X-Lti-Signature"] == expected_signature(
-        f"key={KEY}&timestamp=1700000000250", SECRET
-    )
+    assert call.headers["X-Lti-Signature"] == expected_signature(f"key={KEY}&timestamp=1700000000250", SECRET)
     assert call.headers["Content-Type"] == "application/json"
     assert call.body == BODY
     record = call.as_record(3)
@@ -92,7 +100,10 @@ def test_sign_call_puts_key_and_ms_timestamp_in_query_and_signature_in_header():
 def test_encode_body_forms():
     assert json.loads(encode_body(ITEMS, None)) == ITEMS
     assert json.loads(encode_body(ITEMS, "admin-1")) == {"userId": "admin-1", "meetingList": ITEMS}
-    assert json.loads(encode_body([{"meetingId": "1", "contextId": "Café", "domain": "d"}], None))[0]["contextId"] == "Café"
+    assert (
+        json.loads(encode_body([{"meetingId": "1", "contextId": "Café", "domain": "d"}], None))[0]["contextId"]
+        == "Café"
+    )
 
 
 def test_credentials_validate_and_hide_secret():
@@ -284,7 +295,7 @@ def test_backoff_grows_and_is_capped(sim, client_factory):
     assert len(sleep.waits) == 4
     assert all(0 <= w <= 120 for w in sleep.waits)
     assert sleep.waits[-1] > sleep.waits[0]
-    assert sleep.waits[-1] >= 0.5 * 2 ** 2  # exponential, not constant
+    assert sleep.waits[-1] >= 0.5 * 2**2  # exponential, not constant
 
 
 def test_one_pooled_connection_for_sequential_batches(sim, client_factory):
@@ -307,8 +318,9 @@ def test_pooled_connection_survives_error_answers(sim, client_factory):
 def test_signature_failure_answered_as_200_counts_as_refused_credentials(sim, creds):
     from infra.local.lti_sim import Fault
 
-    sim.add_faults(Fault(body={"status": False, "errorCode": "401",
-                               "errorMessage": "Verify LTI signature failed(2203)."}))
+    sim.add_faults(
+        Fault(body={"status": False, "errorCode": "401", "errorMessage": "Verify LTI signature failed(2203)."})
+    )
     result = LtiClient(creds).send(BODY)
     assert not result.ok and result.auth_failed and result.attempts == 1
 
@@ -337,12 +349,62 @@ def test_cut_off_response_body_is_retried_not_a_crash(creds):
         for _ in range(2):
             conn, _ = server.accept()
             conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"sta")
+            conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"sta')
             conn.close()
 
     threading.Thread(target=serve, daemon=True).start()
-    client = LtiClient(LtiCredentials(creds.key, creds.secret, f"http://127.0.0.1:{port}"), attempts=2,
-                       sleep=lambda s: None)
+    client = LtiClient(
+        LtiCredentials(creds.key, creds.secret, f"http://127.0.0.1:{port}"), attempts=2, sleep=lambda s: None
+    )
     result = client.send(BODY)
     server.close()
     assert not result.ok and result.attempts == 2 and "gave up after 2 attempts" in result.message
+
+
+def test_cp1252_value_round_trips_through_retry_csv(tmp_path, sim, creds):
+    from zoomops.lti.client import LtiClient
+
+    data = csv_bytes(f"{meeting(1)},Café,{DOMAIN},", encoding="cp1252")
+    first = run_file(tmp_path, data, dry_run=False, sender=FailingSender())
+    retry_bytes = (first.dir / "retry.csv").read_bytes()
+    client = LtiClient(creds, sleep=lambda s: None)
+    try:
+        second = run_file(tmp_path, retry_bytes, dry_run=False, sender=client, creds=creds)
+    finally:
+        client.close()
+    assert second.statuses() == ["sent"]
+    assert sim.accepted_items() == [{"meetingId": meeting(1), "contextId": "Café", "domain": DOMAIN}]
+
+
+def test_retry_csv_fed_back_sends_exactly_the_failed_rows(tmp_path, sim, creds):
+    from zoomops.lti.client import BatchResult
+
+    lines = [
+        f"123 4567 8901,ctx-a,{DOMAIN}/,crs-1",
+        f"{meeting(2)},ctx-b,{DOMAIN},",
+        f"{meeting(3)},ctx-c,{DOMAIN},",
+        f"{meeting(4)},ctx-d,{DOMAIN},",
+    ]
+    sender = RecordingSender(BatchResult(False, "LTI Pro answered: nope", 1, 200), BatchResult(True, "", 1, 200))
+    first = run_file(tmp_path, csv_bytes(*lines), dry_run=False, batch_size=2, sender=sender)
+    assert first.statuses() == ["failed", "failed", "sent", "sent"]
+
+    client = LtiClient(creds, sleep=lambda s: None)
+    try:
+        second = run_file(
+            tmp_path,
+            (first.dir / "retry.csv").read_bytes(),
+            dry_run=False,
+            sender=client,
+            creds=creds,
+            name="retry.csv",
+        )
+    finally:
+        client.close()
+    assert second.statuses() == ["sent", "sent"]
+    assert second.retry == []
+    assert sim.accepted_items() == [
+        {"meetingId": "12345678901", "contextId": "ctx-a", "domain": DOMAIN, "courseId": "crs-1"},
+        {"meetingId": meeting(2), "contextId": "ctx-b", "domain": DOMAIN},
+    ]
+    assert len(sim.received) == 1

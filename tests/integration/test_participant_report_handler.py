@@ -12,24 +12,35 @@ import csv
 import io
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from infra.local.stack import BUCKET, MANIFEST_TABLE, LambdaContext, LocalStack, load_handler
 from infra.local.zoom_sim import DEMO_UUIDS, Fault
+from tests import testkit
 from tests.conftest import load_event
+from zoomops.names import LOCAL
 from zoomops.zoom.reports.files import instance_key
 from zoomops.zoom.reports.pseudonymise import Pseudonymiser
 
 SCHEDULED = load_event("eventbridge_scheduled.json")
-UTC = timezone.utc
+UTC = UTC
 SEPT_20 = datetime(2024, 9, 20, 12, tzinfo=UTC).timestamp()  # every demo instance is older than this
 LECTURE, OFFICE, REVIEW = "81234567890", "82345678901", "83456789012"
 LECTURE_UUIDS = [DEMO_UUIDS["leading_slash"], DEMO_UUIDS["double_slash"], DEMO_UUIDS["plain"]]
 ALL_UUIDS = LECTURE_UUIDS + [DEMO_UUIDS["single_participant"], DEMO_UUIDS["pair"]]
-PEOPLE = ("Ada Lovelace", "Alan Turing", "ada.lovelace@campus.example.edu", "alan.turing@campus.example.edu",
-          "@students.campus.example.edu", "spam@elsewhere.example.com", "Lovelace", "Turing", "Student 100")
+PEOPLE = (
+    "Ada Lovelace",
+    "Alan Turing",
+    "ada.lovelace@campus.example.edu",
+    "alan.turing@campus.example.edu",
+    "@students.campus.example.edu",
+    "spam@elsewhere.example.com",
+    "Lovelace",
+    "Turing",
+    "Student 100",
+)
 
 
 # ------------------------------------------------------------------ fixtures and helpers
@@ -39,13 +50,15 @@ class Reports:
     def __init__(self, stack: LocalStack, module):
         self.stack, self.module, self.continued = stack, module, []
         self.s3, self.ddb = stack.client("s3"), stack.client("dynamodb")
-        module.runtime.use(clock=lambda: SEPT_20, invoker=lambda function, payload, wait: self.continued.append(payload))
+        module.runtime.use(
+            clock=lambda: SEPT_20, invoker=lambda function, payload, wait: self.continued.append(payload)
+        )
 
-    def cold(self) -> "Reports":
+    def cold(self) -> Reports:
         """A new container: it reads the environment as it is now."""
         return Reports(self.stack, load_handler("participant_report"))
 
-    def at(self, when: float) -> "Reports":
+    def at(self, when: float) -> Reports:
         self.module.runtime.use(clock=lambda: when)
         return self
 
@@ -56,7 +69,7 @@ class Reports:
 
     def requests(self) -> list[dict]:
         """The Zoom API requests of the last invocation."""
-        return self.stack.zoom.api_requests[self.requests_before:]
+        return self.stack.zoom.api_requests[self.requests_before :]
 
     def keys(self, prefix: str = "") -> list[str]:
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=f"reports/{prefix}")
@@ -72,8 +85,7 @@ class Reports:
         return json.loads(self.read(f"reports/{key}"))
 
     def versions(self, prefix: str = "participants/") -> dict[str, int]:
-        pages = self.s3.get_paginator("list_object_versions").paginate(
-            Bucket=BUCKET, Prefix=f"reports/{prefix}")
+        pages = self.s3.get_paginator("list_object_versions").paginate(Bucket=BUCKET, Prefix=f"reports/{prefix}")
         counts: dict[str, int] = {}
         for page in pages:
             for version in page.get("Versions", []):
@@ -143,14 +155,21 @@ def test_a_scheduled_run_reports_every_users_past_meetings_and_a_second_run_writ
     assert len(participants) == 10
     assert {k.rsplit("/", 1)[0] for k in participants} == {
         f"reports/participants/meeting={meeting}/date={day}"
-        for meeting, day in ((LECTURE, "2024-09-02"), (LECTURE, "2024-09-09"), (LECTURE, "2024-09-16"),
-                             (OFFICE, "2024-09-03"), (OFFICE, "2024-09-10"))}
+        for meeting, day in (
+            (LECTURE, "2024-09-02"),
+            (LECTURE, "2024-09-09"),
+            (LECTURE, "2024-09-16"),
+            (OFFICE, "2024-09-03"),
+            (OFFICE, "2024-09-10"),
+        )
+    }
     rows = reports.csv(instance_base(LECTURE, DEMO_UUIDS["plain"], "2024-09-16") + ".csv")
     assert len(rows) == 5 and rows[0]["user_email"] == "ada.lovelace@campus.example.edu"
     body = reports.json(instance_base(LECTURE, DEMO_UUIDS["plain"], "2024-09-16") + ".json")
     assert body["instance_uuid"] == DEMO_UUIDS["plain"] and len(body["participants"]) == 5
-    assert reports.keys("registrants/") == [f"reports/registrants/meeting={m}/registrants.{ext}"
-                                            for m in (LECTURE, OFFICE) for ext in ("csv", "json")]
+    assert reports.keys("registrants/") == [
+        f"reports/registrants/meeting={m}/registrants.{ext}" for m in (LECTURE, OFFICE) for ext in ("csv", "json")
+    ]
     assert len(reports.csv(f"registrants/meeting={LECTURE}/registrants.csv")) == 5
 
     run = "runs/20240920T120000Z/"
@@ -207,12 +226,16 @@ def test_meeting_ids_with_slashed_uuids_and_a_failed_instance_retried_next_run(r
 
 
 def test_a_csv_in_s3_names_the_meetings(reports):
-    reports.stack.put_file("uploads/fall-courses.csv", (
-        "Meeting ID,Context ID,Domain,custom_canvas_course_id\n"
-        "812 3456 7890,ctx-1,https://lms.example.edu,11\n"
-        "81234567890,ctx-2,https://lms.example.edu,12\n"
-        "823-4567-8901,ctx-1,https://lms.example.edu,13\n"
-        "garbage,ctx-1,https://lms.example.edu,14\n").encode())
+    reports.stack.put_file(
+        "uploads/fall-courses.csv",
+        (
+            b"Meeting ID,Context ID,Domain,custom_canvas_course_id\n"
+            b"812 3456 7890,ctx-1,https://lms.example.edu,11\n"
+            b"81234567890,ctx-2,https://lms.example.edu,12\n"
+            b"823-4567-8901,ctx-1,https://lms.example.edu,13\n"
+            b"garbage,ctx-1,https://lms.example.edu,14\n"
+        ),
+    )
     result = reports({"csv": f"s3://{BUCKET}/uploads/fall-courses.csv"})
     assert (result["meetings"], result["instances"], result["instances_written"], result["failed"]) == (2, 5, 5, [])
     assert len(reports.keys("participants/")) == 10
@@ -254,7 +277,10 @@ def test_a_daily_limit_stops_cleanly_and_the_run_after_the_reset_resumes(reports
 
     before = reports.at(midnight.timestamp() - 600)({"meeting_ids": [LECTURE, OFFICE]})
     assert (before["stopped"], before["resume_after"], before["instances_written"]) == (
-        "daily-limit", stopped["resume_after"], 0)
+        "daily-limit",
+        stopped["resume_after"],
+        0,
+    )
     assert reports.requests() == [] and reports.keys("participants/") == written
 
     after = reports.at(midnight.timestamp() + 60)({"meeting_ids": [LECTURE, OFFICE]})
@@ -288,11 +314,8 @@ def test_near_the_time_limit_it_checkpoints_and_the_continuation_finishes(report
 
 def runs_out_after(zoom, medium_calls: int) -> LambdaContext:
     """A context whose time runs out once this invocation has made ``medium_calls`` medium-category calls."""
-    context = LambdaContext(function_name="zoomops-participant-report", timeout_seconds=900)
-    start = len(zoom.api_requests)
-    context.get_remaining_time_in_millis = lambda: (
-        100_000 if sum(r["category"] == "medium" for r in zoom.api_requests[start:]) < medium_calls else 1_000)
-    return context
+    context = LambdaContext(function_name=LOCAL.function("participant_report"), timeout_seconds=900)
+    return testkit.runs_out_after(zoom, medium_calls, context)
 
 
 def test_the_continuation_holds_only_the_meetings_left_to_do(reports, monkeypatch):
@@ -338,7 +361,9 @@ def test_pseudonymised_reports_hold_no_names_or_emails(reports, monkeypatch):
     alias = Pseudonymiser(key.encode())("s1001@students.campus.example.edu")
     attendance = reports.csv(f"runs/{result['run_id']}/attendance.csv")
     assert {r["instance_uuid"] for r in attendance if r["participant"] == alias} == {
-        DEMO_UUIDS["leading_slash"], DEMO_UUIDS["plain"]}
+        DEMO_UUIDS["leading_slash"],
+        DEMO_UUIDS["plain"],
+    }
     names = {r["name"] for r in attendance if r["participant"] == alias}
     assert names == {Pseudonymiser(key.encode())("Student 1001")}
 

@@ -34,8 +34,11 @@ def test_killed_invocation_resumes_without_resending(stack: LocalStack, handler)
     stack.lti.add_faults(Fault(), Fault(), Fault(), Fault(status=503, delay=20))
     worker = subprocess.Popen(
         [sys.executable, "-m", "infra.local.invoke", "disassociate", "--timeout", str(LAMBDA_TIMEOUT)],
-        cwd=ROOT, env={**os.environ, **stack.function_env(), "PYTHONPATH": str(ROOT)},
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env={**os.environ, **stack.function_env(), "PYTHONPATH": str(ROOT)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     worker.stdin.write(json.dumps(event).encode())
     worker.stdin.close()

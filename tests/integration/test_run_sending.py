@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 
 from infra.local.lti_sim import Fault
-from zoomops.lti import disassociate
-from zoomops.lti.client import BatchResult, LtiClient
 from tests.testkit import (
     DOMAIN,
     MemoryCheckpoint,
@@ -17,6 +15,8 @@ from tests.testkit import (
     run_file,
     valid_rows,
 )
+from zoomops.lti import disassociate
+from zoomops.lti.client import BatchResult, LtiClient
 
 SIG_FAILED = "Verify LTI signature failed(2203)."
 
@@ -95,8 +95,9 @@ def test_permanent_503_fails_batch_after_bounded_attempts(tmp_path, sim, creds):
 def test_checkpoint_skips_accepted_batches(tmp_path):
     checkpoint = MemoryCheckpoint({0})
     sender = RecordingSender()
-    result = run_file(tmp_path, csv_bytes(*valid_rows(5)), dry_run=False, batch_size=2,
-                      sender=sender, checkpoint=checkpoint)
+    result = run_file(
+        tmp_path, csv_bytes(*valid_rows(5)), dry_run=False, batch_size=2, sender=sender, checkpoint=checkpoint
+    )
     assert [[i["meetingId"] for i in b] for b in sender.bodies] == [[meeting(2), meeting(3)], [meeting(4)]]
     assert result.statuses() == ["sent"] * 5
     assert "earlier attempt" in result.rows[0]["reason"]
@@ -125,13 +126,30 @@ def test_out_of_time_mid_file_then_resume_sends_nothing_twice(tmp_path, sim, cli
     checkpoint = MemoryCheckpoint()
     budget = iter([300.0, 300.0, 10.0, 10.0])
     with pytest.raises(disassociate.OutOfTime):
-        run_file(tmp_path, data, dry_run=False, batch_size=2, sender=client, creds=creds,
-                 checkpoint=checkpoint, time_left=lambda: next(budget), min_time_left=60)
+        run_file(
+            tmp_path,
+            data,
+            dry_run=False,
+            batch_size=2,
+            sender=client,
+            creds=creds,
+            checkpoint=checkpoint,
+            time_left=lambda: next(budget),
+            min_time_left=60,
+        )
     assert checkpoint.accepted == {0, 1}
     assert len(sim.accepted) == 2
 
-    result = run_file(tmp_path, data, dry_run=False, batch_size=2, sender=client, creds=creds,
-                      checkpoint=checkpoint, time_left=lambda: 900.0)
+    result = run_file(
+        tmp_path,
+        data,
+        dry_run=False,
+        batch_size=2,
+        sender=client,
+        creds=creds,
+        checkpoint=checkpoint,
+        time_left=lambda: 900.0,
+    )
     assert result.statuses() == ["sent"] * 5
     assert [i["meetingId"] for i in sim.accepted_items()] == [meeting(i) for i in range(5)]
     assert len(sim.received) == 3
@@ -139,8 +157,12 @@ def test_out_of_time_mid_file_then_resume_sends_nothing_twice(tmp_path, sim, cli
 
 def test_progress_called_once_per_batch(tmp_path):
     seen = []
-    run_file(tmp_path, csv_bytes(*valid_rows(5)), batch_size=2,
-             progress=lambda summary, done: seen.append((done, summary.planned)))
+    run_file(
+        tmp_path,
+        csv_bytes(*valid_rows(5)),
+        batch_size=2,
+        progress=lambda summary, done: seen.append((done, summary.planned)),
+    )
     assert seen == [(1, 2), (2, 4), (3, 5)]
 
 

@@ -80,8 +80,12 @@ def test_bad_credentials_fail_that_account_only_and_keep_the_old_token(stack, re
     out = capsys.readouterr().out
     assert '"TokenRefreshFailures":[1.0]' in out.replace(" ", "")
     everything = out + caplog.text + json.dumps(response)
-    for secret in ("definitely-Wrong-secret-91", creds["client_secret"], old["access_token"],
-                   stack.zoom_token("main")["access_token"]):
+    for secret in (
+        "definitely-Wrong-secret-91",
+        creds["client_secret"],
+        old["access_token"],
+        stack.zoom_token("main")["access_token"],
+    ):
         assert secret not in everything
 
 
@@ -121,8 +125,9 @@ def test_consumers_use_the_stored_token_and_never_the_oauth_endpoint(stack, refr
     invoke(refresher)
     before = dict(stack.zoom.token_requests)
     for _ in range(5):  # five cold consumers
-        source = SecretTokenSource(f"{ZOOM_SECRET_PREFIX}main/token",
-                                   SecretsProvider(boto3_client=stack.client("secretsmanager")))
+        source = SecretTokenSource(
+            f"{ZOOM_SECRET_PREFIX}main/token", SecretsProvider(boto3_client=stack.client("secretsmanager"))
+        )
         user = ZoomClient(source).get("/users/me")
         assert user["email"].endswith("@campus.example.edu")
     assert stack.zoom.token_requests == before

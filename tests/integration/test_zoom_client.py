@@ -17,7 +17,7 @@ import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -25,16 +25,22 @@ import requests
 import urllib3.util.retry
 
 from infra.local.zoom_sim import DEMO_UUIDS, FakeClock, Fault, ZoomSimulator, seed_demo
-from zoomops.zoom import client as zoom
 from zoomops.aws.secrets import SecretTokenSource
 from zoomops.errors import DailyLimitReached, ZoomError
-from zoomops.zoom.client import category_of, MAX_PAGE_SIZE, parse_retry_after, quote_uuid, RateLimiter, Token, ZoomClient
+from zoomops.zoom import client as zoom
+from zoomops.zoom.client import (
+    MAX_PAGE_SIZE,
+    RateLimiter,
+    Token,
+    ZoomClient,
+    quote_uuid,
+)
 
 ACCOUNT_ID = "CampusMainAcct01"
 CLIENT_ID = "campus-s2s-client-id"
 CLIENT_SECRET = "zoom-CLIENT-secret-7Qx9w2"
 START = 1_727_784_000.0  # 2024-10-01T12:00:00Z (FakeClock's default)
-NEXT_MIDNIGHT = datetime(2024, 10, 2, tzinfo=timezone.utc)
+NEXT_MIDNIGHT = datetime(2024, 10, 2, tzinfo=UTC)
 LECTURE_UUIDS = [DEMO_UUIDS["leading_slash"], DEMO_UUIDS["double_slash"], DEMO_UUIDS["plain"]]
 
 
@@ -101,6 +107,7 @@ def _stopping():
 @pytest.fixture
 def stack(_local_stack):
     """The session's moto stack without conftest's full reset: these tests remove their p/ secrets."""
+
     def clean() -> None:
         sm = _local_stack.client("secretsmanager")
         for page in sm.get_paginator("list_secrets").paginate():
@@ -139,9 +146,12 @@ def zsim(zoom_factory):
 
 def issue_token(sim: ZoomSimulator, issued: list | None = None) -> dict:
     """What token_refresh does: one POST to the simulator's OAuth endpoint (counted by the simulator)."""
-    answer = requests.post(f"{sim.base_url}/oauth/token",
-                           data={"grant_type": "account_credentials", "account_id": ACCOUNT_ID},
-                           auth=(CLIENT_ID, CLIENT_SECRET), timeout=5)
+    answer = requests.post(
+        f"{sim.base_url}/oauth/token",
+        data={"grant_type": "account_credentials", "account_id": ACCOUNT_ID},
+        auth=(CLIENT_ID, CLIENT_SECRET),
+        timeout=5,
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     if issued is not None:
@@ -201,101 +211,13 @@ def report_path(uuid: str) -> str:
 
 
 def http_date(epoch: float) -> str:
-    return email.utils.format_datetime(datetime.fromtimestamp(epoch, timezone.utc), usegmt=True)
+    return email.utils.format_datetime(datetime.fromtimestamp(epoch, UTC), usegmt=True)
 
 
 # ------------------------------------------------------------------ pure helpers
-@pytest.mark.parametrize("path, category", [
-    ("/users/me", "light"),
-    ("/users", "medium"),
-    ("/users/abc/meetings", "medium"),
-    ("/past_meetings/123/participants", "medium"),
-    ("/past_meetings/123/instances", "medium"),
-    ("/meetings/123/registrants", "medium"),
-    ("/report/meetings/123/participants", "heavy"),
-    ("/metrics/meetings/123/participants", "heavy"),
-    ("/something/new", "medium"),
-])
-def test_category_of_follows_zoom_categories(path, category):
-    assert category_of(path) == category
-
-
-def test_parse_retry_after_forms():
-    assert parse_retry_after(None, START) is None
-    assert parse_retry_after("", START) is None
-    assert parse_retry_after("7", START) == 7.0
-    assert parse_retry_after(" 7 ", START) == 7.0
-    assert parse_retry_after(http_date(START + 90), START) == pytest.approx(90.0)
-    assert parse_retry_after("2024-10-01T12:05:00Z", START) == pytest.approx(300.0)
-    assert parse_retry_after("2024-10-01T12:05:00+00:00", START) == pytest.approx(300.0)
-    assert parse_retry_after(http_date(START - 90), START) == 0.0  # a past date: go now, never negative
-    assert parse_retry_after("soon", START) is None
-
-
-@pytest.mark.parametrize("uuid, expected", [
-    ("/kLm3nOp4QrS5tUv6wXy7A==", "%252FkLm3nOp4QrS5tUv6wXy7A%253D%253D"),  # leading '/': double
-    ("Qw8//eRtYuIoPaSdFgHjKl==", "Qw8%252F%252FeRtYuIoPaSdFgHjKl%253D%253D"),  # '//' inside: double
-    ("Zx3cVbNmAsDfGhJkLqWeRt==", "Zx3cVbNmAsDfGhJkLqWeRt%3D%3D"),  # plain: once
-    ("ab/cd+ef==", "ab%2Fcd%2Bef%3D%3D"),  # a single '/' inside is not special: once
-    ("85746065432", "85746065432"),  # a numeric meeting ID is untouched
-])
-def test_quote_uuid(uuid, expected):
-    assert quote_uuid(uuid) == expected
 
 
 # ------------------------------------------------------------------ RateLimiter (fake clock)
-def test_rate_limiter_spaces_requests_at_one_over_rate(clock):
-    frozen = Waits(clock, advance=False)
-    limiter = RateLimiter({"medium": 20.0, "heavy": 10.0}, clock=clock, sleep=frozen)
-    waited = [limiter.acquire("medium") for _ in range(5)]
-    assert waited == pytest.approx([0.0, 0.05, 0.10, 0.15, 0.20])
-    assert frozen.waits == pytest.approx([0.05, 0.10, 0.15, 0.20])  # no sleep(0) for the free slot
-    # categories are independent
-    assert limiter.acquire("heavy") == 0.0
-    assert limiter.acquire("heavy") == pytest.approx(0.1)
-    # a category without a rate is never held back
-    assert limiter.acquire("unknown") == 0.0
-
-
-def test_rate_limiter_with_time_passing(clock):
-    waits = Waits(clock)
-    limiter = RateLimiter({"light": 30.0}, clock=clock, sleep=waits)
-    assert [limiter.acquire("light") for _ in range(4)] == pytest.approx([0.0] + [1 / 30] * 3)
-    clock.advance(10)  # idle: no burst credit piles up, but no wait either
-    assert limiter.acquire("light") == 0.0
-    assert limiter.acquire("light") == pytest.approx(1 / 30)
-
-
-def test_rate_limiter_pause_holds_back_one_category(clock):
-    frozen = Waits(clock, advance=False)
-    limiter = RateLimiter({"medium": 20.0, "light": 30.0}, clock=clock, sleep=frozen)
-    limiter.pause("medium", 3.0)
-    limiter.pause("medium", 1.0)  # a shorter pause does not shorten the longer one
-    assert limiter.acquire("medium") == pytest.approx(3.0)
-    assert limiter.acquire("medium") == pytest.approx(3.05)
-    assert limiter.acquire("light") == 0.0
-
-
-def test_rate_limiter_default_rates_are_zooms_pro_plan(clock):
-    frozen = Waits(clock, advance=False)
-    limiter = RateLimiter(clock=clock, sleep=frozen)
-    for category, rate in (("light", 30), ("medium", 20), ("heavy", 10)):
-        limiter.acquire(category)
-        assert limiter.acquire(category) == pytest.approx(1 / rate)
-
-
-def test_rate_limiter_threads_get_distinct_slots(clock):
-    frozen = Waits(clock, advance=False)
-    limiter = RateLimiter({"medium": 20.0}, clock=clock, sleep=frozen)
-    barrier = threading.Barrier(10)
-
-    def work() -> list[float]:
-        barrier.wait()
-        return [limiter.acquire("medium") for _ in range(5)]
-
-    with ThreadPoolExecutor(10) as pool:
-        waited = [w for ws in pool.map(lambda _: work(), range(10)) for w in ws]
-    assert sorted(round(w / 0.05) for w in waited) == list(range(50))  # every slot exactly once
 
 
 # ------------------------------------------------------------------ basics
@@ -348,13 +270,18 @@ def test_second_401_raises_after_exactly_one_reread(zsim, tokens, make_client):
 def test_401_with_secret_token_source_over_secrets_manager(stack, zsim, clock, make_client, issued):
     """token_refresh writes the secret, the client reads it through Powertools' cache and force-fetches on 401."""
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
-    from zoomops.settings import parse_accounts
+
     from zoomops.aws.secrets import SecretsTokenStore
+    from zoomops.settings import parse_accounts
     from zoomops.zoom.tokens import OAuthClient, TokenRefresher
 
     sm = stack.client("secretsmanager")
-    sm.create_secret(Name="p/main/credentials", SecretString=(
-        f'{{"account_id": "{ACCOUNT_ID}", "client_id": "{CLIENT_ID}", "client_secret": "{CLIENT_SECRET}"}}'))
+    sm.create_secret(
+        Name="p/main/credentials",
+        SecretString=(
+            f'{{"account_id": "{ACCOUNT_ID}", "client_id": "{CLIENT_ID}", "client_secret": "{CLIENT_SECRET}"}}'
+        ),
+    )
     (account,) = parse_accounts("main", "p/")
     refresher = TokenRefresher(SecretsTokenStore(sm), OAuthClient(f"{zsim.base_url}/oauth/token"), clock=clock)
     assert refresher.refresh(account).action == "refreshed"
@@ -381,9 +308,13 @@ def test_secret_token_source_fields_and_unusable_secret(stack, clock):
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
     sm = stack.client("secretsmanager")
-    sm.create_secret(Name="p/main/token", SecretString=(
-        '{"access_token": "tok-123", "api_url": "https://eu01api-www4local.zoom.us/", '
-        '"expires_at_epoch": 1727787599.0, "expires_at": "2024-10-01T12:59:59+00:00"}'))
+    sm.create_secret(
+        Name="p/main/token",
+        SecretString=(
+            '{"access_token": "tok-123", "api_url": "https://eu01api-www4local.zoom.us/", '
+            '"expires_at_epoch": 1727787599.0, "expires_at": "2024-10-01T12:59:59+00:00"}'
+        ),
+    )
     sm.create_secret(Name="p/empty/token", SecretString='{"access_token": "tok-9"}')
     provider = SecretsProvider(boto3_client=sm)
     token = SecretTokenSource("p/main/token", provider).token()
@@ -396,8 +327,9 @@ def test_secret_token_source_fields_and_unusable_secret(stack, clock):
 
 
 # ------------------------------------------------------------------ 429: QPS
-@pytest.mark.parametrize("retry_after, expected", [("2", 2.0), (http_date(START + 5), 5.0)],
-                         ids=["seconds", "http-date"])
+@pytest.mark.parametrize(
+    "retry_after, expected", [("2", 2.0), (http_date(START + 5), 5.0)], ids=["seconds", "http-date"]
+)
 def test_qps_429_retry_after_pauses_the_category(zsim, clock, tokens, make_client, retry_after, expected):
     """The client's own 429 path (transport without urllib3 Retry): wait Retry-After, for every thread."""
     frozen = Waits(clock, advance=False)
@@ -413,10 +345,12 @@ def test_qps_429_retry_after_pauses_the_category(zsim, clock, tokens, make_clien
     assert limiter.acquire("light") == 0.0
 
 
-@pytest.mark.parametrize("retry_after, expected", [("2", 2.0), (http_date(START + 5), 5.0)],
-                         ids=["seconds", "http-date"])
-def test_qps_429_retry_after_with_the_default_session(zsim, clock, tokens, make_client, transport,
-                                                      retry_after, expected):
+@pytest.mark.parametrize(
+    "retry_after, expected", [("2", 2.0), (http_date(START + 5), 5.0)], ids=["seconds", "http-date"]
+)
+def test_qps_429_retry_after_with_the_default_session(
+    zsim, clock, tokens, make_client, transport, retry_after, expected
+):
     frozen = Waits(clock, advance=False)
     client = make_client(tokens, waits=frozen)
     zsim.add_faults(Fault(rate_limit_type="QPS", retry_after=retry_after))
@@ -435,7 +369,7 @@ def test_429_without_headers_backs_off_with_jitter(zsim, clock, tokens, make_cli
     w = client.waits.waits
     assert len(w) == 3
     for n, wait in enumerate(w):  # 0.25 s doubling, times a jitter factor in [1, 1.5]
-        assert 0.25 * 2 ** n <= wait <= 0.25 * 2 ** n * 1.5
+        assert 0.25 * 2**n <= wait <= 0.25 * 2**n * 1.5
     assert clock() - START == pytest.approx(sum(w))  # the waits are real waits (on the fake clock)
 
 
@@ -490,12 +424,16 @@ def test_sims_own_qps_limit_is_respected_when_the_limiter_is_too_fast(zoom_facto
 
 
 # ------------------------------------------------------------------ 429: daily limit
-@pytest.mark.parametrize("retry_after, resume", [
-    (None, NEXT_MIDNIGHT),  # the simulator sends the next 00:00 UTC as an HTTP date
-    ("2024-10-01T18:30:00Z", datetime(2024, 10, 1, 18, 30, tzinfo=timezone.utc)),  # an ISO time
-    ("600", datetime(2024, 10, 1, 12, 10, tzinfo=timezone.utc)),  # seconds
-    ("", NEXT_MIDNIGHT),  # no usable header: the next 00:00 UTC
-], ids=["http-date", "iso", "seconds", "no-header"])
+@pytest.mark.parametrize(
+    "retry_after, resume",
+    [
+        (None, NEXT_MIDNIGHT),  # the simulator sends the next 00:00 UTC as an HTTP date
+        ("2024-10-01T18:30:00Z", datetime(2024, 10, 1, 18, 30, tzinfo=UTC)),  # an ISO time
+        ("600", datetime(2024, 10, 1, 12, 10, tzinfo=UTC)),  # seconds
+        ("", NEXT_MIDNIGHT),  # no usable header: the next 00:00 UTC
+    ],
+    ids=["http-date", "iso", "seconds", "no-header"],
+)
 def test_daily_limit_stops_with_resume_after(zsim, tokens, make_client, retry_after, resume):
     client = make_client(tokens, session=plain_session())
     zsim.add_faults(Fault(rate_limit_type="Daily-limit", retry_after=retry_after))
@@ -509,14 +447,14 @@ def test_daily_limit_stops_with_resume_after(zsim, tokens, make_client, retry_af
 
 
 def test_daily_limit_without_retry_after_uses_next_utc_midnight_at_year_end(zsim, clock, tokens, make_client):
-    clock.set(datetime(2024, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp())
+    clock.set(datetime(2024, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp())
     tokens._cached = None
     tokens.stored = issue_token(zsim)
     client = make_client(tokens, session=plain_session())
     zsim.add_faults(Fault(rate_limit_type="Daily-limit", retry_after=""))
     with pytest.raises(DailyLimitReached) as info:
         client.get(report_path(DEMO_UUIDS["plain"]))
-    assert info.value.resume_after == datetime(2025, 1, 1, tzinfo=timezone.utc)
+    assert info.value.resume_after == datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def test_simulated_daily_cap_stops_heavy_work(zoom_factory, clock, issued, make_client):
@@ -635,8 +573,10 @@ def test_paginate_registrants_default_page_size(zsim, tokens, make_client):
     client = make_client(tokens)
     rows = list(client.paginate(f"/meetings/{zsim.demo['meetings']['lecture']}/registrants", "registrants"))
     assert sorted(r["email"] for r in rows) == [
-        "s1001@students.campus.example.edu", "s1002@students.campus.example.edu",
-        "s1003@students.campus.example.edu"]
+        "s1001@students.campus.example.edu",
+        "s1002@students.campus.example.edu",
+        "s1003@students.campus.example.edu",
+    ]
     assert [r["query"]["page_size"] for r in zsim.api_requests] == ["300"]
 
 
@@ -711,8 +651,9 @@ def test_shared_rate_limiter_keeps_threads_under_zooms_medium_limit():
         # control: 4 threads x 8 calls at once, without the limiter, do trip the limit
         def burst(_) -> list[int]:
             with requests.Session() as session:
-                return [session.get(f"{sim.base_url}/v2{path}", headers=headers, timeout=5).status_code
-                        for _ in range(8)]
+                return [
+                    session.get(f"{sim.base_url}/v2{path}", headers=headers, timeout=5).status_code for _ in range(8)
+                ]
 
         with ThreadPoolExecutor(4) as pool:
             codes = [code for codes in pool.map(burst, range(4)) for code in codes]
@@ -739,8 +680,9 @@ def test_shared_rate_limiter_keeps_threads_under_zooms_medium_limit():
 
 
 # ------------------------------------------------------------------ no secret anywhere
-def test_no_token_secret_or_authorization_header_anywhere(stack, zoom_factory, clock, issued, make_client,
-                                                          caplog, sdk_log_guard):
+def test_no_token_secret_or_authorization_header_anywhere(
+    stack, zoom_factory, clock, issued, make_client, caplog, sdk_log_guard
+):
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
     sdk_log_guard()  # what the runtime does first: botocore logs whole Secrets Manager calls at DEBUG
@@ -774,8 +716,13 @@ def test_no_token_secret_or_authorization_header_anywhere(stack, zoom_factory, c
     # the secret-backed source: a token secret that lacks a field, and one that works
     sm = stack.client("secretsmanager")
     good = issue_token(sim, issued)
-    sm.create_secret(Name="p/main/token", SecretString=(
-        f'{{"access_token": "{good["access_token"]}", "api_url": "{sim.base_url}", "expires_at_epoch": {START + 3599}}}'))
+    sm.create_secret(
+        Name="p/main/token",
+        SecretString=(
+            f'{{"access_token": "{good["access_token"]}", "api_url": "{sim.base_url}", '
+            f'"expires_at_epoch": {START + 3599}}}'
+        ),
+    )
     sm.create_secret(Name="p/broken/token", SecretString=f'{{"access_token": "{good["access_token"]}"}}')
     provider = SecretsProvider(boto3_client=sm)
     broken = SecretTokenSource("p/broken/token", provider)
@@ -783,8 +730,17 @@ def test_no_token_secret_or_authorization_header_anywhere(stack, zoom_factory, c
     source = SecretTokenSource("p/main/token", provider)
     secret_client = make_client(source)
     capture(lambda: secret_client.get("/users/me"))
-    texts.extend([repr(client), repr(secret_client), repr(source), repr(tokens.token()), repr(source.token()),
-                  repr(client.stats), repr(client.limiter)])
+    texts.extend(
+        [
+            repr(client),
+            repr(secret_client),
+            repr(source),
+            repr(tokens.token()),
+            repr(source.token()),
+            repr(client.stats),
+            repr(client.limiter),
+        ]
+    )
 
     assert "ok" in texts and any("DailyLimitReached" in t for t in texts) and any("401" in t for t in texts)
     assert caplog.records  # urllib3 did log at DEBUG: there was something to search

@@ -10,14 +10,13 @@ import tempfile
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.testkit import HEADER
 from zoomops.jobs.csvreader import CsvSource
-from zoomops.lti.rows import IMPORT_TEMPLATE, Chunk, Record
-from zoomops.lti.signing import encode_body, encode_item_columns, encode_items
+from zoomops.jobs.results import WHITESPACE, cell
 from zoomops.lti.disassociate import result_files
-from zoomops.jobs.results import cell, WHITESPACE
-from zoomops.lti.rows import check, check_chunk, Deduplicator
+from zoomops.lti.rows import IMPORT_TEMPLATE, Chunk, Deduplicator, Record, check, check_chunk
+from zoomops.lti.signing import encode_body, encode_item_columns, encode_items
 
-HEADER = "Meeting ID,Context ID,Domain,custom_canvas_course_id"
 fields = st.text(alphabet=st.sampled_from(list('ab1 9-",\r\n\t=@+\\/é\x00\u2028\ufffd')), max_size=8)
 meeting_like = st.one_of(
     st.from_regex(r"[0-9]{8,12}", fullmatch=True),
@@ -74,8 +73,11 @@ def reference_records(text: str) -> list[tuple[int, list[str]]]:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.lists(fields, min_size=0, max_size=5), max_size=30), st.sampled_from(["\n", "\r\n", "\r"]),
-       st.integers(min_value=1, max_value=7))
+@given(
+    st.lists(st.lists(fields, min_size=0, max_size=5), max_size=30),
+    st.sampled_from(["\n", "\r\n", "\r"]),
+    st.integers(min_value=1, max_value=7),
+)
 def test_chunk_line_numbers_match_csv_reader(records, eol, size):
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator=eol)
@@ -104,14 +106,20 @@ def test_check_chunk_agrees_with_check(data):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.from_regex(r"0?[0-9]{9,10}", fullmatch=True), st.sampled_from("abc"),
-                          st.sampled_from(["x", "X", "y"])), max_size=60),
-       st.integers(min_value=1, max_value=9))
+@given(
+    st.lists(
+        st.tuples(
+            st.from_regex(r"0?[0-9]{9,10}", fullmatch=True), st.sampled_from("abc"), st.sampled_from(["x", "X", "y"])
+        ),
+        max_size=60,
+    ),
+    st.integers(min_value=1, max_value=9),
+)
 def test_first_lines_match_a_plain_dict(keys, size):
     dedup, naive = Deduplicator(), {}
     got, want = [], []
     for start in range(0, len(keys), size):
-        part = keys[start:start + size]
+        part = keys[start : start + size]
         lines = list(range(start + 2, start + 2 + len(part)))
         got += dedup.first_lines(*([k[i] for k in part] for i in range(3)), lines)
         want += [naive.setdefault(k, line) for k, line in zip(part, lines)]
@@ -122,8 +130,7 @@ def test_first_lines_match_a_plain_dict(keys, size):
 @given(st.lists(st.tuples(st.booleans(), st.integers(0, 2)), min_size=1, max_size=25), st.sampled_from(["\n", "\r\n"]))
 def test_stray_quotes_never_cost_another_line(lines, eol):
     """Lines with a quote opened and never closed: each costs its own row; every other line is read."""
-    from tests.testkit import DRY_CREDS
-
+    from tests.testkit import DRY_CREDS, HEADER
     from zoomops.lti import disassociate
 
     text = [HEADER]
@@ -134,9 +141,15 @@ def test_stray_quotes_never_cost_another_line(lines, eol):
         text.append(",".join(values))
     data = (eol.join(text) + eol).encode()
     with tempfile.TemporaryDirectory() as tmp:
-        summary = disassociate.run(io.BytesIO(data), "q.csv", result_files(tmp, dry_run=True),
-                                   disassociate.Options(dry_run=True), creds=DRY_CREDS)
-        rows = list(csv.DictReader(open(f"{tmp}/rows.csv", newline="", encoding="utf-8")))
+        summary = disassociate.run(
+            io.BytesIO(data),
+            "q.csv",
+            result_files(tmp, dry_run=True),
+            disassociate.Options(dry_run=True),
+            creds=DRY_CREDS,
+        )
+        with open(f"{tmp}/rows.csv", newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
     assert [int(r["line"]) for r in rows] == list(range(2, len(lines) + 2))  # no physical line lost
     assert [r["status"] for r in rows] == ["rejected" if stray else "planned" for stray, _ in lines]
     assert summary.total_rows == len(lines)

@@ -6,17 +6,25 @@ import io
 
 import pytest
 
+from tests.testkit import SECRET, csv_bytes, valid_rows
 from zoomops import cli
 from zoomops.cli import disassociate as dis_cli
 from zoomops.lti.disassociate import Summary
-from tests.testkit import SECRET, csv_bytes, valid_rows
 
 
 def test_parser_contract():
     parser = cli.build_parser()
-    args = parser.parse_args(["disassociate", "f.csv", "--out", "d", "--dry-run", "--user-id", "u", "--batch-size", "7"])
+    args = parser.parse_args(
+        ["disassociate", "f.csv", "--out", "d", "--dry-run", "--user-id", "u", "--batch-size", "7"]
+    )
     assert (args.command, args.file, args.out, args.dry_run, args.user_id, args.batch_size) == (
-        "disassociate", "f.csv", "d", True, "u", 7)
+        "disassociate",
+        "f.csv",
+        "d",
+        True,
+        "u",
+        7,
+    )
     defaults = parser.parse_args(["disassociate", "f.csv", "--out", "d"])
     assert (defaults.dry_run, defaults.user_id, defaults.batch_size) == (False, None, 400)
 

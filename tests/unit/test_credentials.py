@@ -22,8 +22,9 @@ class Tty(io.StringIO):
 def test_tty_asks_for_each_field_in_order_and_reads_nothing_from_the_stream():
     asked = []
     answers = iter(["Acct-01", "client-01", SECRET])
-    values = credentials.read_values(credentials.ZOOM_FIELDS, Tty("ignored\n"),
-                                     prompt=lambda text: asked.append(text) or next(answers))
+    values = credentials.read_values(
+        credentials.ZOOM_FIELDS, Tty("ignored\n"), prompt=lambda text: asked.append(text) or next(answers)
+    )
     assert asked == ["account_id: ", "client_id: ", "client_secret: "]
     assert values == {"account_id": "Acct-01", "client_id": "client-01", "client_secret": SECRET}
 
@@ -53,18 +54,29 @@ def test_targets():
         credentials.zoom_target("main", {})
 
 
-@pytest.mark.parametrize("exc", [
-    ClientError({"Error": {"Code": "ValidationException", "Message": f"bad SecretString {SECRET}"}}, "PutSecretValue"),
-    ClientError({"Error": {"Code": "ValidationException", "Message": '{"secret": "Se\\"cret\\\\-xyzzy-42"}'}},
-                "PutSecretValue"),
-    ParamValidationError(report=f"Invalid type for parameter SecretString, value: {SECRET}"),
-    EndpointConnectionError(endpoint_url=f"http://127.0.0.1:9/{SECRET}"),
-], ids=["raw", "json-escaped", "param-validation", "connection"])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ClientError(
+            {"Error": {"Code": "ValidationException", "Message": f"bad SecretString {SECRET}"}}, "PutSecretValue"
+        ),
+        ClientError(
+            {"Error": {"Code": "ValidationException", "Message": '{"secret": "Se\\"cret\\\\-xyzzy-42"}'}},
+            "PutSecretValue",
+        ),
+        ParamValidationError(report=f"Invalid type for parameter SecretString, value: {SECRET}"),
+        EndpointConnectionError(endpoint_url=f"http://127.0.0.1:9/{SECRET}"),
+    ],
+    ids=["raw", "json-escaped", "param-validation", "connection"],
+)
 def test_aws_errors_never_carry_a_value(exc):
     text = credentials.aws_reason(exc, ["k-1", SECRET])
     assert "Se" + '"cret' not in text and "xyzzy" not in text
-    assert text.split(":")[0] in ("ValidationException", "the request failed parameter validation",
-                                  "EndpointConnectionError")
+    assert text.split(":")[0] in (
+        "ValidationException",
+        "the request failed parameter validation",
+        "EndpointConnectionError",
+    )
 
 
 def test_store_turns_botocore_errors_into_a_store_error_without_context():
@@ -73,8 +85,10 @@ def test_store_turns_botocore_errors_into_a_store_error_without_context():
             ResourceNotFoundException = type("ResourceNotFoundException", (Exception,), {})
 
         def put_secret_value(self, **kwargs):
-            raise ClientError({"Error": {"Code": "AccessDeniedException",
-                                         "Message": f"not allowed: {kwargs['SecretString']}"}}, "PutSecretValue")
+            raise ClientError(
+                {"Error": {"Code": "AccessDeniedException", "Message": f"not allowed: {kwargs['SecretString']}"}},
+                "PutSecretValue",
+            )
 
     target = credentials.lti_target("x/lti")
     with pytest.raises(credentials.StoreError) as info:

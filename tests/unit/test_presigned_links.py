@@ -18,8 +18,9 @@ def aws_account(monkeypatch: pytest.MonkeyPatch):
         monkeypatch.delenv(name, raising=False)
 
     def session(region: str):
-        return boto3.session.Session(aws_access_key_id="AKIAEXAMPLE", aws_secret_access_key="example",
-                                     region_name=region)
+        return boto3.session.Session(
+            aws_access_key_id="AKIAEXAMPLE", aws_secret_access_key="example", region_name=region
+        )
 
     return session
 
@@ -27,8 +28,11 @@ def aws_account(monkeypatch: pytest.MonkeyPatch):
 @pytest.mark.parametrize("region", ["eu-west-1", "us-east-1", "ap-southeast-2"])
 def test_links_are_sigv4_on_the_regional_virtual_host(aws_account, region):
     s3 = presigning_s3(aws_account(region))
-    url = s3.generate_presigned_url("put_object", Params={"Bucket": "zoomops-files-123", "Key": "incoming/api/a.csv",
-                                                          "ContentType": "text/csv"}, ExpiresIn=900)
+    url = s3.generate_presigned_url(
+        "put_object",
+        Params={"Bucket": "zoomops-files-123", "Key": "incoming/api/a.csv", "ContentType": "text/csv"},
+        ExpiresIn=900,
+    )
     parts = urlsplit(url)
     assert parts.scheme == "https" and parts.path == "/incoming/api/a.csv"
     # us-east-1's own endpoint is the global name; elsewhere the region's
@@ -40,5 +44,6 @@ def test_links_are_sigv4_on_the_regional_virtual_host(aws_account, region):
 def test_against_a_local_endpoint_links_are_path_style(aws_account, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5999")
     url = presigning_s3(aws_account("us-east-1")).generate_presigned_url(
-        "get_object", Params={"Bucket": "zoomops-files", "Key": "results/x"})
+        "get_object", Params={"Bucket": "zoomops-files", "Key": "results/x"}
+    )
     assert url.startswith("http://127.0.0.1:5999/zoomops-files/results/x?")

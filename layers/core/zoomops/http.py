@@ -9,7 +9,8 @@ what went wrong, never a URL's query, a header or a body (where keys and tokens 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import Unavailable
@@ -41,28 +42,55 @@ def pooled_session(*, retry=None, pool_maxsize: int = 10, user_agent: str = USER
     return session
 
 
-def retry_policy(*, attempts: int, backoff: float, max_wait: float, methods: set[str],
-                 statuses=RETRY_STATUSES, respect_retry_after: bool = True, retry_after_max: float | None = None):
+def retry_policy(
+    *,
+    attempts: int,
+    backoff: float,
+    max_wait: float,
+    methods: set[str],
+    statuses=RETRY_STATUSES,
+    respect_retry_after: bool = True,
+    retry_after_max: float | None = None,
+):
     """urllib3's Retry with zoomops' defaults: exponential backoff with jitter, capped, never raising on
     a status (the client reads the last answer)."""
     from urllib3.util.retry import Retry
 
     extra: dict[str, Any] = {} if retry_after_max is None else {"retry_after_max": retry_after_max}
-    return Retry(total=attempts - 1, backoff_factor=backoff, backoff_jitter=backoff, backoff_max=max_wait,
-                 status_forcelist=statuses, allowed_methods=frozenset(methods),
-                 respect_retry_after_header=respect_retry_after, raise_on_status=False, **extra)
+    return Retry(
+        total=attempts - 1,
+        backoff_factor=backoff,
+        backoff_jitter=backoff,
+        backoff_max=max_wait,
+        status_forcelist=statuses,
+        allowed_methods=frozenset(methods),
+        respect_retry_after_header=respect_retry_after,
+        raise_on_status=False,
+        **extra,
+    )
 
 
 class HttpClient:
     """Base of the outbound clients: session, policy, timeouts, time budget, host-naming errors."""
 
-    def __init__(self, *, retry=None, retry_in_adapter: bool = False, pool_maxsize: int = 10,
-                 user_agent: str = USER_AGENT, connect_timeout: float = 3.05, read_timeout: float = 30.0,
-                 session=None, clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        *,
+        retry=None,
+        retry_in_adapter: bool = False,
+        pool_maxsize: int = 10,
+        user_agent: str = USER_AGENT,
+        connect_timeout: float = 3.05,
+        read_timeout: float = 30.0,
+        session=None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.retry = retry
         if session is None:
-            session = pooled_session(retry=retry if retry_in_adapter else None, pool_maxsize=pool_maxsize,
-                                     user_agent=user_agent)
+            session = pooled_session(
+                retry=retry if retry_in_adapter else None, pool_maxsize=pool_maxsize, user_agent=user_agent
+            )
         self.session = session
         self.timeout = (connect_timeout, read_timeout)
         self.clock, self.sleep = clock, sleep
@@ -86,8 +114,7 @@ class HttpClient:
         try:
             return self.session.request(method, url, timeout=self.timeout, **kwargs)
         except requests.ConnectTimeout:
-            raise TransportError(method, url, "connect timeout", "no connection within "
-                                 f"{self.timeout[0]:g}s") from None
+            raise TransportError(method, url, "connect timeout", f"no connection within {self.timeout[0]:g}s") from None
         except requests.ReadTimeout:
             raise TransportError(method, url, "read timeout", f"no answer within {self.timeout[1]:g}s") from None
         except requests.RequestException as exc:  # refused, reset, cut-off body, retries spent
@@ -100,8 +127,10 @@ class HttpClient:
 
         cause = None
         if error is not None:
-            cause = {"connect timeout": ConnectTimeoutError(str(error)),
-                     "read timeout": ReadTimeoutError(None, path, str(error))}.get(error.kind, ProtocolError(str(error)))
+            cause = {
+                "connect timeout": ConnectTimeoutError(str(error)),
+                "read timeout": ReadTimeoutError(None, path, str(error)),  # type: ignore[arg-type]
+            }.get(error.kind, ProtocolError(str(error)))
         raw = response.raw if response is not None else None
         retry = retry.increment(method=method, url=path, response=raw, error=cause)
         wait = None

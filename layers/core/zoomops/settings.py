@@ -8,8 +8,8 @@ at import. Tests construct the dataclasses directly.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from .errors import ConfigError
 from .lti import MAX_BATCH
@@ -58,7 +58,7 @@ class DisassociateSettings:
     idempotency_ttl: int = 3600
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "DisassociateSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> DisassociateSettings:
         env = os.environ if env is None else env
         return cls(
             lti_secret_id=_required(env, "ZOOMOPS_LTI_SECRET_ID"),
@@ -80,7 +80,7 @@ class CliLtiSettings:
         return f"CliLtiSettings(base_url={self.base_url!r}, key={self.key!r}, secret=***)"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "CliLtiSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> CliLtiSettings:
         env = os.environ if env is None else env
         return cls(
             base_url=_url(env, "ZOOMOPS_LTI_BASE_URL"),
@@ -108,17 +108,19 @@ class TokenRefreshSettings(ZoomAccountsSettings):
     margin: int = 1800
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "TokenRefreshSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> TokenRefreshSettings:
         env = os.environ if env is None else env
         settings = cls(
             account_names=_required(env, "ZOOMOPS_ZOOM_ACCOUNTS"),
             secret_prefix=_required(env, "ZOOMOPS_ZOOM_SECRET_PREFIX"),
-            oauth_url=_url({"ZOOMOPS_ZOOM_OAUTH_URL": env.get("ZOOMOPS_ZOOM_OAUTH_URL") or DEFAULT_OAUTH_URL},
-                           "ZOOMOPS_ZOOM_OAUTH_URL"),
+            oauth_url=_url(
+                {"ZOOMOPS_ZOOM_OAUTH_URL": env.get("ZOOMOPS_ZOOM_OAUTH_URL") or DEFAULT_OAUTH_URL},
+                "ZOOMOPS_ZOOM_OAUTH_URL",
+            ),
             jobs_table=_required(env, "ZOOMOPS_JOBS_TABLE"),
             margin=_int(env, "ZOOMOPS_TOKEN_MARGIN_SECONDS", DEFAULT_MARGIN, 60, 3000),
         )
-        settings.accounts  # malformed names fail here, at cold start
+        _ = settings.accounts  # malformed names fail here, at cold start
         return settings
 
 
@@ -135,7 +137,7 @@ class ReportSettings(ZoomAccountsSettings):
     jobs_table: str = ""  # set: runs the API started report their progress there
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "ReportSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ReportSettings:
         env = os.environ if env is None else env
         plan = (env.get("ZOOMOPS_ZOOM_PLAN") or "pro").strip().lower()
         if plan not in ("pro", "business"):
@@ -153,7 +155,7 @@ class ReportSettings(ZoomAccountsSettings):
             pseudonym_secret_id=(env.get("ZOOMOPS_PSEUDONYM_SECRET_ID") or "").strip(),
             jobs_table=(env.get("ZOOMOPS_JOBS_TABLE") or "").strip(),
         )
-        settings.accounts  # malformed names fail here, at cold start
+        _ = settings.accounts  # malformed names fail here, at cold start
         return settings
 
 
@@ -165,7 +167,7 @@ class ApiSettings(ZoomAccountsSettings):
     token_function: str = ""
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "ApiSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ApiSettings:
         env = os.environ if env is None else env
         settings = cls(
             account_names=_required(env, "ZOOMOPS_ZOOM_ACCOUNTS"),
@@ -175,7 +177,7 @@ class ApiSettings(ZoomAccountsSettings):
             report_function=_required(env, "ZOOMOPS_REPORT_FUNCTION"),
             token_function=_required(env, "ZOOMOPS_TOKEN_REFRESH_FUNCTION"),
         )
-        settings.accounts  # malformed names fail here, at cold start
+        _ = settings.accounts  # malformed names fail here, at cold start
         return settings
 
 
@@ -198,7 +200,9 @@ def parse_accounts(names: str, secret_prefix: str) -> list[ZoomAccount]:
         if name in seen:
             raise ConfigError(f"ZOOMOPS_ZOOM_ACCOUNTS: account name {name!r} appears twice")
         seen.add(name)
-        accounts.append(ZoomAccount(name, zoom_credentials_secret(secret_prefix, name), zoom_token_secret(secret_prefix, name)))
+        accounts.append(
+            ZoomAccount(name, zoom_credentials_secret(secret_prefix, name), zoom_token_secret(secret_prefix, name))
+        )
     if not accounts:
         raise ConfigError("ZOOMOPS_ZOOM_ACCOUNTS must name at least one Zoom account (comma-separated)")
     return accounts

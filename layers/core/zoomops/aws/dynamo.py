@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 class DynamoLease:
@@ -20,8 +22,12 @@ class DynamoLease:
         try:
             self._db.put_item(
                 TableName=self._table,
-                Item={"job_id": {"S": name}, "owner": {"S": self._owner},
-                      "lease_until": {"N": str(int(now + ttl))}, "expiration": {"N": str(int(now + ttl + 3600))}},
+                Item={
+                    "job_id": {"S": name},
+                    "owner": {"S": self._owner},
+                    "lease_until": {"N": str(int(now + ttl))},
+                    "expiration": {"N": str(int(now + ttl + 3600))},
+                },
                 ConditionExpression="attribute_not_exists(job_id) OR lease_until < :now OR #o = :me",
                 ExpressionAttributeNames={"#o": "owner"},
                 ExpressionAttributeValues={":now": {"N": str(int(now))}, ":me": {"S": self._owner}},
@@ -31,12 +37,14 @@ class DynamoLease:
             return False
 
     def release(self, name: str) -> None:
-        try:
-            self._db.delete_item(TableName=self._table, Key={"job_id": {"S": name}},
-                                 ConditionExpression="#o = :me", ExpressionAttributeNames={"#o": "owner"},
-                                 ExpressionAttributeValues={":me": {"S": self._owner}})
-        except self._db.exceptions.ConditionalCheckFailedException:
-            pass
+        with contextlib.suppress(self._db.exceptions.ConditionalCheckFailedException):
+            self._db.delete_item(
+                TableName=self._table,
+                Key={"job_id": {"S": name}},
+                ConditionExpression="#o = :me",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":me": {"S": self._owner}},
+            )
 
 
 class DynamoManifest:
@@ -52,8 +60,9 @@ class DynamoManifest:
         return "Item" in self._db.get_item(TableName=self._table, Key=self._key(f"instance#{instance_uuid}"))
 
     def mark_done(self, instance_uuid: str, info: dict[str, Any]) -> None:
-        self._db.put_item(TableName=self._table, Item={**self._key(f"instance#{instance_uuid}"),
-                                                        "info": {"S": json.dumps(info)}})
+        self._db.put_item(
+            TableName=self._table, Item={**self._key(f"instance#{instance_uuid}"), "info": {"S": json.dumps(info)}}
+        )
 
     def resume_after(self) -> str | None:
         item = self._db.get_item(TableName=self._table, Key=self._key("resume")).get("Item")

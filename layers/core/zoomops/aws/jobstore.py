@@ -37,8 +37,13 @@ class JobStore:
     def create(self, job_id: str, attributes: dict[str, Any]) -> None:
         """A new job in state ``queued`` (fails if the id exists)."""
         now = utc_now()
-        item = {"job_id": {"S": job_id}, "state": {"S": "queued"}, "created_at": {"S": now},
-                "updated_at": {"S": now}, **{k: to_attr(v) for k, v in attributes.items()}}
+        item = {
+            "job_id": {"S": job_id},
+            "state": {"S": "queued"},
+            "created_at": {"S": now},
+            "updated_at": {"S": now},
+            **{k: to_attr(v) for k, v in attributes.items()},
+        }
         self._db.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(job_id)")
 
     def set(self, job_id: str, **fields: Any) -> None:
@@ -57,7 +62,7 @@ class JobStore:
         found = item.get("Item")
         return {k: from_attr(v) for k, v in found.items()} if found else None
 
-    def checkpoint(self, job_id: str) -> "JobCheckpoint":
+    def checkpoint(self, job_id: str) -> JobCheckpoint:
         return JobCheckpoint(self, job_id)
 
     def update(self, job_id: str, summary: Any, *, state: str | None = None, **extra: Any) -> None:

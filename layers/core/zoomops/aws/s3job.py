@@ -12,9 +12,10 @@ import hashlib
 import re
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..clock import run_stamp, utc_now
 from ..lti import MAX_BATCH, disassociate
@@ -65,32 +66,38 @@ def _source(ref: ObjectRef) -> tuple[str, bool] | str:
     """(the path under the source prefix, dry run by prefix), or why the object is skipped."""
     for prefix, dry in ((DRYRUN_PREFIX, True), (INCOMING_PREFIX, False)):
         if ref.key.startswith(prefix):
-            relative = ref.key[len(prefix):]
+            relative = ref.key[len(prefix) :]
             if not relative or relative.endswith("/"):
                 return f"{ref.key} is a folder placeholder, not a file"
             return relative, dry
     return f"{ref.key} is not under {INCOMING_PREFIX} or {DRYRUN_PREFIX}"
 
 
-def _start_job(ref: ObjectRef, deps: Deps, relative: str, dry_by_prefix: bool, options: dict[str, Any]) -> tuple[str, dict]:
+def _start_job(
+    ref: ObjectRef, deps: Deps, relative: str, dry_by_prefix: bool, options: dict[str, Any]
+) -> tuple[str, dict]:
     """The job record, created or resumed. A file uploaded for a job the API created carries that job's
     id in its key; the job's record already holds its options (dry run, user id, batch size), kept here."""
     api_job = API_UPLOAD.match(relative)
     job_id = api_job.group(1) if api_job else job_id_for(ref)
-    return job_id, deps.jobs.start(job_id, {
-        "kind": "disassociate",
-        "source": f"s3://{ref.bucket}/{ref.key}",
-        "file": ref.name,
-        "run_id": f"{run_stamp(time.time())}-{job_id[4:12]}",
-        "dry_run": dry_by_prefix or options["dry_run"],
-        "batch_size": options["batch_size"],
-        "user_id": options["user_id"] or "",
-        "started_at": utc_now(),
-    })
+    return job_id, deps.jobs.start(
+        job_id,
+        {
+            "kind": "disassociate",
+            "source": f"s3://{ref.bucket}/{ref.key}",
+            "file": ref.name,
+            "run_id": f"{run_stamp(time.time())}-{job_id[4:12]}",
+            "dry_run": dry_by_prefix or options["dry_run"],
+            "batch_size": options["batch_size"],
+            "user_id": options["user_id"] or "",
+            "started_at": utc_now(),
+        },
+    )
 
 
-def process_object(ref: ObjectRef, deps: Deps, *, time_left: Callable[[], float] | None = None,
-                   min_time_left: float = 60.0) -> dict:
+def process_object(
+    ref: ObjectRef, deps: Deps, *, time_left: Callable[[], float] | None = None, min_time_left: float = 60.0
+) -> dict:
     where = _source(ref)
     if isinstance(where, str):
         return {"skipped": where}
@@ -111,28 +118,66 @@ def process_object(ref: ObjectRef, deps: Deps, *, time_left: Callable[[], float]
     target = (REJECTED_PREFIX if summary.refused else PROCESSED_PREFIX) + relative
     move_object(deps.s3, ref, target)
     state = "rejected" if summary.refused else "partially_failed" if summary.failed else "succeeded"
-    deps.jobs.update(job_id, summary, state=state, finished_at=utc_now(), results_prefix=results_prefix,
-                     moved_to=target, encoding=summary.encoding, refused=summary.refused)
-    return {"job_id": job_id, "state": state, "results": f"s3://{ref.bucket}/{results_prefix}",
-            "moved_to": target, **summary.as_dict()}
+    deps.jobs.update(
+        job_id,
+        summary,
+        state=state,
+        finished_at=utc_now(),
+        results_prefix=results_prefix,
+        moved_to=target,
+        encoding=summary.encoding,
+        refused=summary.refused,
+    )
+    return {
+        "job_id": job_id,
+        "state": state,
+        "results": f"s3://{ref.bucket}/{results_prefix}",
+        "moved_to": target,
+        **summary.as_dict(),
+    }
 
 
-def _run(obj: dict, ref: ObjectRef, deps: Deps, job_id: str, job: dict, metadata_error: str | None,
-         results_prefix: str, time_left: Callable[[], float] | None, min_time_left: float) -> Summary:
+def _run(
+    obj: dict,
+    ref: ObjectRef,
+    deps: Deps,
+    job_id: str,
+    job: dict,
+    metadata_error: str | None,
+    results_prefix: str,
+    time_left: Callable[[], float] | None,
+    min_time_left: float,
+) -> Summary:
     """The file's run in a temporary folder, its result files uploaded under ``results_prefix``."""
     creds, default_user = deps.credentials()
-    options = disassociate.Options(dry_run=bool(job["dry_run"]), user_id=job["user_id"] or default_user,
-                                   batch_size=int(job["batch_size"]))
+    options = disassociate.Options(
+        dry_run=bool(job["dry_run"]), user_id=job["user_id"] or default_user, batch_size=int(job["batch_size"])
+    )
     with tempfile.TemporaryDirectory(prefix="zoomops-") as tmp:
         out = result_files(tmp, dry_run=options.dry_run)
         if metadata_error:
-            summary = Summary(file=ref.name, refused=f"{ref.name}: {metadata_error}", run_id=job["run_id"],
-                              dry_run=options.dry_run, started_at=utc_now(), finished_at=utc_now())
+            summary = Summary(
+                file=ref.name,
+                refused=f"{ref.name}: {metadata_error}",
+                run_id=job["run_id"],
+                dry_run=options.dry_run,
+                started_at=utc_now(),
+                finished_at=utc_now(),
+            )
             out.finish(summary.as_dict())
         else:
             summary = disassociate.run(
-                obj["Body"], ref.name, out, options, sender=None if options.dry_run else deps.sender(creds),
-                creds=creds, checkpoint=deps.jobs.checkpoint(job_id), progress=ThrottledProgress(deps.jobs, job_id),
-                time_left=time_left, min_time_left=min_time_left, run_id=job["run_id"])
+                obj["Body"],
+                ref.name,
+                out,
+                options,
+                sender=None if options.dry_run else deps.sender(creds),
+                creds=creds,
+                checkpoint=deps.jobs.checkpoint(job_id),
+                progress=ThrottledProgress(deps.jobs, job_id),
+                time_left=time_left,
+                min_time_left=min_time_left,
+                run_id=job["run_id"],
+            )
         upload_dir(deps.s3, Path(tmp), ref.bucket, results_prefix)
     return summary

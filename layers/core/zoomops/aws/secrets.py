@@ -22,8 +22,9 @@ def put_secret(client, secret_id: str, value: str, *, create_description: str | 
     except client.exceptions.ResourceNotFoundException:
         if create_description is None:
             raise
-    answer = client.create_secret(Name=secret_id, SecretString=value, Description=create_description,
-                                  ClientRequestToken=token)
+    answer = client.create_secret(
+        Name=secret_id, SecretString=value, Description=create_description, ClientRequestToken=token
+    )
     return answer["ARN"], answer["VersionId"], True
 
 
@@ -57,8 +58,10 @@ class SecretTokenSource:
         try:
             return Token(value["access_token"], value["api_url"].rstrip("/"), float(value["expires_at_epoch"]))
         except (KeyError, TypeError, ValueError, AttributeError):
-            raise ZoomError(None, f"token secret {self.secret_id} holds no usable token: run the token "
-                                  f"refresh (zoomops token refresh)") from None
+            raise ZoomError(
+                None,
+                f"token secret {self.secret_id} holds no usable token: run the token refresh (zoomops token refresh)",
+            ) from None
 
 
 class SecretsTokenStore:
@@ -94,5 +97,9 @@ class SecretsTokenStore:
 
     def write(self, account: ZoomAccount, token: dict[str, Any]) -> None:
         """One whole new version of the token secret (created on the first refresh)."""
-        put_secret(self._secrets, account.token_secret, json.dumps(token),
-                   create_description=f"zoomops: Zoom S2S OAuth token of account {account.name}")
+        put_secret(
+            self._secrets,
+            account.token_secret,
+            json.dumps(token),
+            create_description=f"zoomops: Zoom S2S OAuth token of account {account.name}",
+        )

@@ -15,8 +15,9 @@ import getpass
 import json
 import os
 import sys
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, TextIO
+from typing import TextIO
 
 from ..errors import ConfigError, Refused, StoreError
 from .common import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, fail
@@ -60,12 +61,17 @@ def zoom_target(account: str, env: Mapping[str, str]) -> Target:
         [parsed] = parse_accounts(account, prefix)
     except ConfigError as exc:
         raise InputError(str(exc).replace("ZOOMOPS_ZOOM_ACCOUNTS: ", "--account: ")) from None
-    return Target(f"Zoom account {parsed.name} credentials", parsed.credentials_secret, ZOOM_FIELDS,
-                  create_description=f"zoomops: Zoom S2S OAuth app credentials of account {parsed.name}")
+    return Target(
+        f"Zoom account {parsed.name} credentials",
+        parsed.credentials_secret,
+        ZOOM_FIELDS,
+        create_description=f"zoomops: Zoom S2S OAuth app credentials of account {parsed.name}",
+    )
 
 
-def read_values(fields: tuple[str, ...], stream: TextIO | None = None,
-                prompt: Callable[[str], str] = getpass.getpass) -> dict[str, str]:
+def read_values(
+    fields: tuple[str, ...], stream: TextIO | None = None, prompt: Callable[[str], str] = getpass.getpass
+) -> dict[str, str]:
     """A TTY is asked for each field without echo; anything else gives one value per line, in order."""
     stream = sys.stdin if stream is None else stream
     if stream.isatty():
@@ -79,11 +85,14 @@ def read_values(fields: tuple[str, ...], stream: TextIO | None = None,
         while values and not values[-1].strip():
             values.pop()
         if len(values) > len(fields):
-            raise InputError(f"stdin has {len(values)} lines; expected {len(fields)}: "
-                             f"{', '.join(fields)}, one per line")
+            raise InputError(
+                f"stdin has {len(values)} lines; expected {len(fields)}: {', '.join(fields)}, one per line"
+            )
         if len(values) < len(fields):
-            raise InputError(f"{fields[len(values)]} is missing: expected {len(fields)} lines on stdin "
-                             f"({', '.join(fields)}), got {len(values)}")
+            raise InputError(
+                f"{fields[len(values)]} is missing: expected {len(fields)} lines on stdin "
+                f"({', '.join(fields)}), got {len(values)}"
+            )
     result = dict(zip(fields, values))
     for name, value in result.items():
         _check(name, value)
@@ -112,8 +121,12 @@ def store(client, target: Target, values: dict[str, str]) -> tuple[str, str, boo
     try:
         from ..aws.secrets import put_secret
 
-        return put_secret(client, target.secret_id, json.dumps({**values, **target.extra}),
-                          create_description=target.create_description)
+        return put_secret(
+            client,
+            target.secret_id,
+            json.dumps({**values, **target.extra}),
+            create_description=target.create_description,
+        )
     except (BotoCoreError, ClientError) as exc:
         raise StoreError(f"could not store {target.what} in {target.secret_id}: {aws_reason(exc, secrets)}") from None
 
@@ -137,40 +150,60 @@ def aws_reason(exc: Exception, secrets: Iterable[str]) -> str:
     return text
 
 
-_STDIN_HELP = ("stdin: on a terminal each value is asked for without echo; otherwise one value per line,\n"
-               "in the order above (CRLF, a BOM and trailing blank lines are fine; nothing else).\n"
-               "Exit 0: stored; 1: Secrets Manager refused or failed; 2: input or usage refused\n"
-               "(1 and 2 store nothing).")
+_STDIN_HELP = (
+    "stdin: on a terminal each value is asked for without echo; otherwise one value per line,\n"
+    "in the order above (CRLF, a BOM and trailing blank lines are fine; nothing else).\n"
+    "Exit 0: stored; 1: Secrets Manager refused or failed; 2: input or usage refused\n"
+    "(1 and 2 store nothing)."
+)
 
 
 def add_parser(commands) -> None:
     creds = commands.add_parser(
-        "credentials", help="store LTI Pro or Zoom credentials in Secrets Manager, read from stdin",
+        "credentials",
+        help="store LTI Pro or Zoom credentials in Secrets Manager, read from stdin",
         description="Store credentials in Secrets Manager as a new secret version, read from stdin so no value "
-                    "lands in shell history. Values are never printed.")
+        "lands in shell history. Values are never printed.",
+    )
     kinds = creds.add_subparsers(dest="credentials_command", required=True, metavar="KIND")
     raw = argparse.RawDescriptionHelpFormatter
     lti = kinds.add_parser(
-        "lti", help="the LTI Pro key and secret (the disassociate function's secret)", formatter_class=raw,
+        "lti",
+        help="the LTI Pro key and secret (the disassociate function's secret)",
+        formatter_class=raw,
         description="Read the LTI Pro key and secret (lines: key, secret) and store them as a new version of\n"
-                    "the LTI secret: {\"key\": ..., \"secret\": ...[, \"user_id\": ...]}.\n\n" + _STDIN_HELP,
+        'the LTI secret: {"key": ..., "secret": ...[, "user_id": ...]}.\n\n' + _STDIN_HELP,
         epilog="examples:\n"
-               "  zoomops credentials lti --secret-id \"$LTI_SECRET_ARN\"     # asks: key, secret\n"
-               "  pass show lti-pro | zoomops credentials lti --secret-id \"$LTI_SECRET_ARN\"")
-    lti.add_argument("--secret-id", required=True, metavar="ID_OR_ARN", help="the LTI secret: the stack output LtiSecretArn")
-    lti.add_argument("--user-id", metavar="ID", help="also store a default Zoom admin user id (the {userId, "
-                                                     "meetingList} body form); without it the secret has none")
+        '  zoomops credentials lti --secret-id "$LTI_SECRET_ARN"     # asks: key, secret\n'
+        '  pass show lti-pro | zoomops credentials lti --secret-id "$LTI_SECRET_ARN"',
+    )
+    lti.add_argument(
+        "--secret-id", required=True, metavar="ID_OR_ARN", help="the LTI secret: the stack output LtiSecretArn"
+    )
+    lti.add_argument(
+        "--user-id",
+        metavar="ID",
+        help="also store a default Zoom admin user id (the {userId, "
+        "meetingList} body form); without it the secret has none",
+    )
     zoom = kinds.add_parser(
-        "zoom", help="a Zoom account's Server-to-Server OAuth app credentials", formatter_class=raw,
+        "zoom",
+        help="a Zoom account's Server-to-Server OAuth app credentials",
+        formatter_class=raw,
         description="Read a Zoom S2S OAuth app's credentials (lines: account_id, client_id, client_secret)\n"
-                    "and store them in <ZOOMOPS_ZOOM_SECRET_PREFIX><account>/credentials, the secret the token\n"
-                    "refresher reads (created if it does not exist).\n\n" + _STDIN_HELP,
+        "and store them in <ZOOMOPS_ZOOM_SECRET_PREFIX><account>/credentials, the secret the token\n"
+        "refresher reads (created if it does not exist).\n\n" + _STDIN_HELP,
         epilog="examples:\n"
-               "  zoomops credentials zoom --account main     # asks: account_id, client_id, client_secret\n"
-               "  pass show zoom/main | zoomops credentials zoom --account main\n"
-               "then: zoomops token refresh --account main --force")
-    zoom.add_argument("--account", required=True, metavar="NAME",
-                      help="account name (letters, digits, - and _), as in ZOOMOPS_ZOOM_ACCOUNTS")
+        "  zoomops credentials zoom --account main     # asks: account_id, client_id, client_secret\n"
+        "  pass show zoom/main | zoomops credentials zoom --account main\n"
+        "then: zoomops token refresh --account main --force",
+    )
+    zoom.add_argument(
+        "--account",
+        required=True,
+        metavar="NAME",
+        help="account name (letters, digits, - and _), as in ZOOMOPS_ZOOM_ACCOUNTS",
+    )
     creds.set_defaults(run=run)
 
 
@@ -200,7 +233,10 @@ def run(args: argparse.Namespace) -> int:
     if args.credentials_command == "zoom":
         configured = [n.strip() for n in os.environ.get("ZOOMOPS_ZOOM_ACCOUNTS", "").split(",") if n.strip()]
         if configured and args.account not in configured:
-            print(f"note: {args.account} is not in ZOOMOPS_ZOOM_ACCOUNTS: add it to the stack's ZoomAccounts "
-                  f"parameter so the refresher keeps its token", file=sys.stderr)
+            print(
+                f"note: {args.account} is not in ZOOMOPS_ZOOM_ACCOUNTS: add it to the stack's ZoomAccounts "
+                f"parameter so the refresher keeps its token",
+                file=sys.stderr,
+            )
         print(f"next: zoomops token refresh --account {args.account} --force", file=sys.stderr)
     return EXIT_OK

@@ -12,12 +12,12 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..jobs.progress import Every
 from ..lti import MAX_BATCH, disassociate
 from ..lti.client import LtiClient
 from ..lti.disassociate import Summary
 from ..lti.signing import LtiCredentials
 from ..settings import CliLtiSettings
-from ..jobs.progress import Every
 from .common import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, fail
 
 
@@ -33,14 +33,23 @@ def _batch_size(text: str) -> int:
 
 def add_parser(commands) -> None:
     dis = commands.add_parser(
-        "disassociate", help="remove the meetings of an LTI Pro import CSV from their courses",
-        description="Remove (disassociate) the meetings listed in an LTI Pro import CSV from their courses.")
+        "disassociate",
+        help="remove the meetings of an LTI Pro import CSV from their courses",
+        description="Remove (disassociate) the meetings listed in an LTI Pro import CSV from their courses.",
+    )
     dis.add_argument("file", metavar="FILE", help="the CSV (the LTI Pro import template format)")
     dis.add_argument("--out", required=True, metavar="DIR", help="directory for summary.json, rows.csv, retry.csv")
-    dis.add_argument("--dry-run", action="store_true", help="sign and write the requests to requests.jsonl; send nothing")
+    dis.add_argument(
+        "--dry-run", action="store_true", help="sign and write the requests to requests.jsonl; send nothing"
+    )
     dis.add_argument("--user-id", metavar="ID", help="Zoom admin user ID: sends the {userId, meetingList} body form")
-    dis.add_argument("--batch-size", type=_batch_size, default=MAX_BATCH, metavar="N",
-                     help=f"meetings per request, 1-{MAX_BATCH} (default {MAX_BATCH})")
+    dis.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        default=MAX_BATCH,
+        metavar="N",
+        help=f"meetings per request, 1-{MAX_BATCH} (default {MAX_BATCH})",
+    )
     dis.set_defaults(run=run)
 
 
@@ -52,9 +61,13 @@ class _Progress:
 
     def __call__(self, summary: Summary, batches_done: int) -> None:
         if self._due():
-            print(f"  {summary.total_rows} rows read, batch {batches_done}: sent {summary.sent}, "
-                  f"planned {summary.planned}, rejected {summary.rejected}, duplicates {summary.duplicates}, "
-                  f"failed {summary.failed}", file=self._stream, flush=True)
+            print(
+                f"  {summary.total_rows} rows read, batch {batches_done}: sent {summary.sent}, "
+                f"planned {summary.planned}, rejected {summary.rejected}, duplicates {summary.duplicates}, "
+                f"failed {summary.failed}",
+                file=self._stream,
+                flush=True,
+            )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,8 +89,9 @@ def run(args: argparse.Namespace) -> int:
     out = disassociate.result_files(out_dir, dry_run=args.dry_run)
     try:
         with source.open("rb") as stream:
-            summary = disassociate.run(stream, source.name, out, options, sender=sender, creds=creds,
-                                       progress=_Progress())
+            summary = disassociate.run(
+                stream, source.name, out, options, sender=sender, creds=creds, progress=_Progress()
+            )
     finally:
         if sender is not None:
             sender.close()
@@ -90,14 +104,18 @@ def report(summary: Summary, out: Path) -> int:
         print(f"summary: {out / 'summary.json'}", file=sys.stderr)
         return EXIT_REFUSED
     verb = "planned" if summary.dry_run else "sent"
-    print(f"{summary.file}: {summary.total_rows} rows ({summary.encoding}): "
-          f"{summary.sent + summary.planned} {verb}, {summary.rejected} rejected, "
-          f"{summary.duplicates} duplicate, {summary.failed} failed, in {summary.batches} batches")
+    print(
+        f"{summary.file}: {summary.total_rows} rows ({summary.encoding}): "
+        f"{summary.sent + summary.planned} {verb}, {summary.rejected} rejected, "
+        f"{summary.duplicates} duplicate, {summary.failed} failed, in {summary.batches} batches"
+    )
     for warning in summary.warnings:
         print(f"warning: {warning}")
     print(f"results: {out}/summary.json, rows.csv, retry.csv" + (", requests.jsonl" if summary.dry_run else ""))
     if summary.failed:
-        print(f"{summary.failed} rows failed: run zoomops disassociate {out / 'retry.csv'} to re-drive them",
-              file=sys.stderr)
+        print(
+            f"{summary.failed} rows failed: run zoomops disassociate {out / 'retry.csv'} to re-drive them",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     return EXIT_OK

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import ConfigError, ZoomError
@@ -19,9 +19,11 @@ def add_parser(commands) -> None:
     report = commands.add_parser("report", help="Zoom attendance reports")
     kinds = report.add_subparsers(dest="report_command", required=True, metavar="REPORT")
     part = kinds.add_parser(
-        "participants", help="past-meeting participants and registrants, incrementally",
+        "participants",
+        help="past-meeting participants and registrants, incrementally",
         description="Participants of every past instance and the registrants of the chosen meetings, written "
-                    "to DIR (manifest.json there makes the next run skip finished instances).")
+        "to DIR (manifest.json there makes the next run skip finished instances).",
+    )
     source = part.add_mutually_exclusive_group(required=True)
     source.add_argument("--csv", metavar="FILE", help="the meeting IDs of an LTI Pro import CSV")
     source.add_argument("--meeting", metavar="ID", nargs="+", help="explicit meeting IDs")
@@ -31,8 +33,11 @@ def add_parser(commands) -> None:
     part.add_argument("--out", required=True, metavar="DIR", help="directory for the reports")
     part.add_argument("--account", metavar="NAME", help="Zoom account (default: the first configured)")
     part.add_argument("--workers", type=int, default=8, metavar="N", help="instances fetched at once (default 8)")
-    part.add_argument("--pseudonymise", action="store_true",
-                      help="store names and emails as keyed hashes (key from ZOOMOPS_PSEUDONYM_KEY)")
+    part.add_argument(
+        "--pseudonymise",
+        action="store_true",
+        help="store names and emails as keyed hashes (key from ZOOMOPS_PSEUDONYM_KEY)",
+    )
     report.set_defaults(run=run)
 
 
@@ -54,10 +59,16 @@ def _request(args: argparse.Namespace):
     from ..zoom.reports.pseudonymise import Pseudonymiser
     from ..zoom.reports.request import ReportRequest
 
-    payload = {"from": args.since, "to": args.until, "meeting_ids": args.meeting, "users": args.user,
-               "csv": args.csv}  # a CSV's meetings get no default date range
-    request = ReportRequest.from_payload({k: v for k, v in payload.items() if v}, lookback_days=7,
-                                         default_users=None, now=datetime.now(timezone.utc))
+    payload = {
+        "from": args.since,
+        "to": args.until,
+        "meeting_ids": args.meeting,
+        "users": args.user,
+        "csv": args.csv,
+    }  # a CSV's meetings get no default date range
+    request = ReportRequest.from_payload(
+        {k: v for k, v in payload.items() if v}, lookback_days=7, default_users=None, now=datetime.now(UTC)
+    )
     pseudonymise = Pseudonymiser(os.environ.get("ZOOMOPS_PSEUDONYM_KEY", "").encode()) if args.pseudonymise else None
     if args.workers < 1:
         raise ValueError("--workers must be at least 1")
@@ -80,8 +91,12 @@ def _progress():
 
     def progress(summary) -> None:
         if due():
-            print(f"  {summary.instances_written} instances written, {summary.rows_written} rows, "
-                  f"{len(summary.failed)} failed", file=sys.stderr, flush=True)
+            print(
+                f"  {summary.instances_written} instances written, {summary.rows_written} rows, "
+                f"{len(summary.failed)} failed",
+                file=sys.stderr,
+                flush=True,
+            )
 
     return progress
 
@@ -110,8 +125,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         ids = _meeting_ids(args, request, client)
         options = Options(since=request.since, until=request.until, workers=args.workers, pseudonymise=pseudonymise)
-        summary = ReportRun(client, FolderSink(out), FileManifest(out / "manifest.json"), options,
-                            progress=_progress()).run(ids)
+        summary = ReportRun(
+            client, FolderSink(out), FileManifest(out / "manifest.json"), options, progress=_progress()
+        ).run(ids)
     except (OSError, ValueError, ZoomError) as exc:  # ValueError: the CSV was refused
         return fail(exc, status=EXIT_REFUSED)
     finally:
@@ -120,14 +136,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _outcome(summary, out: Path) -> int:
-    print(f"{summary.meetings} meetings, {summary.instances} instances: {summary.instances_written} written "
-          f"({summary.rows_written} participant rows, {summary.single_participant} single-participant), "
-          f"{summary.skipped_done} already done, {summary.skipped_recent} too recent, {len(summary.failed)} failed; "
-          f"{summary.registrants_written} registrants")
+    print(
+        f"{summary.meetings} meetings, {summary.instances} instances: {summary.instances_written} written "
+        f"({summary.rows_written} participant rows, {summary.single_participant} single-participant), "
+        f"{summary.skipped_done} already done, {summary.skipped_recent} too recent, {len(summary.failed)} failed; "
+        f"{summary.registrants_written} registrants"
+    )
     print(f"results: {out}/runs/{summary.run_id}/ (attendance.csv, instances.csv, summary.json)")
     for failure in summary.failed:
-        print(f"failed: meeting {failure['meeting_id']} {failure['instance_uuid']}: {failure['reason']}", file=sys.stderr)
+        print(
+            f"failed: meeting {failure['meeting_id']} {failure['instance_uuid']}: {failure['reason']}", file=sys.stderr
+        )
     if summary.stopped:
-        print(f"stopped early ({summary.stopped}); resume after {summary.resume_after or 'now'}: run the same "
-              f"command again", file=sys.stderr)
+        print(
+            f"stopped early ({summary.stopped}); resume after {summary.resume_after or 'now'}: run the same "
+            f"command again",
+            file=sys.stderr,
+        )
     return EXIT_FAILED if summary.failed or summary.stopped else EXIT_OK

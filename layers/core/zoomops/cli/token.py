@@ -13,9 +13,12 @@ from .common import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, fail
 
 
 def add_parser(commands) -> None:
-    token = commands.add_parser("token", help="Zoom Server-to-Server OAuth tokens in Secrets Manager",
-                                description="Zoom S2S OAuth tokens kept in Secrets Manager, per account "
-                                            "(ZOOMOPS_ZOOM_ACCOUNTS). Tokens are never printed.")
+    token = commands.add_parser(
+        "token",
+        help="Zoom Server-to-Server OAuth tokens in Secrets Manager",
+        description="Zoom S2S OAuth tokens kept in Secrets Manager, per account "
+        "(ZOOMOPS_ZOOM_ACCOUNTS). Tokens are never printed.",
+    )
     actions = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     refresh = actions.add_parser("refresh", help="refresh tokens with less than the margin left")
     refresh.add_argument("--account", metavar="NAME", help="only this account")
@@ -39,8 +42,12 @@ def _token_refresher():
     guard_sdk_logs()
     session = boto3.session.Session()
     lease = DynamoLease(settings.jobs_table, session.client("dynamodb"))
-    return settings, TokenRefresher(SecretsTokenStore(session.client("secretsmanager")),
-                                    OAuthClient(settings.oauth_url), margin=settings.margin, lease=lease)
+    return settings, TokenRefresher(
+        SecretsTokenStore(session.client("secretsmanager")),
+        OAuthClient(settings.oauth_url),
+        margin=settings.margin,
+        lease=lease,
+    )
 
 
 def _table(rows: list[dict]) -> None:
@@ -48,8 +55,10 @@ def _table(rows: list[dict]) -> None:
     for row in rows:
         left = row["expires_in_seconds"]
         expires = "-" if left is None else f"{left // 60}m{left % 60:02d}s" if left > 0 else "expired"
-        print(f"{row['account']:<16} {row['action']:<10} {expires:>10}  {row['refreshed_at'] or '-':<25} "
-              f"{row['scope'] or '-'}")
+        print(
+            f"{row['account']:<16} {row['action']:<10} {expires:>10}  {row['refreshed_at'] or '-':<25} "
+            f"{row['scope'] or '-'}"
+        )
         if row["error"]:
             print(f"  {row['error']}", file=sys.stderr)
 

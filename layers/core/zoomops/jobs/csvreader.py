@@ -15,10 +15,11 @@ import io
 import re
 import threading
 from collections import namedtuple
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import chain, islice
 from operator import itemgetter
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 from ..errors import FileRefused
 
@@ -129,12 +130,13 @@ _FALLBACK = "zoomops-cp1252"
 _fallback_hits = threading.local()
 
 
-def _cp1252_fallback(exc: UnicodeDecodeError):
+def _cp1252_fallback(exc: UnicodeError) -> tuple[str, int]:
     """Codec error handler: bytes that are not UTF-8 are read as cp1252, and counted.
 
     The five bytes cp1252 leaves undefined become U+FFFD, which row validation rejects, so a stray
     byte deep in a file costs one row, never the run.
     """
+    assert isinstance(exc, UnicodeDecodeError)  # registered for decoding only
     chunk = bytes(exc.object[exc.start : exc.end])
     text = chunk.decode("cp1252", errors="replace")
     _fallback_hits.count = getattr(_fallback_hits, "count", 0) + 1
@@ -259,8 +261,10 @@ class _Chunker:
         # A quote opened on this line ran on into the next ones: read those again, on their own.
         self._reader = csv.reader(_tap(chain(consumed[1:], self._text), self._tapped), strict=True)
         self._offset = bad
-        return {len(rows) - 1: f"not valid CSV: a quote opened on this line is not closed where it should be "
-                               f"({error}); the lines after it were read on their own"}
+        return {
+            len(rows) - 1: f"not valid CSV: a quote opened on this line is not closed where it should be "
+            f"({error}); the lines after it were read on their own"
+        }
 
     def _chunk(self, lines: list[int], rows: list[list[str]], malformed: dict[int, str]):
         n = len(rows)
@@ -283,7 +287,7 @@ class CsvSource:
         else:
             raw = _RawReader(stream)
             self._sample, self._complete = raw.sample, raw.complete
-            self._buffered = io.BufferedReader(raw, buffer_size=_READ_CHUNK)  # type: ignore[arg-type]
+            self._buffered = io.BufferedReader(raw, buffer_size=_READ_CHUNK)
         self.encoding: str | None = None
         self.columns: dict[str, int] = {}
         self.warnings: list[str] = []
@@ -294,7 +298,7 @@ class CsvSource:
         # Valid UTF-8 in the sample; a later non-UTF-8 byte is read as cp1252 and reported.
         errors = "replace" if self.encoding == "cp1252" else _FALLBACK
         self._hits_before = getattr(_fallback_hits, "count", 0)
-        return io.TextIOWrapper(self._buffered, encoding=self.encoding, errors=errors, newline="")  # type: ignore[arg-type]
+        return io.TextIOWrapper(self._buffered, encoding=self.encoding, errors=errors, newline="")
 
     def chunks(self, size: int = 2048) -> Iterator[Any]:
         """The records in column-wise chunks (``schema.Chunk``) of up to ``size``; blank lines dropped.

@@ -12,7 +12,8 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import NotFound
 from ..lti.rows import TEMPLATE_HEADER
@@ -33,19 +34,46 @@ def new_job_id(kind: str) -> str:
     return f"{kind}-{uuid.uuid4().hex[:24]}"
 
 
-def create_disassociate_job(store: Any, s3, bucket: str, *, rows: list[dict] | None, file_name: str | None,
-                            dry_run: bool, user_id: str | None, batch_size: int) -> dict[str, Any]:
+def create_disassociate_job(
+    store: Any,
+    s3,
+    bucket: str,
+    *,
+    rows: list[dict] | None,
+    file_name: str | None,
+    dry_run: bool,
+    user_id: str | None,
+    batch_size: int,
+) -> dict[str, Any]:
     job_id = new_job_id("dis")
     name = file_name or ("inline.csv" if rows is not None else "upload.csv")
     key = f"{DRYRUN_PREFIX if dry_run else INCOMING_PREFIX}{API_UPLOADS}{job_id}/{name}"
-    store.create(job_id, {"kind": "disassociate", "source": f"s3://{bucket}/{key}", "file": name,
-                          "dry_run": dry_run, "user_id": user_id or "", "batch_size": batch_size, "entry": "api"})
+    store.create(
+        job_id,
+        {
+            "kind": "disassociate",
+            "source": f"s3://{bucket}/{key}",
+            "file": name,
+            "dry_run": dry_run,
+            "user_id": user_id or "",
+            "batch_size": batch_size,
+            "entry": "api",
+        },
+    )
     answer: dict[str, Any] = {"jobId": job_id, "state": "queued"}
     if rows is None:
-        url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": key, "ContentType": "text/csv"},
-                                        ExpiresIn=PRESIGN_SECONDS, HttpMethod="PUT")
-        answer["upload"] = {"url": url, "method": "PUT", "headers": {"Content-Type": "text/csv"},
-                            "expiresIn": PRESIGN_SECONDS}
+        url = s3.generate_presigned_url(
+            "put_object",
+            Params={"Bucket": bucket, "Key": key, "ContentType": "text/csv"},
+            ExpiresIn=PRESIGN_SECONDS,
+            HttpMethod="PUT",
+        )
+        answer["upload"] = {
+            "url": url,
+            "method": "PUT",
+            "headers": {"Content-Type": "text/csv"},
+            "expiresIn": PRESIGN_SECONDS,
+        }
     else:
         s3.put_object(Bucket=bucket, Key=key, Body=rows_csv(rows), ContentType="text/csv")
     return answer
@@ -70,16 +98,22 @@ def describe_disassociate_job(store: Any, s3, bucket: str, job_id: str) -> dict[
     if job.get("finished_at"):
         batches_total = progress["batches"]
     answer: dict[str, Any] = {
-        "jobId": job_id, "state": job["state"], "file": job.get("file"), "dryRun": bool(job.get("dry_run")),
+        "jobId": job_id,
+        "state": job["state"],
+        "file": job.get("file"),
+        "dryRun": bool(job.get("dry_run")),
         "progress": {**progress, "batchesTotal": batches_total},
         "timings": {k: job.get(k) for k in ("created_at", "started_at", "finished_at", "updated_at")},
-        "refused": job.get("refused"), "results": None,
+        "refused": job.get("refused"),
+        "results": None,
     }
     if job.get("results_prefix"):
         answer["results"] = {
-            name: s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": job["results_prefix"] + name},
-                                            ExpiresIn=PRESIGN_SECONDS)
-            for name in RESULT_FILES if name != "requests.jsonl" or job.get("dry_run")
+            name: s3.generate_presigned_url(
+                "get_object", Params={"Bucket": bucket, "Key": job["results_prefix"] + name}, ExpiresIn=PRESIGN_SECONDS
+            )
+            for name in RESULT_FILES
+            if name != "requests.jsonl" or job.get("dry_run")
         }
     return answer
 
@@ -95,12 +129,26 @@ def describe_report_job(store: Any, job_id: str) -> dict[str, Any]:
     job = store.get(job_id)
     if not job or job.get("kind") != "report":
         raise UnknownJob(job_id)
-    progress = {k: int(job.get(k, 0)) for k in ("meetings", "instances", "instances_written", "rows_written",
-                                                "registrants_written", "skipped_done", "skipped_recent")}
+    progress = {
+        k: int(job.get(k, 0))
+        for k in (
+            "meetings",
+            "instances",
+            "instances_written",
+            "rows_written",
+            "registrants_written",
+            "skipped_done",
+            "skipped_recent",
+        )
+    }
     return {
-        "jobId": job_id, "state": job["state"], "request": job.get("request"),
+        "jobId": job_id,
+        "state": job["state"],
+        "request": job.get("request"),
         "progress": {**progress, "failed": int(job.get("failed_count", 0))},
-        "refused": job.get("refused"), "stopped": job.get("stopped"), "resumeAfter": job.get("resume_after"),
+        "refused": job.get("refused"),
+        "stopped": job.get("stopped"),
+        "resumeAfter": job.get("resume_after"),
         "results": job.get("results_prefix"),
         "timings": {k: job.get(k) for k in ("created_at", "started_at", "finished_at", "updated_at")},
     }

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterable, Sequence
 from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 # First characters after which cell() may change a value: the formula starters and every
@@ -49,18 +50,26 @@ class ResultFiles:
     ``retry_header`` and takes the values as they were written in the input, so it can be uploaded again.
     """
 
-    def __init__(self, directory: str | Path, *, rows_header: Sequence[str], retry_header: Sequence[str],
-                 dry_run: bool, retry_status: str = "failed"):
+    def __init__(
+        self,
+        directory: str | Path,
+        *,
+        rows_header: Sequence[str],
+        retry_header: Sequence[str],
+        dry_run: bool,
+        retry_status: str = "failed",
+    ):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.retry_status = retry_status
-        self._rows_file = open(self.dir / "rows.csv", "w", newline="", encoding="utf-8")
-        self._retry_file = open(self.dir / "retry.csv", "w", newline="", encoding="utf-8")
+        self._rows_file = open(self.dir / "rows.csv", "w", newline="", encoding="utf-8")  # noqa: SIM115 - open for the run
+        self._retry_file = open(self.dir / "retry.csv", "w", newline="", encoding="utf-8")  # noqa: SIM115
         self._rows = csv.writer(self._rows_file)
         self._retry = csv.writer(self._retry_file)
         self._rows.writerow(rows_header)
         self._retry.writerow(retry_header)
-        self._requests = open(self.dir / "requests.jsonl", "w", encoding="utf-8") if dry_run else None
+        requests = self.dir / "requests.jsonl"
+        self._requests = open(requests, "w", encoding="utf-8") if dry_run else None  # noqa: SIM115
 
     def columns(self, lines: list[int], *values: list[str], status: str, reason: str = "") -> None:
         """Consecutive records with one status, written column-wise (csv's C writer does the rows); the

@@ -8,8 +8,8 @@ itself. Never raises for an answer: every outcome is a :class:`BatchResult`.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..http import RETRY_STATUSES, HttpClient, TimeLeft, TransportError, retry_policy
 from .signing import BULK_DISASSOCIATE_PATH, LtiCredentials, sign_call
@@ -51,7 +51,9 @@ def verdict(response, attempt: int) -> BatchResult | None:
         if flag is True:
             return BatchResult(True, message, attempt, 200)
         # LTI Pro may answer a signature failure as a 200 whose errorCode is 401.
-        return BatchResult(False, f"LTI Pro answered: {message}", attempt, 200, auth_failed="(errorCode 401)" in message)
+        return BatchResult(
+            False, f"LTI Pro answered: {message}", attempt, 200, auth_failed="(errorCode 401)" in message
+        )
     if status == 401:
         _, message = _lti_message(response)
         return BatchResult(False, f"LTI Pro refused the request (HTTP 401): {message}", attempt, 401, auth_failed=True)
@@ -62,14 +64,32 @@ def verdict(response, attempt: int) -> BatchResult | None:
 
 
 class LtiClient(HttpClient):
-    def __init__(self, creds: LtiCredentials, *, session=None, connect_timeout: float = 3.05,
-                 read_timeout: float = 30.0, attempts: int = 5, backoff: float = 0.5, max_wait: float = 120.0,
-                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
-                 path: str = BULK_DISASSOCIATE_PATH, method: str = "PUT"):
+    def __init__(
+        self,
+        creds: LtiCredentials,
+        *,
+        session=None,
+        connect_timeout: float = 3.05,
+        read_timeout: float = 30.0,
+        attempts: int = 5,
+        backoff: float = 0.5,
+        max_wait: float = 120.0,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        path: str = BULK_DISASSOCIATE_PATH,
+        method: str = "PUT",
+    ):
         # Pooling only in the adapter: retries are stepped here, since each attempt needs a new signature.
-        super().__init__(retry=retry_policy(attempts=attempts, backoff=backoff, max_wait=max_wait, methods={method}),
-                         pool_maxsize=4, user_agent=USER_AGENT, connect_timeout=connect_timeout,
-                         read_timeout=read_timeout, session=session, clock=clock, sleep=sleep)
+        super().__init__(
+            retry=retry_policy(attempts=attempts, backoff=backoff, max_wait=max_wait, methods={method}),
+            pool_maxsize=4,
+            user_agent=USER_AGENT,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            session=session,
+            clock=clock,
+            sleep=sleep,
+        )
         self.creds, self._max_wait, self._path, self._method = creds, max_wait, path, method
 
     def send(self, body: bytes, time_left: TimeLeft | None = None) -> BatchResult:
@@ -92,11 +112,16 @@ class LtiClient(HttpClient):
             except MaxRetryError:
                 return BatchResult(False, f"gave up after {attempt} attempts: {reason}", attempt, status)
             if not self.fits(time_left, wait):
-                return BatchResult(False, f"not sent: waiting {wait:.0f}s would pass the time limit", attempt,
-                                   out_of_time=True)
+                return BatchResult(
+                    False, f"not sent: waiting {wait:.0f}s would pass the time limit", attempt, out_of_time=True
+                )
             if wait > self._max_wait:
-                return BatchResult(False, f"LTI Pro asked to wait {wait:.0f}s (over the {self._max_wait:.0f}s "
-                                          f"limit): {reason}", attempt, status)
+                return BatchResult(
+                    False,
+                    f"LTI Pro asked to wait {wait:.0f}s (over the {self._max_wait:.0f}s limit): {reason}",
+                    attempt,
+                    status,
+                )
             self.sleep(wait)
 
     def _attempt(self, body: bytes):

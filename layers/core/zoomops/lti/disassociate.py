@@ -9,11 +9,12 @@ results go, where checkpoints live, whether a request is really sent) is passed 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import compress
 from operator import ne
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Protocol, Sequence
+from typing import Any, BinaryIO, Protocol
 
 from ..clock import utc_now
 from ..errors import FileRefused, OutOfTime
@@ -98,9 +99,19 @@ def result_files(directory: str | Path, *, dry_run: bool) -> ResultFiles:
 class _Batches:
     """The open batch and the rows waiting for its outcome; sends (or plans) it and records the rows."""
 
-    def __init__(self, summary: Summary, out: ResultFiles, options: Options, creds: LtiCredentials,
-                 sender: Sender | None, checkpoint: Checkpoint | None, progress: Progress | None,
-                 time_left: Callable[[], float] | None, min_time_left: float, clock: Callable[[], float]):
+    def __init__(
+        self,
+        summary: Summary,
+        out: ResultFiles,
+        options: Options,
+        creds: LtiCredentials,
+        sender: Sender | None,
+        checkpoint: Checkpoint | None,
+        progress: Progress | None,
+        time_left: Callable[[], float] | None,
+        min_time_left: float,
+        clock: Callable[[], float],
+    ):
         self.summary, self.out, self.options, self.creds = summary, out, options, creds
         self.sender, self.checkpoint, self.progress = sender, checkpoint, progress
         self.time_left, self.min_time_left, self.clock = time_left, min_time_left, clock
@@ -119,8 +130,17 @@ class _Batches:
         size = self.options.batch_size
         while lo < hi:
             end = min(hi, lo + size - len(self.items))
-            self.pending.append((chunk.lines[lo:end], chunk.meeting_id[lo:end], chunk.context_id[lo:end],
-                                 chunk.domain[lo:end], chunk.course_id[lo:end], None, ""))
+            self.pending.append(
+                (
+                    chunk.lines[lo:end],
+                    chunk.meeting_id[lo:end],
+                    chunk.context_id[lo:end],
+                    chunk.domain[lo:end],
+                    chunk.course_id[lo:end],
+                    None,
+                    "",
+                )
+            )
             self.pending_rows += end - lo
             self.items.extend(encoded[lo:end])
             lo = end
@@ -129,8 +149,13 @@ class _Batches:
 
     def add_settled(self, chunk: Any, i: int, status: str, reason: str) -> None:
         """A rejected or duplicate row: written now, or after the open batch it follows."""
-        columns = ([chunk.lines[i]], [chunk.meeting_id[i]], [chunk.context_id[i]], [chunk.domain[i]],
-                   [chunk.course_id[i]])
+        columns = (
+            [chunk.lines[i]],
+            [chunk.meeting_id[i]],
+            [chunk.context_id[i]],
+            [chunk.domain[i]],
+            [chunk.course_id[i]],
+        )
         if not self.items:
             self.out.columns(*columns, status=status, reason=reason)
             return
@@ -216,10 +241,21 @@ def plan_chunk(chunk: Any, dedup: Deduplicator, batches: _Batches) -> None:
     batches.add_valid(chunk, encoded, lo, n)
 
 
-def run(stream: BinaryIO, name: str, out: ResultFiles, options: Options, *, sender: Sender | None = None,
-        creds: LtiCredentials | None = None, checkpoint: Checkpoint | None = None, progress: Progress | None = None,
-        time_left: Callable[[], float] | None = None, min_time_left: float = 60.0,
-        clock: Callable[[], float] = time.time, run_id: str | None = None) -> Summary:
+def run(
+    stream: BinaryIO,
+    name: str,
+    out: ResultFiles,
+    options: Options,
+    *,
+    sender: Sender | None = None,
+    creds: LtiCredentials | None = None,
+    checkpoint: Checkpoint | None = None,
+    progress: Progress | None = None,
+    time_left: Callable[[], float] | None = None,
+    min_time_left: float = 60.0,
+    clock: Callable[[], float] = time.time,
+    run_id: str | None = None,
+) -> Summary:
     """Read, validate, de-duplicate, batch, sign and send (or plan) one CSV.
 
     Returns the summary, also written to ``out``. A file refused as a whole gives a summary with
@@ -230,8 +266,14 @@ def run(stream: BinaryIO, name: str, out: ResultFiles, options: Options, *, send
         raise ValueError("a sender is needed unless this is a dry run")
     if creds is None:
         raise ValueError("LTI credentials are needed to sign requests")
-    summary = Summary(file=name, dry_run=options.dry_run, user_id=options.user_id,
-                      batch_size=options.batch_size, started_at=utc_now(), run_id=run_id)
+    summary = Summary(
+        file=name,
+        dry_run=options.dry_run,
+        user_id=options.user_id,
+        batch_size=options.batch_size,
+        started_at=utc_now(),
+        run_id=run_id,
+    )
     batches = _Batches(summary, out, options, creds, sender, checkpoint, progress, time_left, min_time_left, clock)
     source, dedup = CsvSource(stream, IMPORT_TEMPLATE, name), Deduplicator()
     try:

@@ -15,12 +15,17 @@ from ..jobs.csvreader import Column, Schema
 
 # The four columns of LTI Pro's "Download a CSV Template", in template order; other accepted names are
 # normalised (lower case, no spaces, `_` or `-`), best first.
-IMPORT_TEMPLATE = Schema("the LTI Pro import template", (
-    Column("meeting_id", "Meeting ID", ("meetingid", "zoommeetingid", "meetingnumber", "meeting"), required=True),
-    Column("context_id", "Context ID", ("contextid", "lticontextid", "coursecontextid", "context"), required=True),
-    Column("domain", "Domain", ("domain", "lmsdomain", "lmsurl", "domainurl"), required=True),
-    Column("course_id", "custom_canvas_course_id", ("customcanvascourseid", "courseid", "canvascourseid", "course")),
-))
+IMPORT_TEMPLATE = Schema(
+    "the LTI Pro import template",
+    (
+        Column("meeting_id", "Meeting ID", ("meetingid", "zoommeetingid", "meetingnumber", "meeting"), required=True),
+        Column("context_id", "Context ID", ("contextid", "lticontextid", "coursecontextid", "context"), required=True),
+        Column("domain", "Domain", ("domain", "lmsdomain", "lmsurl", "domainurl"), required=True),
+        Column(
+            "course_id", "custom_canvas_course_id", ("customcanvascourseid", "courseid", "canvascourseid", "course")
+        ),
+    ),
+)
 TEMPLATE_HEADER = IMPORT_TEMPLATE.header
 Record = IMPORT_TEMPLATE.Record
 Chunk = IMPORT_TEMPLATE.Chunk
@@ -82,8 +87,9 @@ def check_chunk(chunk: Any) -> tuple[list[str], list[str], list[str], list[str],
         suspects.update(i for i, values in enumerate(zip(cs, ds, ks)) if _UNDECODABLE in "".join(values))
     rejected: dict[int, str] = dict(chunk.malformed)
     for i in sorted(suspects - rejected.keys()):
-        verdict = check(Record(chunk.lines[i], chunk.meeting_id[i], chunk.context_id[i],
-                               chunk.domain[i], chunk.course_id[i]))
+        verdict = check(
+            Record(chunk.lines[i], chunk.meeting_id[i], chunk.context_id[i], chunk.domain[i], chunk.course_id[i])
+        )
         if isinstance(verdict, str):
             rejected[i] = verdict
         else:
@@ -105,8 +111,7 @@ class Deduplicator:
         self._base: dict[int, int] = {}  # pair id -> the line where that pair first appeared
         self._first: dict[int, int] = {}  # key -> first line - its pair's base line
 
-    def first_lines(self, meetings: list[str], contexts: list[str], domains: list[str],
-                    lines: list[int]) -> list[int]:
+    def first_lines(self, meetings: list[str], contexts: list[str], domains: list[str], lines: list[int]) -> list[int]:
         """For each row, the first line with its key: its own line the first time."""
         pairs = list(map(self._pairs.setdefault, zip(contexts, domains), self._ids))
         bases = list(map(self._base.setdefault, pairs, lines))

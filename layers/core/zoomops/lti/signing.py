@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass, field
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from typing import Any
 from urllib.parse import urlencode
 
@@ -86,8 +86,9 @@ class SignedCall:
         return f'{head[:-1]},"body":{self.body.decode()}}}\n'
 
 
-def sign_call(creds: LtiCredentials, body: bytes, now: float, *, method: str = "PUT",
-              path: str = BULK_DISASSOCIATE_PATH) -> SignedCall:
+def sign_call(
+    creds: LtiCredentials, body: bytes, now: float, *, method: str = "PUT", path: str = BULK_DISASSOCIATE_PATH
+) -> SignedCall:
     query = {"key": creds.key, "timestamp": str(int(now * 1000))}
     headers = {"Content-Type": "application/json", "X-Lti-Signature": signature(query, creds.secret)}
     url = f"{creds.base_url.rstrip('/')}{path}?{urlencode(query)}"

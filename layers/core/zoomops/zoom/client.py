@@ -21,9 +21,10 @@ import random
 import re
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterator, Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from ..clock import next_utc_midnight
@@ -72,8 +73,13 @@ class TokenSource(Protocol):
 class RateLimiter:
     """Spaces requests per category at the allowed rate, across every thread that shares it."""
 
-    def __init__(self, rates: dict[str, float] | None = None, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        rates: dict[str, float] | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self._interval = {name: 1.0 / rate for name, rate in (rates or PRO_RATES).items() if rate}
         self._next: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -114,21 +120,46 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
         except ValueError:
             return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - now)
 
 
 class ZoomClient(HttpClient):
-    def __init__(self, tokens: TokenSource, *, limiter: RateLimiter | None = None, session=None,
-                 connect_timeout: float = 3.05, read_timeout: float = 30.0, attempts: int = 4, backoff: float = 0.5,
-                 max_429_retries: int = 6, max_wait: float = 60.0, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        tokens: TokenSource,
+        *,
+        limiter: RateLimiter | None = None,
+        session=None,
+        connect_timeout: float = 3.05,
+        read_timeout: float = 30.0,
+        attempts: int = 4,
+        backoff: float = 0.5,
+        max_429_retries: int = 6,
+        max_wait: float = 60.0,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         # 5xx on GETs: the adapter retries. 429s are ours (category pause, daily limit): urllib3 would
         # otherwise sleep out any Retry-After itself, even a daily limit's "tomorrow 00:00 UTC".
-        retry = retry_policy(attempts=attempts, backoff=backoff, max_wait=max_wait, methods={"GET"},
-                             statuses=(500, 502, 503, 504), respect_retry_after=False)
-        super().__init__(retry=retry, retry_in_adapter=True, pool_maxsize=32, connect_timeout=connect_timeout,
-                         read_timeout=read_timeout, session=session, clock=clock, sleep=sleep)
+        retry = retry_policy(
+            attempts=attempts,
+            backoff=backoff,
+            max_wait=max_wait,
+            methods={"GET"},
+            statuses=(500, 502, 503, 504),
+            respect_retry_after=False,
+        )
+        super().__init__(
+            retry=retry,
+            retry_in_adapter=True,
+            pool_maxsize=32,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            session=session,
+            clock=clock,
+            sleep=sleep,
+        )
         self._tokens = tokens
         self.limiter = limiter or RateLimiter()
         self._max_429, self._max_wait = max_429_retries, max_wait
@@ -171,8 +202,10 @@ class ZoomClient(HttpClient):
         self._count("throttled")
         wait = parse_retry_after(response.headers.get("Retry-After"), self.clock())
         if response.headers.get("X-RateLimit-Type", "").lower() == "daily-limit":
-            now = datetime.fromtimestamp(self.clock(), timezone.utc)
-            raise DailyLimitReached(category, now + timedelta(seconds=wait) if wait is not None else next_utc_midnight(now))
+            now = datetime.fromtimestamp(self.clock(), UTC)
+            raise DailyLimitReached(
+                category, now + timedelta(seconds=wait) if wait is not None else next_utc_midnight(now)
+            )
         if throttled > self._max_429:
             raise ZoomError(429, f"{what}: still rate limited after {throttled - 1} waits")
         if wait is None:  # no Retry-After: our own backoff with jitter, never past max_wait
@@ -181,8 +214,9 @@ class ZoomClient(HttpClient):
             raise ZoomError(429, f"{what}: asked to wait {wait:.0f}s, over {self._max_wait:.0f}s")
         return wait
 
-    def paginate(self, path: str, key: str, params: dict[str, Any] | None = None,
-                 page_size: int = MAX_PAGE_SIZE) -> Iterator[dict]:
+    def paginate(
+        self, path: str, key: str, params: dict[str, Any] | None = None, page_size: int = MAX_PAGE_SIZE
+    ) -> Iterator[dict]:
         """Every item under ``key`` across all pages."""
         query = dict(params or {}, page_size=min(page_size, MAX_PAGE_SIZE))
         while True:

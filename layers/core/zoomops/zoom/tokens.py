@@ -10,8 +10,9 @@ is one whole JSON version, so a reader never sees half of one.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from ..clock import iso
 from ..errors import OAuthError
@@ -50,27 +51,42 @@ class RefreshResult:
     def public(self, now: float) -> dict[str, Any]:
         """What may be shown or logged: never the token."""
         remaining = self.remaining(now)
-        return {"account": self.account, "action": self.action, "scope": self.scope,
-                "expires_in_seconds": None if remaining is None else int(remaining),
-                "refreshed_at": self.refreshed_at, "error": self.error}
+        return {
+            "account": self.account,
+            "action": self.action,
+            "scope": self.scope,
+            "expires_in_seconds": None if remaining is None else int(remaining),
+            "refreshed_at": self.refreshed_at,
+            "error": self.error,
+        }
 
 
 class OAuthClient(HttpClient):
     """POSTs ``grant_type=account_credentials`` with HTTP Basic auth; retries 5xx and timeouts."""
 
-    def __init__(self, url: str = DEFAULT_OAUTH_URL, *, session=None, attempts: int = 4, backoff: float = 0.5,
-                 timeout: tuple[float, float] = (3.05, 15.0)):
-        retry = retry_policy(attempts=attempts, backoff=backoff, max_wait=120.0, methods={"POST"},
-                             retry_after_max=30)
-        super().__init__(retry=retry, retry_in_adapter=True, connect_timeout=timeout[0], read_timeout=timeout[1],
-                         session=session)
+    def __init__(
+        self,
+        url: str = DEFAULT_OAUTH_URL,
+        *,
+        session=None,
+        attempts: int = 4,
+        backoff: float = 0.5,
+        timeout: tuple[float, float] = (3.05, 15.0),
+    ):
+        retry = retry_policy(attempts=attempts, backoff=backoff, max_wait=120.0, methods={"POST"}, retry_after_max=30)
+        super().__init__(
+            retry=retry, retry_in_adapter=True, connect_timeout=timeout[0], read_timeout=timeout[1], session=session
+        )
         self.url = url
 
     def request_token(self, account: str, credentials: dict[str, str]) -> dict[str, Any]:
         try:
             response = self.request(
-                "POST", self.url, data={"grant_type": "account_credentials", "account_id": credentials["account_id"]},
-                auth=(credentials["client_id"], credentials["client_secret"]))
+                "POST",
+                self.url,
+                data={"grant_type": "account_credentials", "account_id": credentials["account_id"]},
+                auth=(credentials["client_id"], credentials["client_secret"]),
+            )
         except TransportError as exc:
             raise OAuthError(account, f"token request failed after retries ({exc})") from None
         try:
@@ -86,8 +102,15 @@ class OAuthClient(HttpClient):
 
 
 class TokenRefresher:
-    def __init__(self, store: TokenStore, oauth: OAuthClient | None, *, margin: float = DEFAULT_MARGIN,
-                 lease: Lease | None = None, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        store: TokenStore,
+        oauth: OAuthClient | None,
+        *,
+        margin: float = DEFAULT_MARGIN,
+        lease: Lease | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
         self._store, self._oauth, self.margin, self._lease, self._clock = store, oauth, margin, lease, clock
 
     def stored(self, account: ZoomAccount) -> dict[str, Any] | None:
@@ -158,5 +181,6 @@ class TokenRefresher:
 def _result(account: ZoomAccount, action: str, token: dict[str, Any] | None, error: str | None = None) -> RefreshResult:
     if not token:
         return RefreshResult(account.name, action, error=error)
-    return RefreshResult(account.name, action, float(token["expires_at_epoch"]), token.get("scope"),
-                         token.get("refreshed_at"), error)
+    return RefreshResult(
+        account.name, action, float(token["expires_at_epoch"]), token.get("scope"), token.get("refreshed_at"), error
+    )

@@ -7,18 +7,53 @@ import csv
 import io
 import json
 import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, Protocol
+from typing import Any, Protocol
 
 from ...jobs.results import cell
 
 REGISTRANT_STATUSES = ("approved", "pending", "denied")
-PARTICIPANT_FIELDS = ("id", "user_id", "name", "user_email", "join_time", "leave_time", "duration", "failover",
-                      "status", "registrant_id", "participant_user_id", "bo_mtg_id")
-ATTENDANCE_FIELDS = ("meeting_id", "instance_uuid", "start_time", "participant", "name", "email", "first_join",
-                     "last_leave", "total_minutes", "sessions", "device", "location", "single_participant")
-INSTANCE_FIELDS = ("meeting_id", "instance_uuid", "start_time", "unique_participants", "total_minutes",
-                   "single_participant", "source")
+PARTICIPANT_FIELDS = (
+    "id",
+    "user_id",
+    "name",
+    "user_email",
+    "join_time",
+    "leave_time",
+    "duration",
+    "failover",
+    "status",
+    "registrant_id",
+    "participant_user_id",
+    "bo_mtg_id",
+)
+ATTENDANCE_FIELDS = (
+    "meeting_id",
+    "instance_uuid",
+    "start_time",
+    "participant",
+    "name",
+    "email",
+    "first_join",
+    "last_leave",
+    "total_minutes",
+    "sessions",
+    "device",
+    "location",
+    "single_participant",
+)
+INSTANCE_FIELDS = (
+    "meeting_id",
+    "instance_uuid",
+    "start_time",
+    "unique_participants",
+    "total_minutes",
+    "single_participant",
+    "source",
+)
+
+
 class Sink(Protocol):
     def put(self, key: str, data: bytes, content_type: str) -> None: ...
 
@@ -88,5 +123,3 @@ def csv_bytes(rows: Iterable[dict], fields: Iterable[str]) -> bytes:
     for row in rows:
         writer.writerow({k: cell(v) if isinstance(v, str) else v for k, v in row.items()})
     return buffer.getvalue().encode()
-
-

@@ -14,13 +14,35 @@ _PERSONAL = ("name", "user_email", "email", "user_name", "first_name", "last_nam
 # dashboard's IP and machine ids; "leave_reason", which names the person) is left out, including any
 # field Zoom adds later.
 _HASHED = frozenset((*_PERSONAL, "id", "user_id", "participant_user_id", "registrant_id"))
-_PLAIN = frozenset((
-    "join_time", "leave_time", "duration", "status", "failover", "create_time", "role", "bo_mtg_id", "device",
-    "network_type", "microphone", "speaker", "camera", "data_center", "full_data_center", "connection_type",
-    "share_application", "share_desktop", "share_whiteboard", "recording", "version", "audio_quality",
-    "video_quality", "screen_share_quality", "in_room_participants",
-))
-
+_PLAIN = frozenset(
+    (
+        "join_time",
+        "leave_time",
+        "duration",
+        "status",
+        "failover",
+        "create_time",
+        "role",
+        "bo_mtg_id",
+        "device",
+        "network_type",
+        "microphone",
+        "speaker",
+        "camera",
+        "data_center",
+        "full_data_center",
+        "connection_type",
+        "share_application",
+        "share_desktop",
+        "share_whiteboard",
+        "recording",
+        "version",
+        "audio_quality",
+        "video_quality",
+        "screen_share_quality",
+        "in_room_participants",
+    )
+)
 
 
 class Pseudonymiser:
@@ -40,7 +62,11 @@ class Pseudonymiser:
         return f"p_{digest[:20]}"
 
     def rows(self, rows: list[dict]) -> list[dict]:
-        return [{k: self(v, fold=k in _PERSONAL) if k in _HASHED and isinstance(v, str) else v
-                 for k, v in row.items() if k in _HASHED or k in _PLAIN} for row in rows]
-
-
+        return [
+            {
+                k: self(v, fold=k in _PERSONAL) if k in _HASHED and isinstance(v, str) else v
+                for k, v in row.items()
+                if k in _HASHED or k in _PLAIN
+            }
+            for row in rows
+        ]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ...errors import Refused
 from ..client import ZoomClient, quote_uuid
+
 
 def meetings_of_users(client: ZoomClient, users: Iterable[str] | None, since: datetime, until: datetime) -> list[str]:
     """Meeting IDs of the users' (or every user's) past meetings in [since, until)."""
@@ -46,8 +48,9 @@ class ReportRequest:
     account: str | None = None
 
     @classmethod
-    def from_payload(cls, payload: dict, *, lookback_days: int, default_users: list[str] | None,
-                     now: datetime) -> "ReportRequest":
+    def from_payload(
+        cls, payload: dict, *, lookback_days: int, default_users: list[str] | None, now: datetime
+    ) -> ReportRequest:
         """A direct invocation's payload (or {} for the schedule); errors name the field."""
         known = {"meeting_ids", "csv", "users", "from", "to", "account"}
         unknown = sorted(set(payload) - known)
@@ -71,7 +74,8 @@ class ReportRequest:
         if request.meeting_ids is None and request.csv is None:
             # Users' meetings: a date range is needed; default the last ``lookback_days`` days.
             request.since = request.since or (now - timedelta(days=lookback_days)).replace(
-                hour=0, minute=0, second=0, microsecond=0)
+                hour=0, minute=0, second=0, microsecond=0
+            )
             request.until = request.until or now
         if request.since and request.until and request.until <= request.since:
             raise Refused("to must be after from")
@@ -82,7 +86,7 @@ def _day(value: Any, name: str, *, end: bool = False) -> datetime | None:
     if value in (None, ""):
         return None
     try:
-        day = datetime.strptime(str(value), "%Y-%m-%d").replace(tzinfo=timezone.utc)
+        day = datetime.strptime(str(value), "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         raise Refused(f"{name} must be a date YYYY-MM-DD, got {value!r}") from None
     return day + timedelta(days=1) if end else day  # "to" includes its whole day

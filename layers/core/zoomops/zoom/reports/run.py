@@ -6,17 +6,28 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ...clock import iso
 from ...errors import DailyLimitReached, ZoomError
 from ..client import ZoomClient, quote_uuid
-from .files import ATTENDANCE_FIELDS, INSTANCE_FIELDS, PARTICIPANT_FIELDS, REGISTRANT_STATUSES, Manifest, Sink
-from .files import csv_bytes, instance_key
+from .files import (
+    ATTENDANCE_FIELDS,
+    INSTANCE_FIELDS,
+    PARTICIPANT_FIELDS,
+    REGISTRANT_STATUSES,
+    Manifest,
+    Sink,
+    csv_bytes,
+    instance_key,
+)
 from .pseudonymise import Pseudonymiser
+from .rollup import parse_time as _parse
+from .rollup import rollup
 
 
 @dataclass
@@ -51,10 +62,6 @@ class RunSummary:
     throttled: int = 0
 
 
-def _parse(ts: str) -> datetime:
-    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
-
-
 @dataclass
 class _Work:
     """The pool's bookkeeping: meetings to plan, instances ready to fetch, what is running, what a stop left."""
@@ -68,9 +75,18 @@ class _Work:
 
 
 class ReportRun:
-    def __init__(self, client: ZoomClient, sink: Sink, manifest: Manifest, options: Options | None = None, *,
-                 clock: Callable[[], float] = time.time, time_left: Callable[[], float] | None = None,
-                 min_time_left: float = 60.0, progress: Callable[[RunSummary], None] | None = None):
+    def __init__(
+        self,
+        client: ZoomClient,
+        sink: Sink,
+        manifest: Manifest,
+        options: Options | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        time_left: Callable[[], float] | None = None,
+        min_time_left: float = 60.0,
+        progress: Callable[[RunSummary], None] | None = None,
+    ):
         self.client, self.sink, self.manifest = client, sink, manifest
         self.options = options or Options()
         self._clock, self._time_left, self._min_time_left = clock, time_left, min_time_left
@@ -78,7 +94,7 @@ class ReportRun:
         self._lock = threading.Lock()
 
     def run(self, meeting_ids: Iterable[str], run_id: str | None = None) -> RunSummary:
-        now = datetime.fromtimestamp(self._clock(), timezone.utc)
+        now = datetime.fromtimestamp(self._clock(), UTC)
         summary = RunSummary(run_id or now.strftime("%Y%m%dT%H%M%SZ"), started_at=now.isoformat(timespec="seconds"))
         attendance: list[dict] = []
         instances: list[dict] = []
@@ -98,8 +114,9 @@ class ReportRun:
         return self._finish(summary, attendance, instances)
 
     # -- one pool for both kinds of work, so medium (planning) and heavy (participants) overlap ----
-    def _work(self, meeting_ids: list[str], now: datetime, summary: RunSummary, attendance: list[dict],
-              instances: list[dict]) -> None:
+    def _work(
+        self, meeting_ids: list[str], now: datetime, summary: RunSummary, attendance: list[dict], instances: list[dict]
+    ) -> None:
         """Plan meetings (instances, registrants: medium calls) and fetch instances (heavy calls) in one
         pool. A few workers keep planning while the rest fetch the instances already planned, so both
         rate-limit categories are busy at once instead of one after the other."""
@@ -119,7 +136,7 @@ class ReportRun:
         if work.daily is not None:
             raise work.daily
 
-    def _submit(self, pool: ThreadPoolExecutor, work: "_Work", now: datetime, summary: RunSummary) -> None:
+    def _submit(self, pool: ThreadPoolExecutor, work: _Work, now: datetime, summary: RunSummary) -> None:
         """Keep every worker busy: planners first (up to a quarter of the pool), else ready instances."""
         workers = self.options.workers
         planners = max(1, workers // 4)
@@ -137,8 +154,9 @@ class ReportRun:
             else:
                 return
 
-    def _collect(self, future: Future, work: "_Work", summary: RunSummary, attendance: list[dict],
-                 instances: list[dict]) -> None:
+    def _collect(
+        self, future: Future, work: _Work, summary: RunSummary, attendance: list[dict], instances: list[dict]
+    ) -> None:
         kind, item = work.pending.pop(future)
         try:
             result = future.result()
@@ -148,8 +166,13 @@ class ReportRun:
             return
         except ZoomError as exc:
             planned = kind == "plan"
-            summary.failed.append({"meeting_id": item if planned else item["meeting_id"],
-                                   "instance_uuid": "" if planned else item["uuid"], "reason": str(exc)})
+            summary.failed.append(
+                {
+                    "meeting_id": item if planned else item["meeting_id"],
+                    "instance_uuid": "" if planned else item["uuid"],
+                    "reason": str(exc),
+                }
+            )
             return
         if kind == "plan":
             todo, counts = result
@@ -163,12 +186,18 @@ class ReportRun:
     def _plan_meeting(self, meeting_id: str, now: datetime) -> tuple[list[dict], dict[str, int]]:
         """One meeting's instances still to fetch and what was skipped; writes its registrants."""
         found = self.client.get(f"/past_meetings/{meeting_id}/instances").get("meetings") or []
-        counts = {"instances": 0, "skipped_done": 0, "skipped_recent": 0,
-                  "registrants_written": self._registrants(meeting_id)}
+        counts = {
+            "instances": 0,
+            "skipped_done": 0,
+            "skipped_recent": 0,
+            "registrants_written": self._registrants(meeting_id),
+        }
         todo = []
         for instance in found:
             start = _parse(instance["start_time"])
-            if (self.options.since and start < self.options.since) or (self.options.until and start >= self.options.until):
+            if (self.options.since and start < self.options.since) or (
+                self.options.until and start >= self.options.until
+            ):
                 continue
             counts["instances"] += 1
             if self.manifest.done(instance["uuid"]):
@@ -183,7 +212,9 @@ class ReportRun:
         rows = []
         try:
             for status in REGISTRANT_STATUSES:
-                for row in self.client.paginate(f"/meetings/{meeting_id}/registrants", "registrants", {"status": status}):
+                for row in self.client.paginate(
+                    f"/meetings/{meeting_id}/registrants", "registrants", {"status": status}
+                ):
                     rows.append({**row, "status": status})
         except DailyLimitReached:
             raise
@@ -206,39 +237,59 @@ class ReportRun:
             return rows, "report"
         if self.options.use_dashboard:
             try:
-                rows = list(self.client.paginate(f"/metrics/meetings/{path_id}/participants", "participants",
-                                                 {"type": "past"}))
+                rows = list(
+                    self.client.paginate(f"/metrics/meetings/{path_id}/participants", "participants", {"type": "past"})
+                )
             except ZoomError as exc:
                 if exc.status not in (400, 403, 404) or isinstance(exc, DailyLimitReached):
                     raise
                 rows = []  # the dashboard is not available to this account
         return rows, "dashboard" if rows else "none"
 
-    def _record(self, instance: dict, result: tuple[list[dict], str], summary: RunSummary,
-                attendance: list[dict], instances: list[dict]) -> None:
+    def _record(
+        self,
+        instance: dict,
+        result: tuple[list[dict], str],
+        summary: RunSummary,
+        attendance: list[dict],
+        instances: list[dict],
+    ) -> None:
         rows, source = result
         single = source != "report"
         if self.options.pseudonymise:
             rows = self.options.pseudonymise.rows(rows)
         base = instance_key(instance["meeting_id"], instance["start_time"], instance["uuid"])
-        payload = {"meeting_id": instance["meeting_id"], "instance_uuid": instance["uuid"],
-                   "start_time": instance["start_time"], "single_participant": single, "source": source,
-                   "participants": rows}
+        payload = {
+            "meeting_id": instance["meeting_id"],
+            "instance_uuid": instance["uuid"],
+            "start_time": instance["start_time"],
+            "single_participant": single,
+            "source": source,
+            "participants": rows,
+        }
         fields = list(PARTICIPANT_FIELDS) + sorted({k for r in rows for k in r} - set(PARTICIPANT_FIELDS))
         self.sink.put(f"{base}.json", json.dumps(payload, indent=1).encode(), "application/json")
         self.sink.put(f"{base}.csv", csv_bytes(rows, fields), "text/csv")
         people = rollup(instance, rows, single)
         with self._lock:
             attendance.extend(people)
-            instances.append({"meeting_id": instance["meeting_id"], "instance_uuid": instance["uuid"],
-                              "start_time": instance["start_time"], "unique_participants": len(people),
-                              "total_minutes": round(sum(p["total_minutes"] for p in people), 2),
-                              "single_participant": single, "source": source})
+            instances.append(
+                {
+                    "meeting_id": instance["meeting_id"],
+                    "instance_uuid": instance["uuid"],
+                    "start_time": instance["start_time"],
+                    "unique_participants": len(people),
+                    "total_minutes": round(sum(p["total_minutes"] for p in people), 2),
+                    "single_participant": single,
+                    "source": source,
+                }
+            )
             summary.instances_written += 1
             summary.rows_written += len(rows)
             summary.single_participant += single
-        self.manifest.mark_done(instance["uuid"], {"meeting_id": instance["meeting_id"], "rows": len(rows),
-                                                   "source": source})
+        self.manifest.mark_done(
+            instance["uuid"], {"meeting_id": instance["meeting_id"], "rows": len(rows), "source": source}
+        )
         if self._progress is not None:
             self._progress(summary)
 
@@ -258,33 +309,3 @@ class ReportRun:
         self.sink.put(f"{base}/instances.csv", csv_bytes(sorted(instances, key=order), INSTANCE_FIELDS), "text/csv")
         self.sink.put(f"{base}/summary.json", json.dumps(asdict(summary), indent=2).encode(), "application/json")
         return summary
-
-
-def rollup(instance: dict, rows: list[dict], single: bool) -> list[dict]:
-    """One row per participant: first join, last leave, total minutes across rejoins."""
-    people: dict[str, dict] = {}
-    for row in rows:
-        # The same person across rejoins: Zoom's per-user id when signed in, else email, else name;
-        # ``user_id`` and ``id`` change with every join, so they come last.
-        who = (row.get("participant_user_id") or row.get("user_email") or row.get("email") or row.get("name")
-               or row.get("user_name") or row.get("user_id") or row.get("id") or "?")
-        join, leave = row.get("join_time") or "", row.get("leave_time") or ""
-        seconds = float(row.get("duration") or 0)
-        if not seconds and join and leave:  # the dashboard rows carry no duration
-            seconds = max(0.0, (_parse(leave) - _parse(join)).total_seconds())
-        person = people.get(who)
-        if person is None:
-            person = people[who] = {
-                "meeting_id": instance["meeting_id"], "instance_uuid": instance["uuid"],
-                "start_time": instance["start_time"], "participant": who,
-                "name": row.get("name") or row.get("user_name") or "", "email": row.get("user_email") or row.get("email") or "",
-                "first_join": join, "last_leave": leave, "total_minutes": 0.0, "sessions": 0,
-                "device": row.get("device", ""), "location": row.get("location", ""), "single_participant": single,
-            }
-        person["first_join"] = min(filter(None, (person["first_join"], join)), default="")
-        person["last_leave"] = max(filter(None, (person["last_leave"], leave)), default="")
-        person["total_minutes"] = round(person["total_minutes"] + seconds / 60, 2)
-        person["sessions"] += 1
-    return list(people.values())
-
-

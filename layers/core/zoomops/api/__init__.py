@@ -1,0 +1,1 @@
+"""The HTTP API's contract: request and answer models (which also make its OpenAPI description)."""

@@ -1,0 +1,162 @@
+"""Request and answer models of the jobs API. Powertools validates requests against them and builds the
+OpenAPI description from them; booleans, integers and dates are taken only as the JSON Schema types they
+declare (pydantic's lax mode would also take 0.0 or "true" for a boolean and "400" for an integer)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Literal, Optional
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _iso_text(value):
+    """Dates come as "YYYY-MM-DD" text, as the description says: not numbers or other text (pydantic would
+    read a Unix time, as a number or as text, and a datetime)."""
+    if not (isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)):
+        raise ValueError("must be a valid date as text, YYYY-MM-DD")
+    return value
+
+
+def _json_integer(value):
+    """A JSON Schema integer: a number without a fraction (400 or 400.0), never text or a boolean."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (isinstance(value, float) and not value.is_integer())
+    ):
+        raise ValueError("must be a valid integer (a JSON number without a fraction)")
+    return int(value)
+
+
+# Booleans and integers are taken only as the JSON Schema types the description gives: pydantic's lax
+# mode would also take 0.0 or "true" for a boolean and "400" for an integer.
+IsoDate = Annotated[date, BeforeValidator(_iso_text)]
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+
+
+class MeetingRow(Strict):
+    meetingId: str = Field(min_length=1, max_length=32, description="as the import CSV has it (spaces allowed)")
+    contextId: str = Field(min_length=1, max_length=512)
+    domain: str = Field(min_length=1, max_length=512)
+    courseId: Optional[str] = Field(default=None, max_length=256)
+
+
+class DisassociateJobRequest(Strict):
+    rows: Optional[list[MeetingRow]] = Field(
+        default=None, min_length=1, max_length=1000, description="inline rows; leave out to get an upload URL for a CSV"
+    )
+    fileName: Optional[str] = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    dryRun: StrictBool = False
+    userId: Optional[str] = Field(default=None, min_length=1, max_length=128)
+    batchSize: JsonInt = Field(default=400, ge=1, le=400)
+
+
+class Upload(Strict):
+    url: str
+    method: Literal["PUT"]
+    headers: dict[str, str]
+    expiresIn: int
+
+
+class JobCreated(Strict):
+    jobId: str
+    state: Literal["queued"]
+    upload: Optional[Upload] = None
+
+
+class Timings(Strict):
+    created_at: Optional[str] = None
+    started_at: Optional[str] = None
+    finished_at: Optional[str] = None
+    updated_at: Optional[str] = None
+
+
+class DisassociateProgress(Strict):
+    total_rows: int
+    sent: int
+    planned: int
+    rejected: int
+    duplicates: int
+    failed: int
+    batches: int
+    batchesTotal: Optional[int] = None
+
+
+State = Literal["queued", "running", "succeeded", "partially_failed", "rejected"]
+
+
+class DisassociateJob(Strict):
+    jobId: str
+    state: State
+    file: Optional[str] = None
+    dryRun: bool
+    progress: DisassociateProgress
+    timings: Timings
+    refused: Optional[str] = None
+    results: Optional[dict[str, str]] = Field(default=None, description="short-lived download links")
+
+
+class _ReportRange(Strict):
+    from_: Optional[IsoDate] = Field(default=None, alias="from")
+    to: Optional[IsoDate] = Field(default=None, description="inclusive; not before from")
+    account: Optional[str] = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+
+    @model_validator(mode="after")
+    def ordered(self) -> _ReportRange:
+        if self.from_ and self.to and self.to < self.from_:
+            raise ValueError("to must not be before from")
+        return self
+
+
+class ReportForMeetings(_ReportRange):
+    meetingIds: list[Annotated[str, Field(pattern=r"^[0-9]{9,11}$")]] = Field(min_length=1, max_length=1000)
+
+
+class ReportForUsers(_ReportRange):
+    users: list[Annotated[str, Field(min_length=1, max_length=254)]] = Field(min_length=1, max_length=200)
+
+
+class ReportProgress(Strict):
+    meetings: int
+    instances: int
+    instances_written: int
+    rows_written: int
+    registrants_written: int
+    skipped_done: int
+    skipped_recent: int
+    failed: int
+
+
+class ReportJob(Strict):
+    jobId: str
+    state: State
+    request: Optional[dict] = None
+    refused: Optional[str] = Field(default=None, description="why a rejected job was refused")
+    progress: ReportProgress
+    stopped: Optional[str] = None
+    resumeAfter: Optional[str] = None
+    results: Optional[str] = None
+    timings: Timings
+
+
+class TokenState(Strict):
+    account: str
+    action: str
+    scope: Optional[str] = None
+    expires_in_seconds: Optional[int] = None
+    refreshed_at: Optional[str] = None
+    error: Optional[str] = None
+
+
+class Problem(Strict):
+    message: str
+    errors: Optional[list[dict]] = None
+
+
+# -- per container ----------------------------------------------------------------------------
