@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from cfnlint.decode import cfn_yaml
 
+from zoomops import names
+
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
 
@@ -140,7 +142,7 @@ def test_bucket_events_go_to_the_queue_for_incoming_and_dryrun(resources: dict[s
         (rule,) = config["Filter"]["S3Key"]["Rules"]
         assert rule["Name"] == "prefix"
         prefixes.add(rule["Value"])
-    assert prefixes == {"incoming/", "dryrun/"}
+    assert prefixes == set(names.SOURCE_PREFIXES)
     # S3 validates the destination when the notification is set: the queue policy must exist first.
     assert "DisassociateQueuePolicy" in _as_list(bucket["DependsOn"])
 
@@ -220,7 +222,10 @@ def test_every_function_has_a_log_group_with_retention(resources: dict[str, Any]
         assert f"/aws/lambda/${{{function}}}" in groups, function
 
 
-SECRET = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AWS::StackName}/zoom/"
+SECRET = (
+    "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AWS::StackName}/"
+    + names.ZOOM_SECRET_PATH
+)
 REPORT_FUNCTION = (
     "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-participant-report"
 )
@@ -231,15 +236,15 @@ FILES = "${FilesBucket.Arn}/"
 # the bare ".../token" is what AWS authorises a request against while that secret does not exist yet.
 EXPECTED_GRANTS = {
     "DisassociateFunction": {
-        ("s3:GetObject", FILES + "incoming/*"),
-        ("s3:GetObject", FILES + "dryrun/*"),
-        ("s3:GetObjectVersion", FILES + "incoming/*"),
-        ("s3:GetObjectVersion", FILES + "dryrun/*"),
-        ("s3:DeleteObject", FILES + "incoming/*"),
-        ("s3:DeleteObject", FILES + "dryrun/*"),
-        ("s3:PutObject", FILES + "results/*"),
-        ("s3:PutObject", FILES + "processed/*"),
-        ("s3:PutObject", FILES + "rejected/*"),
+        ("s3:GetObject", FILES + names.INCOMING_PREFIX + "*"),
+        ("s3:GetObject", FILES + names.DRYRUN_PREFIX + "*"),
+        ("s3:GetObjectVersion", FILES + names.INCOMING_PREFIX + "*"),
+        ("s3:GetObjectVersion", FILES + names.DRYRUN_PREFIX + "*"),
+        ("s3:DeleteObject", FILES + names.INCOMING_PREFIX + "*"),
+        ("s3:DeleteObject", FILES + names.DRYRUN_PREFIX + "*"),
+        ("s3:PutObject", FILES + names.RESULTS_PREFIX + "*"),
+        ("s3:PutObject", FILES + names.PROCESSED_PREFIX + "*"),
+        ("s3:PutObject", FILES + names.REJECTED_PREFIX + "*"),
         ("sqs:SendMessage", "DisassociateQueue.Arn"),
         ("secretsmanager:GetSecretValue", "Ref:LtiSecret"),
         ("dynamodb:GetItem", "JobsTable.Arn"),
@@ -259,9 +264,9 @@ EXPECTED_GRANTS = {
     "ParticipantReportFunction": {
         ("secretsmanager:GetSecretValue", SECRET + "*/token-??????"),
         ("secretsmanager:GetSecretValue", "If(Pseudonymise, Ref:PseudonymKeySecret)"),
-        ("s3:PutObject", FILES + "reports/*"),
-        ("s3:GetObject", FILES + "incoming/*"),
-        ("s3:GetObject", FILES + "processed/*"),
+        ("s3:PutObject", FILES + names.REPORTS_PREFIX + "*"),
+        ("s3:GetObject", FILES + names.INCOMING_PREFIX + "*"),
+        ("s3:GetObject", FILES + names.PROCESSED_PREFIX + "*"),
         ("s3:GetObject", FILES + "reports/requests/*"),
         ("dynamodb:GetItem", "ManifestTable.Arn"),
         ("dynamodb:PutItem", "ManifestTable.Arn"),
@@ -272,9 +277,9 @@ EXPECTED_GRANTS = {
     "ApiFunction": {
         ("dynamodb:GetItem", "JobsTable.Arn"),
         ("dynamodb:PutItem", "JobsTable.Arn"),
-        ("s3:PutObject", FILES + "incoming/api/*"),
-        ("s3:PutObject", FILES + "dryrun/api/*"),
-        ("s3:GetObject", FILES + "results/*"),
+        ("s3:PutObject", FILES + names.INCOMING_PREFIX + names.API_UPLOADS + "*"),
+        ("s3:PutObject", FILES + names.DRYRUN_PREFIX + names.API_UPLOADS + "*"),
+        ("s3:GetObject", FILES + names.RESULTS_PREFIX + "*"),
         ("secretsmanager:GetSecretValue", SECRET + "*/token-??????"),
         ("secretsmanager:GetSecretValue", SECRET + "*/token"),
         ("lambda:InvokeFunction", REPORT_FUNCTION),

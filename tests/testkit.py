@@ -207,3 +207,11 @@ def runs_out_after(zoom, medium_calls: int, context):
         100_000 if sum(r["category"] == "medium" for r in zoom.api_requests[start:]) < medium_calls else 1_000
     )
     return context
+
+
+def http_date(epoch: float) -> str:
+    """An HTTP date (``Retry-After``'s other form)."""
+    import email.utils
+    from datetime import UTC, datetime
+
+    return email.utils.format_datetime(datetime.fromtimestamp(epoch, UTC), usegmt=True)

@@ -472,7 +472,6 @@ def test_pseudonymised_runs_store_no_names_or_emails_and_keep_people_apart(zsim,
 
 
 # ------------------------------------------------------------------ the pieces
-INSTANCE = {"meeting_id": "1", "uuid": "u", "start_time": "2024-09-02T09:00:00Z"}
 
 
 def test_meetings_of_users_lists_past_meetings_in_the_range(zsim, client):

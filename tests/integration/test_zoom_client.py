@@ -10,7 +10,6 @@ Only the threaded limiter test runs on the real clock (about a second of work).
 from __future__ import annotations
 
 import base64
-import email.utils
 import logging
 import socket
 import threading
@@ -25,6 +24,7 @@ import requests
 import urllib3.util.retry
 
 from infra.local.zoom_sim import DEMO_UUIDS, FakeClock, Fault, ZoomSimulator, seed_demo
+from tests.testkit import http_date
 from zoomops.aws.secrets import SecretTokenSource
 from zoomops.errors import DailyLimitReached, ZoomError
 from zoomops.zoom import client as zoom
@@ -208,10 +208,6 @@ def meetings_path(sim) -> str:
 
 def report_path(uuid: str) -> str:
     return f"/report/meetings/{quote_uuid(uuid)}/participants"  # a Heavy endpoint
-
-
-def http_date(epoch: float) -> str:
-    return email.utils.format_datetime(datetime.fromtimestamp(epoch, UTC), usegmt=True)
 
 
 # ------------------------------------------------------------------ pure helpers

@@ -9,137 +9,23 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-import requests
 
-from infra.local.zoom_sim import DEMO_UUIDS, ZoomSimulator, seed_demo
-from tests.testkit import read_csv
-from zoomops.zoom.client import RateLimiter, Token, ZoomClient
 from zoomops.zoom.reports.files import (
     FileManifest,
-    FolderSink,
     csv_bytes,
-    instance_key,
 )
 from zoomops.zoom.reports.pseudonymise import Pseudonymiser
 from zoomops.zoom.reports.request import ReportRequest, meeting_ids_from_csv
-from zoomops.zoom.reports.run import Options, ReportRun, rollup
+from zoomops.zoom.reports.run import rollup
 
 ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET = "UnitReportsAcct1", "unit-reports-client", "unit-reports-SECRET-4411"
 LECTURE, OFFICE, REVIEW = "81234567890", "82345678901", "83456789012"
-LECTURE_UUIDS = [DEMO_UUIDS["leading_slash"], DEMO_UUIDS["double_slash"], DEMO_UUIDS["plain"]]
-OFFICE_UUIDS = [DEMO_UUIDS["single_participant"], DEMO_UUIDS["pair"]]
-UTC = UTC
-NOW = datetime(2024, 10, 1, 12, tzinfo=UTC).timestamp()  # after every demo instance
-FAST = {"light": 1e6, "medium": 1e6, "heavy": 1e6}  # the limiter never waits in these tests
-FORMULA_START = ("=", "+", "-", "@")
-DEMO_PEOPLE = (
-    "Ada Lovelace",
-    "Alan Turing",
-    "ada.lovelace@campus.example.edu",
-    "alan.turing@campus.example.edu",
-    "@students.campus.example.edu",
-    "spam@elsewhere.example.com",
-    "Lovelace",
-    "Turing",
-    "Student 100",
-)
 
 
 # ------------------------------------------------------------------ fixtures and helpers
-class SimTokens:
-    """A token source holding one token the simulator issued (the client never sees credentials)."""
-
-    def __init__(self, sim: ZoomSimulator):
-        answer = requests.post(
-            f"{sim.base_url}/oauth/token",
-            auth=(CLIENT_ID, CLIENT_SECRET),
-            timeout=5,
-            params={"grant_type": "account_credentials", "account_id": ACCOUNT_ID},
-        )
-        answer.raise_for_status()
-        body = answer.json()
-        self._token = Token(body["access_token"], body["api_url"], time.time() + body["expires_in"])
-
-    def token(self, *, force: bool = False) -> Token:
-        return self._token
-
-
-@pytest.fixture
-def zsim():
-    sim = ZoomSimulator(limits={"light": None, "medium": None, "heavy": None})
-    sim.add_account(ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET)
-    seed_demo(sim, ACCOUNT_ID)
-    sim.start()
-    yield sim
-    sim.stop()
-
-
-@pytest.fixture
-def client(zsim):
-    zoom = ZoomClient(SimTokens(zsim), limiter=RateLimiter(FAST), backoff=0)
-    yield zoom
-    zoom.close()
-
-
-@pytest.fixture
-def out(tmp_path) -> Path:
-    return tmp_path / "reports"
-
-
-def reporter(client, out: Path, *, clock: float = NOW, **kwargs) -> ReportRun:
-    run_kwargs = {k: kwargs.pop(k) for k in ("time_left", "min_time_left", "progress") if k in kwargs}
-    return ReportRun(
-        client,
-        FolderSink(out),
-        FileManifest(out / "manifest.json"),
-        Options(**kwargs),
-        clock=lambda: clock,
-        **run_kwargs,
-    )
-
-
-def instance_files(out: Path, meeting_id: str, uuid: str, start_day: str) -> tuple[list[dict], dict]:
-    base = out / f"{instance_key(meeting_id, start_day, uuid)}"
-    return read_csv(base.with_name(base.name + ".csv")), json.loads(base.with_name(base.name + ".json").read_text())
-
-
-def run_files(out: Path, summary) -> tuple[list[dict], list[dict], dict]:
-    base = out / "runs" / summary.run_id
-    return (
-        read_csv(base / "attendance.csv"),
-        read_csv(base / "instances.csv"),
-        json.loads((base / "summary.json").read_text()),
-    )
-
-
-def report_requests(sim: ZoomSimulator) -> list[dict]:
-    return [r for r in sim.api_requests if r["path"].startswith("/v2/report/")]
-
-
-def add_people_meeting(
-    sim: ZoomSimulator,
-    meeting_id: int,
-    uuid: str,
-    people: list[dict],
-    start: str = "2024-09-20T10:00:00Z",
-    registrants: list[dict] | None = None,
-) -> None:
-    sim.add_meeting(
-        ACCOUNT_ID,
-        meeting_id=meeting_id,
-        host_email="ada.lovelace@campus.example.edu",
-        topic="extra",
-        start_time=start,
-        duration=60,
-        registrants=registrants,
-    )
-    sim.add_instance(ACCOUNT_ID, meeting_id, uuid=uuid, start_time=start, participants=people)
 
 
 # ------------------------------------------------------------------ a full run over the demo data

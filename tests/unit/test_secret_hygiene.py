@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
-import pytest
-
-from tests.testkit import DOMAIN, KEY, SECRET, csv_bytes, meeting, run_file, valid_rows
+from tests.testkit import SECRET, csv_bytes, run_file, valid_rows
 from zoomops import cli
-from zoomops.lti.signing import encode_body
 
 assert SECRET == "S3CRET-xyzzy-42"
-
-BODY = encode_body([{"meetingId": meeting(1), "contextId": "c", "domain": DOMAIN}], None)
-
-
-@pytest.fixture
-def debug_logs(caplog):
-    caplog.set_level(logging.DEBUG)
-    return caplog
 
 
 def assert_no_secret_in_dir(directory) -> int:
@@ -26,26 +13,6 @@ def assert_no_secret_in_dir(directory) -> int:
     for path in files:
         assert SECRET.encode() not in path.read_bytes(), path
     return len(files)
-
-
-def assert_no_secret_in_logs(caplog) -> None:
-    for record in caplog.records:
-        assert SECRET not in record.getMessage()
-        assert SECRET not in str(record.args)
-    assert SECRET not in caplog.text
-
-
-def _cli(monkeypatch, capsys, base_url, *args):
-    monkeypatch.setenv("ZOOMOPS_LTI_BASE_URL", base_url)
-    monkeypatch.setenv("ZOOMOPS_LTI_KEY", KEY)
-    monkeypatch.setenv("ZOOMOPS_LTI_SECRET", SECRET)
-    try:
-        code = cli.main(list(args))
-    except SystemExit as exc:  # argparse usage errors
-        code = exc.code
-    out, err = capsys.readouterr()
-    assert SECRET not in out and SECRET not in err
-    return code, out, err
 
 
 def test_cli_missing_env_names_variable_not_secret(tmp_path, monkeypatch, capsys):

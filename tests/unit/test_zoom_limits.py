@@ -9,33 +9,21 @@ Only the threaded limiter test runs on the real clock (about a second of work).
 
 from __future__ import annotations
 
-import email.utils
-import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
-from types import SimpleNamespace
 
 import pytest
-import requests
-import urllib3.util.retry
 
-from infra.local.zoom_sim import DEMO_UUIDS, FakeClock, ZoomSimulator, seed_demo
+from infra.local.zoom_sim import FakeClock
+from tests.testkit import http_date
 from zoomops.zoom.client import (
     RateLimiter,
-    Token,
-    ZoomClient,
     category_of,
     parse_retry_after,
     quote_uuid,
 )
 
-ACCOUNT_ID = "CampusMainAcct01"
-CLIENT_ID = "campus-s2s-client-id"
-CLIENT_SECRET = "zoom-CLIENT-secret-7Qx9w2"
 START = 1_727_784_000.0  # 2024-10-01T12:00:00Z (FakeClock's default)
-NEXT_MIDNIGHT = datetime(2024, 10, 2, tzinfo=UTC)
-LECTURE_UUIDS = [DEMO_UUIDS["leading_slash"], DEMO_UUIDS["double_slash"], DEMO_UUIDS["plain"]]
 
 
 # ------------------------------------------------------------------ helpers and fixtures
@@ -53,159 +41,9 @@ class Waits:
             self.clock.advance(seconds)
 
 
-class StoredToken:
-    """A TokenSource like the token secret behind a cache: token() answers the cached copy until forced."""
-
-    def __init__(self, clock: FakeClock, body: dict):
-        self.clock, self.stored, self._cached = clock, body, None
-        self.reads = self.forced = 0
-
-    def token(self, *, force: bool = False) -> Token:
-        if force:
-            self.forced += 1
-        if force or self._cached is None:
-            self.reads += 1
-            body = self.stored
-            self._cached = Token(body["access_token"], body["api_url"], self.clock() + body["expires_in"])
-        return self._cached
-
-
 @pytest.fixture
 def clock():
     return FakeClock(START)
-
-
-@pytest.fixture
-def transport(monkeypatch, clock):
-    """What urllib3's Retry would have slept (it never really sleeps here); it reads the fake clock."""
-    slept: list[float] = []
-    monkeypatch.setattr(urllib3.util.retry, "time", SimpleNamespace(sleep=slept.append, time=clock))
-    return slept
-
-
-@pytest.fixture
-def issued():
-    """Every access token the tests obtained (for the secret-hygiene searches)."""
-    return []
-
-
-@pytest.fixture(scope="module")
-def _stopping():
-    """Simulators stop in the background (each stop waits out a server poll): joined once, at the end."""
-    threads: list[threading.Thread] = []
-    yield threads
-    for thread in threads:
-        thread.join(timeout=10)
-
-
-@pytest.fixture
-def stack(_local_stack):
-    """The session's moto stack without conftest's full reset: these tests remove their p/ secrets."""
-
-    def clean() -> None:
-        sm = _local_stack.client("secretsmanager")
-        for page in sm.get_paginator("list_secrets").paginate():
-            for secret in page["SecretList"]:
-                if secret["Name"].startswith("p/"):
-                    sm.delete_secret(SecretId=secret["ARN"], ForceDeleteWithoutRecovery=True)
-
-    clean()
-    yield _local_stack
-    clean()
-
-
-@pytest.fixture
-def zoom_factory(clock, transport, issued, _stopping):
-    sims = []
-
-    def make(**kwargs) -> ZoomSimulator:
-        sim = ZoomSimulator(clock=kwargs.pop("clock", clock), **kwargs)
-        sim.start()
-        sim.add_account(ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET)
-        sim.demo = seed_demo(sim, ACCOUNT_ID)
-        sims.append(sim)
-        return sim
-
-    yield make
-    for sim in sims:
-        thread = threading.Thread(target=sim.stop, daemon=True)
-        thread.start()
-        _stopping.append(thread)
-
-
-@pytest.fixture
-def zsim(zoom_factory):
-    return zoom_factory()
-
-
-def issue_token(sim: ZoomSimulator, issued: list | None = None) -> dict:
-    """What token_refresh does: one POST to the simulator's OAuth endpoint (counted by the simulator)."""
-    answer = requests.post(
-        f"{sim.base_url}/oauth/token",
-        data={"grant_type": "account_credentials", "account_id": ACCOUNT_ID},
-        auth=(CLIENT_ID, CLIENT_SECRET),
-        timeout=5,
-    )
-    assert answer.status_code == 200, answer.text
-    body = answer.json()
-    if issued is not None:
-        issued.append(body["access_token"])
-    return body
-
-
-@pytest.fixture
-def tokens(zsim, clock, issued):
-    return StoredToken(clock, issue_token(zsim, issued))
-
-
-@pytest.fixture
-def make_client(clock):
-    made = []
-
-    def make(token_source, *, waits: Waits | None = None, limiter: RateLimiter | None = None, **kwargs):
-        waits = waits or Waits(clock)
-        limiter = limiter or RateLimiter(clock=clock, sleep=waits)
-        client = ZoomClient(token_source, limiter=limiter, clock=clock, sleep=waits, **kwargs)
-        client.waits = waits
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        client.close()
-
-
-@pytest.fixture
-def sdk_log_guard():
-    """zoomops.aws.guard_sdk_logs (what every runtime calls first), undone after the test."""
-    from zoomops.aws import guard_sdk_logs
-
-    names = ("botocore", "boto3", "s3transfer")
-    saved = {name: logging.getLogger(name).level for name in names}
-    yield guard_sdk_logs
-    for name, level in saved.items():
-        logging.getLogger(name).setLevel(level)
-
-
-def statuses(sim: ZoomSimulator) -> list:
-    return [r["status"] for r in sim.api_requests]
-
-
-def plain_session() -> requests.Session:
-    """A session without urllib3 Retry: the client's own 429 handling, isolated from the transport's."""
-    return requests.Session()
-
-
-def meetings_path(sim) -> str:
-    return f"/users/{sim.demo['users']['instructor']}/meetings"  # a Medium endpoint
-
-
-def report_path(uuid: str) -> str:
-    return f"/report/meetings/{quote_uuid(uuid)}/participants"  # a Heavy endpoint
-
-
-def http_date(epoch: float) -> str:
-    return email.utils.format_datetime(datetime.fromtimestamp(epoch, UTC), usegmt=True)
 
 
 # ------------------------------------------------------------------ pure helpers

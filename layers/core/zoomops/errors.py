@@ -8,7 +8,10 @@ host) and never carry a secret.
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: importing this module stays cheap for a cold start
+    from datetime import datetime
 
 # Exit statuses, the same for every command.
 EXIT_OK = 0  # done: every row accounted for, none failed
