@@ -96,7 +96,7 @@ class DailyLimitReached(Stopped, ZoomError):
 
     resume_after: datetime
 
-    def __init__(self, category: str, resume_after: datetime):
+    def __init__(self, category: str, resume_after: datetime, *, per_user: bool = False):
         ZoomError.__init__(
             self,
             429,
@@ -104,6 +104,7 @@ class DailyLimitReached(Stopped, ZoomError):
             f"{resume_after.isoformat(timespec='seconds')}",
         )
         self.category, self.resume_after = category, resume_after
+        self.per_user = per_user  # the cap of one user (Zoom: 100 meeting creates/updates a day), not the account's
 
 
 class OAuthError(Unavailable):

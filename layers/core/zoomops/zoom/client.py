@@ -36,19 +36,21 @@ MAX_PAGE_SIZE = 300
 PRO_RATES = {"light": 30.0, "medium": 20.0, "heavy": 10.0}
 BUSINESS_RATES = {"light": 80.0, "medium": 60.0, "heavy": 40.0}
 
+# (methods or None for any, path pattern, category), first match wins: the labels of Zoom's API reference.
 _CATEGORIES = (
-    (re.compile(r"^/(report|metrics)/"), "heavy"),
-    (re.compile(r"^/users/[^/]+$"), "light"),
-    (re.compile(r"^/users/[^/]+/meetings$"), "medium"),
-    (re.compile(r"^/(past_meetings|meetings)/"), "medium"),
-    (re.compile(r"^/users$"), "medium"),
+    (None, re.compile(r"^/(report|metrics)/"), "heavy"),
+    (None, re.compile(r"^/users/[^/]+$"), "light"),
+    (None, re.compile(r"^/users/[^/]+/meetings$"), "medium"),  # list (GET) and create (POST)
+    ({"GET", "PATCH"}, re.compile(r"^/meetings/[^/]+$"), "light"),  # get and update a meeting
+    (None, re.compile(r"^/(past_meetings|meetings)/"), "medium"),
+    (None, re.compile(r"^/users$"), "medium"),
 )
 
 
-def category_of(path: str) -> str:
-    """Zoom's rate-limit category for an API path (``/v2`` excluded); unknown paths count as medium."""
-    for pattern, category in _CATEGORIES:
-        if pattern.search(path):
+def category_of(path: str, method: str = "GET") -> str:
+    """Zoom's rate-limit category for a call (path without ``/v2``); unknown paths count as medium."""
+    for methods, pattern, category in _CATEGORIES:
+        if (methods is None or method in methods) and pattern.search(path):
             return category
     return "medium"
 
@@ -172,7 +174,12 @@ class ZoomClient(HttpClient):
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> dict:
         """GET ``/v2{path}``; ``path`` segments must already be quoted (see :func:`quote_uuid`)."""
-        category = category_of(path)
+        return self.call("GET", path, params=params) or {}
+
+    def call(self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None) -> dict | None:
+        """``method /v2{path}``: the JSON answer (None for 204). Only GETs are retried on 5xx and timeouts:
+        a create is never sent twice blindly."""
+        category = category_of(path, method)
         token = self._tokens.token()
         reread, throttled = False, 0
         while True:
@@ -180,28 +187,32 @@ class ZoomClient(HttpClient):
             self._count("requests")
             headers = {"Authorization": f"Bearer {token.access_token}", "Accept": "application/json"}
             try:
-                response = self.request("GET", f"{token.api_url}/v2{path}", params=params, headers=headers)
-            except TransportError as exc:  # retries spent (urllib3 Retry)
-                raise ZoomError(None, f"GET {path}: {exc.kind} ({exc.cause}) after retries, host {exc.host}") from None
+                response = self.request(method, f"{token.api_url}/v2{path}", params=params, json=json, headers=headers)
+            except TransportError as exc:  # retries spent (urllib3 Retry) or, for a write, the one attempt
+                after = " after retries" if method == "GET" else ""
+                raise ZoomError(None, f"{method} {path}: {exc.kind} ({exc.cause}){after}, host {exc.host}") from None
             status = response.status_code
-            if status == 200:
+            if status in (200, 201):
                 return response.json()
+            if status == 204:
+                return None
             if status == 401 and not reread:
                 reread = True  # the stored token may have been replaced since we cached it
                 self._count("token_rereads")
                 token = self._tokens.token(force=True)
                 continue
+            body = _json(response)
             if status != 429:
-                body = _json(response)
-                raise ZoomError(status, f"GET {path}: {body.get('message') or response.reason}", body.get("code"))
+                raise ZoomError(status, f"{method} {path}: {body.get('message') or response.reason}", body.get("code"))
             throttled += 1
-            self.limiter.pause(category, self._throttled(response, f"GET {path}", category, throttled))
+            self.limiter.pause(category, self._throttled(response, f"{method} {path}", category, throttled, body))
 
-    def _throttled(self, response, what: str, category: str, throttled: int) -> float:
+    def _throttled(self, response, what: str, category: str, throttled: int, body: dict) -> float:
         """How long the category pauses after a 429; raises on a daily limit or when waiting is pointless."""
         self._count("throttled")
         wait = parse_retry_after(response.headers.get("Retry-After"), self.clock())
-        if response.headers.get("X-RateLimit-Type", "").lower() == "daily-limit":
+        message = str(body.get("message") or "")
+        if response.headers.get("X-RateLimit-Type", "").lower() == "daily-limit" or "daily rate limit" in message:
             now = datetime.fromtimestamp(self.clock(), UTC)
             raise DailyLimitReached(
                 category, now + timedelta(seconds=wait) if wait is not None else next_utc_midnight(now)
