@@ -113,7 +113,7 @@ class RecordingSender:
         self.bodies: list = []
         self._results = list(results)
 
-    def send(self, body: bytes, time_left=None) -> BatchResult:
+    def send(self, body: bytes, time_left=None, user_id=None) -> BatchResult:
         self.bodies.append(json.loads(body))
         if self._results:
             return self._results.pop(0)
@@ -133,7 +133,7 @@ class FailingSender(RecordingSender):
         super().__init__()
         self.message = message
 
-    def send(self, body: bytes, time_left=None) -> BatchResult:
+    def send(self, body: bytes, time_left=None, user_id=None) -> BatchResult:
         self.bodies.append(json.loads(body))
         return BatchResult(False, self.message, 1, 200)
 
@@ -215,3 +215,34 @@ def http_date(epoch: float) -> str:
     from datetime import UTC, datetime
 
     return email.utils.format_datetime(datetime.fromtimestamp(epoch, UTC), usegmt=True)
+
+
+class ZoomSimTokens:
+    """A TokenSource on a Zoom simulator's OAuth endpoint, for a ZoomClient in tests: ``token()`` answers the
+    token it holds, ``force=True`` (the client's re-read after a 401) asks the simulator for a new one."""
+
+    def __init__(self, sim, account_id: str, client_id: str, client_secret: str, clock=None):
+        import time
+
+        self._sim, self._account, self._auth = sim, account_id, (client_id, client_secret)
+        self._clock = clock or time.time
+        self._token = None
+        self.issued: list[str] = []  # every access token handed out (for secret-hygiene searches)
+
+    def token(self, *, force: bool = False):
+        import requests
+
+        from zoomops.zoom.client import Token
+
+        if force or self._token is None:
+            answer = requests.post(
+                f"{self._sim.base_url}/oauth/token",
+                data={"grant_type": "account_credentials", "account_id": self._account},
+                auth=self._auth,
+                timeout=5,
+            )
+            answer.raise_for_status()
+            body = answer.json()
+            self.issued.append(body["access_token"])
+            self._token = Token(body["access_token"], body["api_url"], self._clock() + body["expires_in"])
+        return self._token

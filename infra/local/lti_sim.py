@@ -330,8 +330,13 @@ class LtiProSimulator(SimulatorBase):
         data = self._json_body(headers, body)
         # 7. shape
         items, user_id = self._validate_shape(data)
+        signed_user = dict(params).get("userId")
+        if user_id is not None and signed_user != user_id:
+            # Zoom's LTI Pro API articles: the admin userId is part of the signature base string
+            # (key=...&timestamp=...&userId=...), so it travels as a signed query parameter too.
+            raise _Reject(401, _error(401, SIGNATURE_FAILED))
         if user_id is None:
-            user_id = dict(params).get("userId")
+            user_id = signed_user
         # 8. batch limit
         if len(items) > self.max_batch:
             return 200, _error(1001, f"The number of meetings exceeds the limit of {self.max_batch}.")

@@ -146,11 +146,22 @@ def test_plain_list_accepted_and_recorded(sim):
     assert json.loads(rec["body_text"]) == items
 
 
-def test_user_id_form_accepted(sim):
-    resp = put(sim, {"userId": "admin-user-1", "meetingList": [item("333")]})
+def test_user_id_form_accepted_when_the_user_id_is_signed(sim):
+    params = {"key": KEY, "timestamp": str(now_ms()), "userId": "admin-user-1"}
+    resp = put(sim, {"userId": "admin-user-1", "meetingList": [item("333")]}, params=params)
     assert resp.status_code == 200 and resp.json() == ACCEPTED
     assert sim.accepted[0]["user_id"] == "admin-user-1"
     assert sim.accepted_items() == [item("333")]
+
+
+@pytest.mark.parametrize("query_user", [None, "someone-else"])
+def test_user_id_in_the_body_must_be_the_signed_query_user_id(sim, query_user):
+    params = {"key": KEY, "timestamp": str(now_ms())}
+    if query_user:
+        params["userId"] = query_user
+    resp = put(sim, {"userId": "admin-user-1", "meetingList": [item("333")]}, params=params)
+    assert resp.status_code == 401 and resp.json()["errorMessage"] == "Verify LTI signature failed(2203)."
+    assert sim.accepted == []
 
 
 def test_extra_query_param_is_part_of_signature(sim):

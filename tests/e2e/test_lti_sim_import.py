@@ -71,7 +71,10 @@ def call(
     raw: bytes | None = None,
 ) -> requests.Response:
     method = method or ("POST" if path == IMPORT else "PUT")
-    params = params if params is not None else {"key": KEY, "timestamp": str(int(CLOCK.now * 1000))}
+    if params is None:
+        params = {"key": KEY, "timestamp": str(int(CLOCK.now * 1000))}
+        if isinstance(body, dict) and isinstance(body.get("userId"), str):
+            params["userId"] = body["userId"]  # the admin userId is signed, as Zoom's LTI Pro articles say
     headers = {"X-Lti-Signature": sign(params) if signature is None else signature, "Content-Type": "application/json"}
     data = raw if raw is not None else json.dumps(body).encode()
     r = requests.request(method, f"{sim.base_url}{path}?{urlencode(params)}", data=data, headers=headers, timeout=5)

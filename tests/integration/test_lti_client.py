@@ -128,11 +128,19 @@ def test_accepted_batch(sim, client_factory):
     assert req["headers"]["user-agent"].startswith("zoomops/")
 
 
-def test_user_id_form_accepted(sim, client_factory):
-    result = client_factory().send(encode_body(ITEMS, "admin-9"))
+def test_user_id_form_accepted_with_the_user_id_signed(sim, client_factory):
+    result = client_factory().send(encode_body(ITEMS, "admin-9"), user_id="admin-9")
     assert result.ok
     assert sim.accepted[0]["user_id"] == "admin-9"
     assert json.loads(sim.received[0]["body_text"]) == {"userId": "admin-9", "meetingList": ITEMS}
+    assert sim.received[0]["query"]["userId"] == "admin-9"  # in the query, so in the signature base string
+
+
+def test_user_id_only_in_the_body_is_refused_as_unsigned(sim, client_factory):
+    """Zoom's LTI Pro articles sign the admin userId (key=...&timestamp=...&userId=...): a body-only userId is
+    what zoomops used to send, and LTI Pro refuses it."""
+    result = client_factory().send(encode_body(ITEMS, "admin-9"))
+    assert not result.ok and result.auth_failed and sim.accepted == []
 
 
 def test_503_then_success(sim, client_factory):

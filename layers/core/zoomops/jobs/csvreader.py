@@ -63,6 +63,9 @@ class Schema:
         object.__setattr__(self, "Record", namedtuple("Record", ("line", *self.fields)))
         object.__setattr__(self, "Chunk", namedtuple("Chunk", ("lines", *self.fields, "malformed"), defaults=({},)))
 
+    def _header_of(self, field: str) -> str:
+        return next(c.header for c in self.columns if c.field == field)
+
     @property
     def fields(self) -> tuple[str, ...]:
         return tuple(c.field for c in self.columns)
@@ -76,8 +79,19 @@ class Schema:
         best: dict[str, tuple[int, int]] = {}  # field -> (rank of the alias, column)
         for index, name in enumerate(header):
             match = self._lookup.get(normalise_header(name))
-            if match and (match[0] not in best or match[1] < best[match[0]][0]):
-                best[match[0]] = (match[1], index)
+            if not match:
+                continue
+            field, rank = match
+            if field in best and best[field][0] == rank:
+                # Two columns are equally this field: guessing would send one of them silently.
+                first = best[field][1]
+                raise FileRefused(
+                    f"ambiguous header: columns {first + 1} ({header[first]!r}) and {index + 1} ({name!r}) both "
+                    f"name {self._header_of(field)}; keep one of them",
+                    line=1,
+                )
+            if field not in best or rank < best[field][0]:
+                best[field] = (rank, index)  # the template's own name wins over a looser alias
         columns = {name: index for name, (_, index) in best.items()}
         missing = [c.header for c in self.columns if c.required and c.field not in columns]
         if missing:
@@ -128,27 +142,43 @@ class _RawReader(io.RawIOBase):
 
 _FALLBACK = "zoomops-cp1252"
 _fallback_hits = threading.local()
+# A decoded run of non-UTF-8 bytes is wrapped in these private-use characters, so the line it stands on can
+# be named; they are removed before any value is used.
+MARK_OPEN, MARK_CLOSE = "\ue000", "\ue001"
+_MARKED = re.compile(f"{MARK_OPEN}([^{MARK_CLOSE}]*){MARK_CLOSE}")
 
 
 def _cp1252_fallback(exc: UnicodeError) -> tuple[str, int]:
-    """Codec error handler: bytes that are not UTF-8 are read as cp1252, and counted.
+    """Codec error handler: a run of bytes that is not UTF-8 is read as cp1252 (what Excel on Windows saves),
+    marked, and counted; the UTF-8 around it stays UTF-8, so each line is read in the encoding it is in.
 
     The five bytes cp1252 leaves undefined become U+FFFD, which row validation rejects, so a stray
     byte deep in a file costs one row, never the run.
     """
     assert isinstance(exc, UnicodeDecodeError)  # registered for decoding only
-    chunk = bytes(exc.object[exc.start : exc.end])
-    text = chunk.decode("cp1252", errors="replace")
+    text = bytes(exc.object[exc.start : exc.end]).decode("cp1252", errors="replace")
     _fallback_hits.count = getattr(_fallback_hits, "count", 0) + 1
-    return text, exc.end
+    return MARK_OPEN + text + MARK_CLOSE, exc.end
 
 
 codecs.register_error(_FALLBACK, _cp1252_fallback)
 
+_WORKBOOKS = (
+    (b"PK\x03\x04", "an Excel workbook (.xlsx) or another zip file"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls)"),
+)
 
-def _detect(sample: bytes, complete: bool) -> str:
+
+def _refuse_unreadable(sample: bytes) -> None:
+    """Empty, whitespace-only, workbook and binary files are refused as a whole, saying what they are."""
     if not sample.strip():
         raise FileRefused("the file is empty" if not sample else "the file holds only whitespace")
+    for magic, what in _WORKBOOKS:
+        if sample.startswith(magic):
+            raise FileRefused(
+                f"this is {what}, not CSV: in Excel use File > Save As > 'CSV UTF-8 (Comma "
+                f"delimited) (*.csv)' and upload that file"
+            )
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in sample:
         raise FileRefused(
             "binary file, not CSV text (it contains NUL bytes; a UTF-16 'Unicode text' "
@@ -157,16 +187,19 @@ def _detect(sample: bytes, complete: bool) -> str:
     controls = sum(1 for b in sample if b < 0x20 and b not in (0x09, 0x0A, 0x0D))
     if controls > max(8, len(sample) // 100):
         raise FileRefused("binary file, not CSV text (too many control characters)")
-    if sample.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    try:
-        sample.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError as exc:
-        # A multi-byte sequence cut at the end of the sample is still UTF-8.
-        if not complete and exc.start >= len(sample) - 3 and exc.reason == "unexpected end of data":
-            return "utf-8"
-    return "cp1252"  # its five undefined bytes become U+FFFD, which costs that row, as anywhere else
+
+
+def _sample_is_cp1252(sample: bytes, complete: bool) -> bool:
+    """True when the sample has bytes that are not UTF-8 and no multi-byte UTF-8 at all: a Windows Excel
+    'CSV' file as a whole, not a UTF-8 file with a few pasted lines."""
+    if not complete:  # a multi-byte sequence may be cut at the end of the sample
+        sample = sample[: max(sample.rfind(b"\n") + 1, len(sample) - 3)]
+    text = sample.decode("utf-8", errors=_FALLBACK)
+    return MARK_OPEN in text and _MARKED.sub("", text).isascii()
+
+
+def unmark(value: str) -> str:
+    return value.replace(MARK_OPEN, "").replace(MARK_CLOSE, "")
 
 
 # -- text in: records, column-wise -------------------------------------------------------------------
@@ -202,8 +235,9 @@ class _Chunker:
     """The records after the header, in chunks; a record csv cannot parse comes back malformed, and
     when an unclosed quote swallowed the lines after it, those lines are read again on their own."""
 
-    def __init__(self, text: io.TextIOWrapper, schema: Schema):
-        self._text, self._schema = text, schema
+    def __init__(self, text: io.TextIOWrapper, schema: Schema, cp1252_lines: list[int]):
+        self._text, self._schema, self._cp1252_lines = text, schema, cp1252_lines
+        self._hits = getattr(_fallback_hits, "count", 0)  # the decoder's count before this file
         self._tapped: list[str] = []  # the physical lines the current chunk consumed
         self._reader = csv.reader(_tap(text, self._tapped), strict=True)
         self._offset = 0  # physical line = offset + reader.line_num
@@ -225,7 +259,7 @@ class _Chunker:
             raise FileRefused(f"the header is not valid CSV ({exc})", line=reader.line_num) from None
         if header is None:
             raise FileRefused("the file has no header and no rows")
-        return header
+        return list(map(unmark, header))
 
     def chunks(self, size: int) -> Iterator[Any]:
         while True:
@@ -269,7 +303,21 @@ class _Chunker:
     def _chunk(self, lines: list[int], rows: list[list[str]], malformed: dict[int, str]):
         n = len(rows)
         columns = [list(map(self._getters[f], rows)) if f in self._getters else [""] * n for f in self._schema.fields]
+        if getattr(_fallback_hits, "count", 0) != self._hits:  # this file has had bytes read as cp1252
+            self._unmark(lines, columns)
         return self._schema.Chunk(lines, *columns, malformed)
+
+    def _unmark(self, lines: list[int], columns: list[list[str]]) -> None:
+        """Values without the cp1252 marks, and the lines that had them noted (decoding runs ahead of
+        parsing, so once one mark was seen every later chunk is looked at: in C, per column)."""
+        marked: set[int] = set()
+        for column in columns:
+            if MARK_OPEN in "".join(column):
+                hit = [i for i, value in enumerate(column) if MARK_OPEN in value]
+                marked.update(hit)
+                for i in hit:
+                    column[i] = unmark(column[i])
+        self._cp1252_lines.extend(lines[i] for i in sorted(marked))
 
 
 class CsvSource:
@@ -291,14 +339,16 @@ class CsvSource:
         self.encoding: str | None = None
         self.columns: dict[str, int] = {}
         self.warnings: list[str] = []
-        self._hits_before = 0
+        self.cp1252_lines: list[int] = []  # lines (record starts) with bytes that are not UTF-8
 
     def _text(self) -> io.TextIOWrapper:
-        self.encoding = _detect(self._sample, self._complete)
-        # Valid UTF-8 in the sample; a later non-UTF-8 byte is read as cp1252 and reported.
-        errors = "replace" if self.encoding == "cp1252" else _FALLBACK
-        self._hits_before = getattr(_fallback_hits, "count", 0)
-        return io.TextIOWrapper(self._buffered, encoding=self.encoding, errors=errors, newline="")
+        """UTF-8 (a BOM skipped), each run of bytes that is not UTF-8 read as cp1252: decided per line,
+        never guessed for the whole file, so what reaches LTI Pro is what the spreadsheet showed."""
+        _refuse_unreadable(self._sample)
+        self._whole_cp1252 = _sample_is_cp1252(self._sample, self._complete)
+        self.encoding = "cp1252" if self._whole_cp1252 else "utf-8"
+        bom = self._sample.startswith(codecs.BOM_UTF8)
+        return io.TextIOWrapper(self._buffered, encoding="utf-8-sig" if bom else "utf-8", errors=_FALLBACK, newline="")
 
     def chunks(self, size: int = 2048) -> Iterator[Any]:
         """The records in column-wise chunks (``schema.Chunk``) of up to ``size``; blank lines dropped.
@@ -306,7 +356,7 @@ class CsvSource:
         Rows are read and split into columns by C code (csv, map, itemgetter); Python only loops per
         row for the rare chunk with multi-line records, short or blank rows.
         """
-        chunker = _Chunker(self._text(), self.schema)
+        chunker = _Chunker(self._text(), self.schema, self.cp1252_lines)
         self.columns = chunker.columns
         yield from chunker.chunks(size)
         self._note_fallback()
@@ -317,6 +367,14 @@ class CsvSource:
             yield from map(self.schema.Record, *chunk[:n])
 
     def _note_fallback(self) -> None:
-        if getattr(_fallback_hits, "count", 0) > self._hits_before:
-            self.encoding = "cp1252"
-            self.warnings.append("some bytes are not valid UTF-8; they were read as cp1252 (Windows Excel 'CSV')")
+        lines = self.cp1252_lines
+        if not lines:
+            return
+        if self._whole_cp1252:
+            return  # the whole file is Windows Excel 'CSV': the encoding says so, no line is special
+        self.encoding = "utf-8, some lines cp1252" if not self._sample.isascii() else "cp1252"
+        shown = ", ".join(map(str, lines[:10])) + (f" and {len(lines) - 10} more" if len(lines) > 10 else "")
+        self.warnings.append(
+            f"line(s) {shown}: bytes that are not UTF-8, read as cp1252 (Windows Excel 'CSV'); check that "
+            f"these rows show what the spreadsheet showed"
+        )

@@ -92,7 +92,7 @@ class LtiClient(HttpClient):
         )
         self.creds, self._max_wait, self._path, self._method = creds, max_wait, path, method
 
-    def send(self, body: bytes, time_left: TimeLeft | None = None) -> BatchResult:
+    def send(self, body: bytes, time_left: TimeLeft | None = None, user_id: str | None = None) -> BatchResult:
         """Send one batch. With ``time_left``, no attempt or wait is started that could not finish in time:
         the batch comes back ``out_of_time`` instead (nothing was accepted)."""
         from urllib3.exceptions import MaxRetryError
@@ -102,7 +102,7 @@ class LtiClient(HttpClient):
             if attempt and not self.fits(time_left):
                 return BatchResult(False, "not sent: too little time left to retry", attempt, out_of_time=True)
             attempt += 1
-            response, error = self._attempt(body)
+            response, error = self._attempt(body, user_id)
             if response is not None and (result := verdict(response, attempt)) is not None:
                 return result
             status = response.status_code if response is not None else None
@@ -124,9 +124,9 @@ class LtiClient(HttpClient):
                 )
             self.sleep(wait)
 
-    def _attempt(self, body: bytes):
+    def _attempt(self, body: bytes, user_id: str | None):
         """One freshly signed attempt: (answer, None) or (None, the transport error)."""
-        call = sign_call(self.creds, body, self.clock(), method=self._method, path=self._path)
+        call = sign_call(self.creds, body, self.clock(), user_id=user_id, method=self._method, path=self._path)
         try:
             return self.request(call.method, call.url, data=call.body, headers=call.headers), None
         except TransportError as error:

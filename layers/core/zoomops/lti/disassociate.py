@@ -34,7 +34,9 @@ _MAX_PENDING_FACTOR = 8
 
 
 class Sender(Protocol):
-    def send(self, body: bytes, time_left: Callable[[], float] | None = None) -> BatchResult: ...
+    def send(
+        self, body: bytes, time_left: Callable[[], float] | None = None, user_id: str | None = None
+    ) -> BatchResult: ...
 
 
 class Checkpoint(Protocol):
@@ -182,7 +184,7 @@ class _Batches:
         """The batch's status and reason: planned, already accepted, skipped after a 401, sent or failed."""
         body = encode_items(self.items, self.options.user_id)
         if self.options.dry_run:
-            self.out.request(sign_call(self.creds, body, self.clock()).as_record(number))
+            self.out.request(sign_call(self.creds, body, self.clock(), user_id=self.options.user_id).as_record(number))
             return "planned", ""
         if number in self.accepted:
             return "sent", "accepted by LTI Pro in an earlier attempt of this run"
@@ -191,7 +193,7 @@ class _Batches:
         if self.time_left is not None and self.time_left() < self.min_time_left:
             raise OutOfTime(f"{self.time_left():.0f}s left before batch {number}")
         assert self.sender is not None
-        result = self.sender.send(body, time_left=self.time_left)
+        result = self.sender.send(body, time_left=self.time_left, user_id=self.options.user_id)
         self.summary.requests_sent += result.attempts
         if result.out_of_time:
             raise OutOfTime(f"batch {number}: {result.message}")

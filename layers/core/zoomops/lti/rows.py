@@ -37,6 +37,7 @@ _SEPARATOR_CHARS = " -\u00a0\t"
 _SEPARATORS = str.maketrans("", "", _SEPARATOR_CHARS)
 _PLAIN_MEETING = re.compile(f"[0-9]{{{MIN_MEETING_DIGITS},{MAX_MEETING_DIGITS}}}")
 _PAIR_SHIFT = 10**12
+_SCIENTIFIC = re.compile(r"[0-9](?:[.,][0-9]+)?[eE]\+?[0-9]+")  # 8.12346E+10: what Excel shows a long number as
 _strip = str.strip
 _rstrip_slash = methodcaller("rstrip", "/")
 
@@ -47,6 +48,11 @@ def check(record: Any) -> tuple[str, str, str] | str:
     if not raw_meeting:
         return "meeting_id: required"
     meeting = raw_meeting.translate(_SEPARATORS)
+    if _SCIENTIFIC.fullmatch(raw_meeting):
+        return (
+            f"meeting_id: Excel turned this ID into a number ({raw_meeting}); the digits are lost: "
+            f"format the column as text (or export it as text) and copy the IDs in again"
+        )
     if not (meeting.isascii() and meeting.isdigit()):
         return f"meeting_id: must be digits (spaces and dashes allowed), got {raw_meeting!r}"
     if not MIN_MEETING_DIGITS <= len(meeting) <= MAX_MEETING_DIGITS:

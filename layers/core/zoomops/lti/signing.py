@@ -87,9 +87,19 @@ class SignedCall:
 
 
 def sign_call(
-    creds: LtiCredentials, body: bytes, now: float, *, method: str = "PUT", path: str = BULK_DISASSOCIATE_PATH
+    creds: LtiCredentials,
+    body: bytes,
+    now: float,
+    *,
+    user_id: str | None = None,
+    method: str = "PUT",
+    path: str = BULK_DISASSOCIATE_PATH,
 ) -> SignedCall:
+    """The call, signed now. With the admin ``user_id`` (the ``{userId, meetingList}`` body form), userId is a
+    signed query parameter as well, as Zoom's LTI Pro API articles require (``key=…&timestamp=…&userId=…``)."""
     query = {"key": creds.key, "timestamp": str(int(now * 1000))}
+    if user_id:
+        query["userId"] = user_id
     headers = {"Content-Type": "application/json", "X-Lti-Signature": signature(query, creds.secret)}
     url = f"{creds.base_url.rstrip('/')}{path}?{urlencode(query)}"
     return SignedCall(method, url, query, headers, body)

@@ -203,7 +203,7 @@ class ZoomClient(HttpClient):
                 continue
             body = _json(response)
             if status != 429:
-                raise ZoomError(status, f"{method} {path}: {body.get('message') or response.reason}", body.get("code"))
+                raise ZoomError(status, f"{method} {path}: {_message(body, response.reason)}", body.get("code"))
             throttled += 1
             self.limiter.pause(category, self._throttled(response, f"{method} {path}", category, throttled, body))
 
@@ -214,9 +214,11 @@ class ZoomClient(HttpClient):
         message = str(body.get("message") or "")
         if response.headers.get("X-RateLimit-Type", "").lower() == "daily-limit" or "daily rate limit" in message:
             now = datetime.fromtimestamp(self.clock(), UTC)
-            raise DailyLimitReached(
-                category, now + timedelta(seconds=wait) if wait is not None else next_utc_midnight(now)
-            )
+            resume = now + timedelta(seconds=wait) if wait is not None else next_utc_midnight(now)
+            # Zoom's cap of 100 meeting creates/updates a day is the host's ("...for this particular user"),
+            # the Heavy and Resource-intensive daily caps the account's.
+            per_user = "particular user" in message or "Meeting Create/Update" in message
+            raise DailyLimitReached(category, resume, per_user=per_user)
         if throttled > self._max_429:
             raise ZoomError(429, f"{what}: still rate limited after {throttled - 1} waits")
         if wait is None:  # no Retry-After: our own backoff with jitter, never past max_wait
@@ -237,6 +239,13 @@ class ZoomClient(HttpClient):
             if not token:
                 return
             query["next_page_token"] = token
+
+
+def _message(body: dict, reason: str) -> str:
+    """Zoom's message, with the fields a validation error (code 300) names."""
+    message = str(body.get("message") or reason)
+    fields = [f"{e.get('field')}: {e.get('message')}" for e in body.get("errors") or [] if isinstance(e, dict)]
+    return f"{message} ({'; '.join(fields)})" if fields else message
 
 
 def _json(response) -> dict:
