@@ -277,9 +277,13 @@ EXPECTED_GRANTS = {
     "ApiFunction": {
         ("dynamodb:GetItem", "JobsTable.Arn"),
         ("dynamodb:PutItem", "JobsTable.Arn"),
+        ("dynamodb:Query", "${JobsTable.Arn}/index/by-time"),
         ("s3:PutObject", FILES + names.INCOMING_PREFIX + names.API_UPLOADS + "*"),
         ("s3:PutObject", FILES + names.DRYRUN_PREFIX + names.API_UPLOADS + "*"),
+        ("s3:PutObject", FILES + names.REPORT_UPLOADS + "*"),
         ("s3:GetObject", FILES + names.RESULTS_PREFIX + "*"),
+        ("s3:GetObject", FILES + names.REPORTS_PREFIX + "runs/*"),
+        ("s3:GetObject", FILES + names.PROCESSED_PREFIX + names.API_UPLOADS + "*"),
         ("secretsmanager:GetSecretValue", SECRET + "*/token-??????"),
         ("secretsmanager:GetSecretValue", SECRET + "*/token"),
         ("lambda:InvokeFunction", REPORT_FUNCTION),
@@ -354,7 +358,7 @@ def test_every_api_route_is_iam_authorised(resources: dict[str, Any]) -> None:
     assert api["Auth"]["DefaultAuthorizer"] == "AWS_IAM"
     events = _props(resources, "ApiFunction")["Events"]
     routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events.values()}
-    assert ("POST", "/disassociate-jobs") in routes and ("GET", "/report-jobs/{job_id}") in routes
+    assert ("ANY", "/disassociate-jobs") in routes and ("ANY", "/report-jobs/{job_id}") in routes
     for event in events.values():
         assert event["Type"] == "HttpApi" and event["Properties"]["ApiId"] == {"Ref": "HttpApi"}
         # no route opts out of the default IAM authoriser

@@ -1,33 +1,26 @@
-"""API Gateway (HTTP API, IAM-authorised) -> submit jobs, follow them, fetch results.
+"""API Gateway (HTTP API) -> submit jobs, follow them, fetch results.
 
-Thin: Powertools' event handler routes and validates (the pydantic models of zoomops.api.models, which also
-make the OpenAPI description served at /openapi.json); ``zoomops.jobs.records`` does the work on the
-jobs table and the bucket. Every 4xx says what is wrong; nothing here ever returns a secret.
+Machine callers use the IAM-authorised routes; the console uses the same routes under ``/console/api``, which
+API Gateway authorises with the campus sign-in's JWT and this function restricts to the admin group. Thin:
+Powertools' event handler routes and validates (``zoomops.api.routes`` and the models that also make the
+OpenAPI description at /openapi.json); every error is RFC 9457 problem details (``zoomops.api.problems``);
+nothing here ever returns a secret.
 """
 
-import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Union
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from zoomops.api.models import (
-    DisassociateJob,
-    DisassociateJobRequest,
-    JobCreated,
-    Problem,
-    ReportForMeetings,
-    ReportForUsers,
-    ReportJob,
-    TokenState,
-)
-from zoomops.errors import NotFound
+from zoomops.api import routes
+from zoomops.api.problems import field_problems, precheck, problem
+from zoomops.errors import ZoomopsError
+from zoomops.names import CONSOLE_ADMIN_GROUP, CONSOLE_API_PREFIX
 from zoomops.runtime import PerContainer
 from zoomops.settings import ApiSettings
 
@@ -37,8 +30,7 @@ metrics = Metrics()
 # Fail fast: a missing or malformed variable stops the cold start with an error naming it.
 settings = ApiSettings.from_env()
 app = APIGatewayHttpResolver(enable_validation=True)
-MAX_BODY_BYTES = 512 * 1024
-JOB_ID = r"^(dis|rep)-[0-9a-f]{24}$"
+app.include_router(routes.router)
 
 
 @dataclass(frozen=True)
@@ -73,165 +65,67 @@ def build(*, invoker=None, session=None) -> Runtime:
 runtime = PerContainer(build)
 
 
-# -- routes -----------------------------------------------------------------------------------
-def _problems(*codes: int) -> dict:
-    meaning = {
-        400: "body is not JSON or not UTF-8",
-        404: "no such job",
-        413: "body too large",
-        422: "a field is missing, unknown or out of its limits",
-    }
-    return {code: {"description": meaning[code], "content": {"application/json": {"model": Problem}}} for code in codes}
-
-
-CREATED = {201: {"description": "created", "content": {"application/json": {"model": JobCreated}}}}
-
-
-@app.post("/disassociate-jobs", responses={**CREATED, **_problems(400, 413, 422)})
-def post_disassociate_job(job: DisassociateJobRequest) -> Response[JobCreated]:
-    from zoomops.jobs.records import create_disassociate_job
-
-    rt = runtime.get()
-    created = create_disassociate_job(
-        rt.jobs,
-        rt.s3,
-        settings.bucket,
-        rows=None if job.rows is None else [r.model_dump() for r in job.rows],
-        file_name=job.fileName,
-        dry_run=job.dryRun,
-        user_id=job.userId,
-        batch_size=job.batchSize,
-    )
-    return Response(201, "application/json", JobCreated(**created))
-
-
-@app.get("/disassociate-jobs/<job_id>", responses=_problems(404, 422))
-def get_disassociate_job(job_id: Annotated[str, Path(pattern=JOB_ID)]) -> DisassociateJob:
-    from zoomops.jobs.records import describe_disassociate_job
-
-    rt = runtime.get()
-    return DisassociateJob(**describe_disassociate_job(rt.jobs, rt.s3, settings.bucket, job_id))
-
-
-@app.post("/report-jobs", responses={**CREATED, **_problems(400, 413, 422)})
-def post_report_job(job: Union[ReportForMeetings, ReportForUsers]) -> Response[JobCreated]:
-    from zoomops.jobs.records import create_report_job
-
-    rt = runtime.get()
-    request = {"meeting_ids": job.meetingIds} if isinstance(job, ReportForMeetings) else {"users": job.users}
-    request.update(
-        {
-            k: v
-            for k, v in (
-                ("from", job.from_ and job.from_.isoformat()),
-                ("to", job.to and job.to.isoformat()),
-                ("account", job.account),
-            )
-            if v
-        }
-    )
-    created = create_report_job(rt.jobs, lambda p: rt.invoker(settings.report_function, p, False), request)
-    return Response(201, "application/json", JobCreated(**created))
-
-
-@app.get("/report-jobs/<job_id>", responses=_problems(404, 422))
-def get_report_job(job_id: Annotated[str, Path(pattern=JOB_ID)]) -> ReportJob:
-    from zoomops.jobs.records import describe_report_job
-
-    return ReportJob(**describe_report_job(runtime.get().jobs, job_id))
-
-
-@app.get("/tokens")
-def get_tokens() -> list[TokenState]:
-    import time
-
-    rt = runtime.get()
-    now = time.time()
-    return [TokenState(**rt.tokens.status(account).public(now)) for account in settings.accounts]
-
-
-@app.post("/tokens/refresh")
-def refresh_tokens() -> list[TokenState]:
-    answer = (
-        runtime.get().invoker(
-            settings.token_function,
-            {"source": "zoomops.api", "detail-type": "Refresh", "detail": {"force": False}},
-            True,
-        )
-        or {}
-    )
-    return [TokenState(**entry) for entry in answer.get("accounts", [])]
-
-
 @app.get("/openapi.json", include_in_schema=False)
 def openapi():
     document = json.loads(app.get_openapi_json_schema(title="zoomops", version="0.1.0"))
-    # Powertools documents its own 422 body; this API answers Problem (see the exception handler).
+    # Powertools documents its own 422 body; this API answers problem details (see the handlers below).
     for operation in (op for path in document["paths"].values() for op in path.values()):
         if "422" in operation.get("responses", {}):
             operation["responses"]["422"]["content"] = {
-                "application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
             }
     return Response(200, "application/json", json.dumps(document))
 
 
-# -- errors: every 4xx names what is wrong ---------------------------------------------------------
+# -- errors: one shape, and every 4xx names what is wrong ----------------------------------------------
+def _answer(built: dict) -> Response:
+    return Response(built["statusCode"], built["headers"]["Content-Type"], built["body"], headers=built["headers"])
+
+
 @app.exception_handler(RequestValidationError)
 def invalid(error: RequestValidationError) -> Response:
-    def union_branch(part) -> bool:  # pydantic names the alternative a union error came from
-        return "ReportFor" in str(part)
-
-    errors = [
-        {
-            "field": ".".join(str(part) for part in e.get("loc", ()) if part != "body" and not union_branch(part))
-            or "body",
-            "problem": e.get("msg") or e.get("type"),
-        }
-        for e in error.errors()
-    ]
-    if any(union_branch(part) for e in error.errors() for part in e.get("loc", ())):
-        errors.insert(0, {"field": "meetingIds|users", "problem": "give exactly one of meetingIds or users"})
+    errors = field_problems(error.errors())
     text = "; ".join(f"{e['field']}: {e['problem']}" for e in errors)
-    return Response(
-        422, "application/json", Problem(message=f"invalid request: {text}", errors=errors).model_dump_json()
-    )
+    return _answer(problem(422, f"invalid request: {text}", errors=errors))
 
 
-@app.exception_handler(NotFound)
-def unknown_job(error: NotFound) -> Response:
-    return Response(404, "application/json", Problem(message=str(error)).model_dump_json())
+@app.exception_handler(ZoomopsError)
+def refused(error: ZoomopsError) -> Response:
+    return _answer(problem(error.http_status, str(error)))
+
+
+@app.exception_handler(Exception)
+def internal(error: Exception) -> Response:
+    logger.exception("unexpected error")
+    return _answer(problem(500, f"internal error ({type(error).__name__}); the request id is in the logs"))
 
 
 @app.not_found
 def not_found(_: Exception) -> Response:
-    return Response(
-        404,
-        "application/json",
-        Problem(
-            message=f"no route {app.current_event.request_context.http.method} {app.current_event.path}"
-        ).model_dump_json(),
-    )
+    event = app.current_event
+    return _answer(problem(404, f"no route {event.request_context.http.method} {event.path}"))
 
 
-def _body_problem(event: dict) -> tuple[int, str] | None:
-    """Too large, not UTF-8 or not JSON: answered here, before routing, as a clean 4xx."""
-    body = event.get("body") or ""
-    data = body.encode() if not event.get("isBase64Encoded") else base64.b64decode(body)
-    if len(data) > MAX_BODY_BYTES:
-        return 413, f"request body over {MAX_BODY_BYTES} bytes"
-    if not data:
+def _allowed(path: str) -> set[str]:
+    """The methods routed for ``path`` (Powertools keeps its compiled routes on the resolver)."""
+    routes = app._static_routes + app._dynamic_routes  # noqa: SLF001 - the resolver's own route table
+    return {route.method for route in routes if route.rule.match(path)}
+
+
+def _console(event: dict) -> dict | None:
+    """A console route: the same route without the prefix, for a member of the admin group only (API Gateway's
+    JWT authorizer has already checked the token); a refusal for anyone else."""
+    path = event.get("rawPath") or ""
+    if not path.startswith(CONSOLE_API_PREFIX + "/"):
         return None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return 400, f"body is not UTF-8 text (byte {exc.start})"
-    if event.get("isBase64Encoded"):
-        event["body"], event["isBase64Encoded"] = text, False  # what the routes expect
-    if (event.get("headers") or {}).get("content-type", "application/json").startswith("application/json"):
-        try:
-            json.loads(text)
-        except ValueError as exc:
-            return 400, f"body is not valid JSON: {exc}"
+    claims = ((event.get("requestContext") or {}).get("authorizer") or {}).get("jwt", {}).get("claims", {})
+    groups = claims.get("cognito:groups") or []
+    if isinstance(groups, str):  # API Gateway passes an array claim as "[a b]"
+        groups = groups.strip("[]").replace(",", " ").split()
+    if CONSOLE_ADMIN_GROUP not in groups:
+        return problem(403, f"the console is for members of the {CONSOLE_ADMIN_GROUP} group")
+    event["rawPath"] = path[len(CONSOLE_API_PREFIX) :]
+    event["requestContext"]["http"]["path"] = event["rawPath"]
     return None
 
 
@@ -239,12 +133,8 @@ def _body_problem(event: dict) -> tuple[int, str] | None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
-    problem = _body_problem(event)
-    if problem is not None:
-        status, message = problem
-        return {
-            "statusCode": status,
-            "headers": {"Content-Type": "application/json"},
-            "body": json.dumps({"message": message}),
-        }
+    refusal = _console(event) or precheck(event, _allowed)
+    if refusal is not None:
+        return refusal
+    routes.use(runtime.get(), settings, event)
     return app.resolve(event, context)

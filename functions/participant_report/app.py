@@ -162,7 +162,7 @@ def _continue(rt: Runtime, context: LambdaContext, summary, request, account: st
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
-    from zoomops.zoom.reports.run import Options, ReportRun
+    from zoomops.errors import Refused, ZoomError, ZoomopsError
 
     rt = runtime.get()
     now = datetime.fromtimestamp(rt.clock(), UTC)
@@ -171,12 +171,34 @@ def handler(event: dict, context: LambdaContext) -> dict:
     job_id = payload.pop("job_id", None)  # set when the API started this run
     jobs = rt.jobs if job_id else None
     try:
-        request, account, client, ids = _plan(rt, payload, now)
-    except ValueError as exc:
-        logger.error("report request refused", extra={"reason": str(exc)})
-        if jobs:
-            jobs.set(job_id, state="rejected", refused=str(exc), finished_at=now.isoformat(timespec="seconds"))
-        return {"refused": str(exc)}
+        return _report(rt, context, payload, continuation, job_id, now)
+    except (Refused, ValueError) as exc:
+        return _ended(jobs, job_id, now, "rejected", f"{exc}", "report request refused")
+    except ZoomError as exc:  # no token, an unknown user, Zoom unreachable: the job ends, saying why
+        state = "rejected" if exc.status in (400, 404) else "failed"
+        return _ended(jobs, job_id, now, state, f"{exc}", "report run failed")
+    except ZoomopsError as exc:
+        return _ended(jobs, job_id, now, "failed", f"{exc}", "report run failed")
+    except Exception as exc:  # a bug: the job still ends with its reason, and Lambda counts the error
+        _ended(jobs, job_id, now, "failed", f"internal error: {type(exc).__name__}", "report run crashed")
+        raise
+
+
+def _ended(jobs, job_id: str | None, now: datetime, state: str, reason: str, log: str) -> dict:
+    """A run that ended before producing a summary: the job record says how and why (never left queued)."""
+    logger.error(log, extra={"reason": reason, "job_id": job_id})
+    if jobs:
+        jobs.set(job_id, state=state, refused=reason, finished_at=now.isoformat(timespec="seconds"))
+    return {"refused" if state == "rejected" else "failed": reason}
+
+
+def _report(
+    rt: Runtime, context: LambdaContext, payload: dict, continuation, job_id: str | None, now: datetime
+) -> dict:
+    from zoomops.zoom.reports.run import Options, ReportRun
+
+    jobs = rt.jobs if job_id else None
+    request, account, client, ids = _plan(rt, payload, now)
     if jobs:
         jobs.set(job_id, state="running", started_at=now.isoformat(timespec="seconds"))
     options = Options(since=request.since, until=request.until, workers=settings.workers, pseudonymise=rt.pseudonymise)

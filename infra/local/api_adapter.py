@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from zoomops.names import LOCAL
@@ -24,6 +25,7 @@ _REASONS = {
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    415: "Unsupported Media Type",
     413: "Payload Too Large",
     422: "Unprocessable Entity",
     500: "Internal Server Error",
@@ -48,7 +50,7 @@ class ApiGatewayAdapter:
             text, encoded = base64.b64encode(body).decode(), True
         path = environ.get("PATH_INFO") or "/"
         method = environ["REQUEST_METHOD"]
-        return {
+        event = {
             "version": "2.0",
             "routeKey": "$default",
             "rawPath": path,
@@ -81,6 +83,10 @@ class ApiGatewayAdapter:
             "body": text or None,
             "isBase64Encoded": encoded,
         }
+        query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        if query:  # as API Gateway: absent without a query
+            event["queryStringParameters"] = query
+        return event
 
     def __call__(self, environ: dict, start_response) -> list[bytes]:
         response = self._handler(self.event(environ), LambdaContext(function_name=self._function, timeout_seconds=30))

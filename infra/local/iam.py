@@ -403,7 +403,10 @@ def requested(service: str, operation: str, params: dict, response: dict | None 
         name = params["QueueUrl"].rstrip("/").rsplit("/", 1)[-1]
         return [(f"sqs:{operation}", f"arn:{PARTITION}:sqs:{REGION}:{ACCOUNT}:{name}")]
     if service == "dynamodb" and "TableName" in params:
-        return [(f"dynamodb:{operation}", f"arn:{PARTITION}:dynamodb:{REGION}:{ACCOUNT}:table/{params['TableName']}")]
+        table = f"arn:{PARTITION}:dynamodb:{REGION}:{ACCOUNT}:table/{params['TableName']}"
+        # A Query or Scan of an index is authorised against the index's ARN, not the table's.
+        index = f"/index/{params['IndexName']}" if params.get("IndexName") else ""
+        return [(f"dynamodb:{operation}", table + index)]
     if service == "secretsmanager":
         secret = params.get("SecretId") or params.get("Name")
         arn = (response or {}).get("ARN")

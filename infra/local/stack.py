@@ -29,6 +29,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from zoomops.aws.jobstore import LIST_INDEX
 from zoomops.names import FUNCTIONS, LOCAL, SOURCE_PREFIXES, zoom_credentials_secret, zoom_token_secret
 
 from .lti_sim import LtiProSimulator
@@ -298,8 +299,20 @@ class LocalStack:
         ddb.create_table(
             TableName=JOBS_TABLE,
             BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}],
+            AttributeDefinitions=[
+                {"AttributeName": name, "AttributeType": "S"} for name in ("job_id", "listed", "created_key")
+            ],
             KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[  # as template.yaml declares it: jobs newest first
+                {
+                    "IndexName": LIST_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": "listed", "KeyType": "HASH"},
+                        {"AttributeName": "created_key", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
         )
         ddb.create_table(
             TableName=IDEMPOTENCY_TABLE,

@@ -144,7 +144,7 @@ def test_report_job_submit_and_poll_to_completion(stack, api, fast_zoom):
         assert stack.zoom_token(name)["access_token"] not in tokens.text + refreshed.text
 
 
-def test_errors_over_http_are_clean_json(api):
+def test_errors_over_http_are_problem_details_in_one_shape(api):
     cases = [
         requests.post(
             f"{api.base_url}/disassociate-jobs", data=b"{oops", headers={"Content-Type": "application/json"}, timeout=10
@@ -159,12 +159,15 @@ def test_errors_over_http_are_clean_json(api):
             headers={"Content-Type": "application/json"},
             timeout=10,
         ),
+        requests.post(f"{api.base_url}/report-jobs", data=b'{"users": ["a"]}', timeout=10),  # no Content-Type
     ]
-    assert [answer.status_code for answer in cases][:4] == [400, 422, 404, 404]
-    assert cases[4].status_code in (404, 405) and cases[5].status_code == 413
+    assert [answer.status_code for answer in cases] == [400, 422, 404, 404, 405, 413, 415]
+    assert cases[4].headers["Allow"] == "GET"
     for answer in cases:
-        assert answer.headers["Content-Type"] == "application/json"
-        assert answer.json()["message"] and "Traceback" not in answer.text
+        assert answer.headers["Content-Type"] == "application/problem+json"
+        body = answer.json()
+        assert set(body) <= {"type", "title", "status", "detail", "errors"} and body["status"] == answer.status_code
+        assert body["detail"] and body["title"] and "Traceback" not in answer.text
 
 
 def test_a_body_that_is_not_utf8_over_http_is_a_clean_400(api):
@@ -174,4 +177,4 @@ def test_a_body_that_is_not_utf8_over_http_is_a_clean_400(api):
         headers={"Content-Type": "application/json"},
         timeout=10,
     )
-    assert answer.status_code == 400 and answer.json()["message"]
+    assert answer.status_code == 400 and "UTF-8" in answer.json()["detail"]

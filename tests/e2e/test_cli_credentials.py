@@ -121,7 +121,7 @@ def test_zoom_stores_what_the_refresher_reads_then_token_refresh_works(stack):
     store = SecretsTokenStore(stack.client("secretsmanager"))
     assert store.credentials(account) == wrong
     refused = token(stack, "refresh", "--account", "main", "--force")
-    assert refused.returncode == 1 and "credentials rejected" in refused.stderr
+    assert refused.returncode == 4 and "credentials rejected" in refused.stderr
 
     proc = credentials(stack, "zoom", "--account", "main", stdin=lines(*right.values()))
     assert proc.returncode == 0, proc.stderr
@@ -252,17 +252,17 @@ def test_aws_failure_exits_1_without_any_value(stack, tmp_path, case):
         )
         expected = "NoCredentialsError"
     proc = credentials(stack, *args, stdin=lines("Key-Failure-01", "Secret-Failure-01"), env=env)
-    assert proc.returncode == 1, proc.stderr
+    assert proc.returncode == 4, proc.stderr
     assert f"could not store LTI Pro credentials in {args[-1]}: {expected}" in proc.stderr
     assert proc.stdout == ""
 
 
-def test_no_region_exits_1_without_any_value(stack, tmp_path):
+def test_no_region_exits_4_without_any_value(stack, tmp_path):
     env = env_for(stack, AWS_DEFAULT_REGION=None, AWS_REGION=None, AWS_CONFIG_FILE=str(tmp_path / "none"))
     proc = credentials(
         stack, "lti", "--secret-id", LTI_SECRET, stdin=lines("Key-Region-01", "Secret-Region-01"), env=env
     )
-    assert proc.returncode == 1 and "region" in proc.stderr and proc.stdout == ""
+    assert proc.returncode == 4 and "region" in proc.stderr and proc.stdout == ""
 
 
 def test_terminal_prompts_without_echo(stack):

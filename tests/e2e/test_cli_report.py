@@ -82,7 +82,8 @@ def test_from_meeting_ids_with_progress_then_a_second_run_skips_everything(zoomo
     proc = zoomops("--meeting", LECTURE, OFFICE, "--out", out)
     assert proc.returncode == 0, proc.stderr
     assert (
-        "2 meetings, 5 instances: 5 written (15 participant rows, 1 single-participant), 0 already done, "
+        "2 meetings asked for: 2 planned; 5 instances: 5 written (15 participant rows, 1 single-participant), "
+        "0 already done, "
         "0 too recent, 0 failed; 5 registrants" in proc.stdout
     )
     assert "instances written" in proc.stderr  # a progress line
@@ -121,7 +122,7 @@ def test_from_a_csv_pseudonymised(zoomops, tmp_path):
     out = tmp_path / "private"
     proc = zoomops("--csv", source, "--out", out, "--pseudonymise", extra_env={"ZOOMOPS_PSEUDONYM_KEY": KEY})
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("2 meetings, 5 instances: 5 written (15 participant rows")
+    assert proc.stdout.startswith("2 meetings asked for: 2 planned; 5 instances: 5 written (15 participant rows")
     written = [p for p in out.rglob("*") if p.is_file()]
     assert len(written) == 10 + 4 + 3 + 1  # instances, registrants, the run's three files, manifest.json
     for path in written:
@@ -144,7 +145,7 @@ def test_from_users_and_dates(zoomops, tmp_path):
         "--user", "ada.lovelace@campus.example.edu", "--from", "2024-09-01", "--to", "2024-09-09", "--out", out
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("1 meetings, 2 instances: 2 written")
+    assert proc.stdout.startswith("1 meetings asked for: 1 planned; 2 instances: 2 written")
     assert {p.parent.name for p in participant_files(out)} == {"date=2024-09-02", "date=2024-09-09"}
     instances = read_csv(only_run(out) / "instances.csv")
     assert sorted(r["instance_uuid"] for r in instances) == sorted(
@@ -152,7 +153,7 @@ def test_from_users_and_dates(zoomops, tmp_path):
     )
 
 
-def test_failures_and_a_daily_limit_exit_1(zoomops, stack, tmp_path):
+def test_failures_exit_1_and_a_daily_limit_exit_3_resumable(zoomops, stack, tmp_path):
     out = tmp_path / "lecture"
     stack.zoom.add_faults(*[Fault()] * 4, Fault(status=404))  # planning, then the first report request
     failed = zoomops("--meeting", LECTURE, "--out", out)
@@ -165,9 +166,11 @@ def test_failures_and_a_daily_limit_exit_1(zoomops, stack, tmp_path):
     stack.zoom.reset()
     stack.zoom.add_faults(*[Fault()] * 4, Fault(rate_limit_type="Daily-limit", category="heavy"))
     stopped = zoomops("--meeting", LECTURE, OFFICE, "--out", out, "--workers", "1")
-    assert stopped.returncode == 1
+    assert stopped.returncode == 3
     midnight = datetime.fromtimestamp(stack.zoom.clock() // 86_400 * 86_400 + 86_400, UTC)
-    assert f"stopped early (daily-limit); resume after {midnight.isoformat()}" in stopped.stderr
+    assert f"stopped early (daily-limit); run the same command again after {midnight.isoformat()}" in stopped.stderr
+    # stdout counts every meeting asked for, and says what is left, not only the ones it started
+    assert stopped.stdout.startswith("2 meetings asked for: ") and "left for the next run" in stopped.stdout
     assert json.loads((out / "manifest.json").read_text())["resume_after"] == midnight.isoformat()
 
 

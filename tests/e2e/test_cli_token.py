@@ -45,7 +45,7 @@ def test_refresh_one_account_with_force(stack):
     assert proc.returncode == 0 and "sub" in proc.stdout and "main" not in proc.stdout
 
 
-def test_refused_credentials_exit_1_naming_the_account_not_the_secret(stack):
+def test_refused_credentials_exit_4_naming_the_account_not_the_secret(stack):
     sm = stack.client("secretsmanager")
     creds = json.loads(sm.get_secret_value(SecretId=f"{ZOOM_SECRET_PREFIX}sub/credentials")["SecretString"])
     sm.put_secret_value(
@@ -53,7 +53,7 @@ def test_refused_credentials_exit_1_naming_the_account_not_the_secret(stack):
         SecretString=json.dumps(dict(creds, client_secret="Wrong-Secret-zz9")),
     )
     proc = zoomops(stack, "refresh")
-    assert proc.returncode == 1
+    assert proc.returncode == 4
     assert "Zoom account sub: credentials rejected" in proc.stderr
     assert "Wrong-Secret-zz9" not in proc.stdout + proc.stderr and creds["client_secret"] not in proc.stderr
 

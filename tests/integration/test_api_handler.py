@@ -35,6 +35,7 @@ from infra.local.stack import (
     load_handler,
 )
 from tests.conftest import load_event
+from zoomops.api.problems import MAX_BODY_BYTES
 
 EVENT = load_event("apigw_http_v2.json")
 LTI_SECRET_VALUE = "test-lti-SECRET-value-7f3a"  # what tests/conftest.py gives the stack
@@ -65,6 +66,7 @@ def api_event(
     raw: str | None = None,
     b64: bool = False,
     headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
 ) -> dict:
     """The sample event for ``method path``: what API Gateway hands the function after IAM authorisation."""
     event = copy.deepcopy(EVENT)
@@ -84,6 +86,8 @@ def api_event(
     if text is not None and b64:
         text = base64.b64encode(text.encode("utf-8")).decode()
     event.update(routeKey=route, rawPath=path, pathParameters=params, body=text, isBase64Encoded=b64)
+    if query:
+        event.update(rawQueryString="&".join(f"{k}={v}" for k, v in query.items()), queryStringParameters=query)
     event["requestContext"].update(routeKey=route, requestId=f"req-{time.monotonic_ns()}")
     event["requestContext"]["http"].update(method=method, path=path)
     event["headers"]["content-length"] = str(len(text or ""))
@@ -117,11 +121,14 @@ class Api:
         status = response["statusCode"]
         assert 200 <= status < 500, f"{method} {path} -> {status}: {response.get('body')}"
         headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
-        assert headers.get("content-type", "").startswith("application/json"), response
+        expected = "application/problem+json" if status >= 400 else "application/json"
+        assert headers.get("content-type", "").startswith(expected), response
         text = base64.b64decode(response["body"]).decode() if response.get("isBase64Encoded") else response["body"]
         body = json.loads(text)
-        if status >= 400:  # every 4xx is a JSON object, no stack trace
+        if status >= 400:  # every 4xx is problem details (RFC 9457), one shape, no stack trace
             assert isinstance(body, dict) and "Traceback" not in text and 'File "' not in text, text
+            assert body["status"] == status and body["title"] and body["detail"] and body["type"] == "about:blank"
+            assert set(body) <= {"type", "title", "status", "detail", "errors"}, body
         return Answer(status, body, response)
 
     def job(self, job_id: str) -> dict:
@@ -425,14 +432,14 @@ def test_progress_is_written_while_the_job_runs(stack, api, disassociate):
 )
 def test_unknown_job_is_404_naming_it(quick_api, kind, job_id):
     answer = quick_api("GET", f"/{kind}/{job_id}")
-    assert answer.status == 404 and job_id in answer.body["message"]
+    assert answer.status == 404 and job_id in answer.body["detail"]
 
 
 @pytest.mark.parametrize("kind", ["disassociate-jobs", "report-jobs"])
 @pytest.mark.parametrize("job_id", ["nope", "dis-XYZ", "dis-0123456789abcdef0123456", "DIS-0123456789ABCDEF01234567"])
 def test_malformed_job_id_is_422_naming_the_field(quick_api, kind, job_id):
     answer = quick_api("GET", f"/{kind}/{job_id}")
-    assert answer.status == 422 and "job_id" in answer.body["message"]
+    assert answer.status == 422 and "job_id" in answer.body["detail"]
 
 
 def test_a_job_of_another_kind_is_not_found_under_the_wrong_route(stack, api):
@@ -488,9 +495,9 @@ BIG_ROWS = rows(1001)
             "/report-jobs",
             {"meetingIds": [LECTURE], "users": [ALAN]},
             "meetingIds",
-            "exactly one of meetingIds or users",
+            "exactly one of meetingIds, users or csvUpload",
         ),
-        ("/report-jobs", {}, "meetingIds", "exactly one of meetingIds or users"),
+        ("/report-jobs", {}, "meetingIds", "exactly one of meetingIds, users or csvUpload"),
         ("/report-jobs", {"users": [ALAN], "from": "2024-02-30"}, "from", "valid date"),
         ("/report-jobs", {"users": [ALAN], "to": "yesterday"}, "to", "valid date"),
         ("/report-jobs", {"users": [ALAN], "from": "2024-09-20", "to": "2024-09-01"}, "to", "must not be before from"),
@@ -504,7 +511,7 @@ def test_invalid_requests_are_422_naming_field_and_limit(quick_api, path, body, 
     before = state_of(quick_api.stack)
     answer = quick_api("POST", path, body)
     assert answer.status == 422, answer.body
-    message = answer.body["message"]
+    message = answer.body["detail"]
     assert field in message and detail in message, message
     assert any(field.split(".")[0] in e["field"] or field in e["problem"] for e in answer.body["errors"])
     assert state_of(quick_api.stack) == before  # nothing was started
@@ -514,19 +521,43 @@ def test_invalid_requests_are_422_naming_field_and_limit(quick_api, path, body, 
 def test_malformed_json_is_400(quick_api, path):
     before = state_of(quick_api.stack)
     answer = quick_api("POST", path, raw='{"rows": [')
-    assert answer.status == 400 and "JSON" in answer.body["message"]
+    assert answer.status == 400 and "JSON" in answer.body["detail"]
     assert state_of(quick_api.stack) == before
 
 
 @pytest.mark.parametrize("raw", ["[]", "null", '"rows"', "42"])
 def test_json_that_is_not_an_object_is_422(quick_api, raw):
     answer = quick_api("POST", "/disassociate-jobs", raw=raw)
-    assert answer.status == 422 and "body" in answer.body["message"]
+    assert answer.status == 422 and "body" in answer.body["detail"]
 
 
 def test_a_missing_body_is_422(quick_api):
     answer = quick_api("POST", "/report-jobs")
-    assert answer.status == 422 and "body" in answer.body["message"]
+    assert answer.status == 422 and "body" in answer.body["detail"]
+
+
+def test_a_body_without_content_type_is_415_not_a_validation_error(quick_api):
+    """It used to be a 422 naming the whole body."""
+    answer = quick_api("POST", "/disassociate-jobs", raw='{"dryRun": true}', headers={"content-type": ""})
+    assert answer.status == 415 and "application/json" in answer.body["detail"]
+
+
+def test_a_bad_meeting_id_gets_one_message_about_that_id(quick_api):
+    """{"meetingIds": ["abc"]} used to get contradictory messages (one per alternative of a union)."""
+    answer = quick_api("POST", "/report-jobs", {"meetingIds": ["abc"]})
+    assert answer.status == 422 and [e["field"] for e in answer.body["errors"]] == ["meetingIds.0"]
+    assert "exactly one" not in answer.body["detail"]
+
+
+@pytest.mark.parametrize("body", [{"force": True, "sneaky": 1}, {"force": "yes"}])
+def test_token_refresh_refuses_unknown_or_mistyped_fields(quick_api, body):
+    answer = quick_api("POST", "/tokens/refresh", body)
+    assert answer.status == 422 and answer.body["errors"], answer.body
+
+
+def test_unknown_query_parameters_are_refused(quick_api):
+    answer = quick_api("GET", "/tokens", query={"verbose": "1"})
+    assert answer.status == 422 and "verbose" in answer.body["detail"]
 
 
 def test_a_base64_encoded_json_body_is_read(quick_api):
@@ -541,19 +572,19 @@ def test_a_body_that_is_not_utf8_is_a_clean_400(quick_api, path):
     event["headers"]["content-type"] = "application/json"
     response = quick_api.module.handler(event, LambdaContext(function_name="zoomops-api"))
     quick_api.responses.append(response)
-    assert response["statusCode"] == 400 and "message" in json.loads(response["body"])
+    assert response["statusCode"] == 400 and "UTF-8" in json.loads(response["body"])["detail"]
 
 
 def test_a_body_that_is_not_json_by_content_type_is_a_clean_4xx(quick_api):
     answer = quick_api("POST", "/disassociate-jobs", raw="meetingId=1", headers={"content-type": "text/plain"})
-    assert answer.status == 415 and "content_type" in json.dumps(answer.body)
+    assert answer.status == 415 and "text/plain" in answer.body["detail"]
 
 
 def test_an_oversized_body_is_413_naming_the_limit(quick_api):
     before = state_of(quick_api.stack)
     big = [{"meetingId": "81300000001", "contextId": "c" * 500, "domain": "d" * 500} for _ in range(600)]
     answer = quick_api("POST", "/disassociate-jobs", {"rows": big})
-    assert answer.status == 413 and str(quick_api.module.MAX_BODY_BYTES) in answer.body["message"]
+    assert answer.status == 413 and str(MAX_BODY_BYTES) in answer.body["detail"]
     assert state_of(quick_api.stack) == before
 
 
@@ -568,38 +599,43 @@ def test_an_oversized_body_is_413_naming_the_limit(quick_api):
 )
 def test_unknown_route_is_404_naming_it(quick_api, method, path):
     answer = quick_api(method, path)
-    assert answer.status == 404 and path in answer.body["message"] and method in answer.body["message"]
+    assert answer.status == 404 and path in answer.body["detail"] and method in answer.body["detail"]
 
 
 @pytest.mark.parametrize(
-    "method,path",
+    "method,path,allow",
     [
-        ("DELETE", "/disassociate-jobs"),
-        ("GET", "/disassociate-jobs"),
-        ("PUT", "/tokens"),
-        ("DELETE", "/tokens/refresh"),
-        ("GET", "/tokens/refresh"),
-        ("POST", "/disassociate-jobs/dis-0123456789abcdef01234567"),
-        ("PATCH", "/report-jobs"),
+        ("DELETE", "/disassociate-jobs", "GET, POST"),
+        ("PUT", "/tokens", "GET"),
+        ("DELETE", "/tokens/refresh", "POST"),
+        ("GET", "/tokens/refresh", "POST"),
+        ("POST", "/disassociate-jobs/dis-0123456789abcdef01234567", "GET"),
+        ("PATCH", "/report-jobs", "GET, POST"),
     ],
 )
-def test_wrong_method_is_404_or_405_naming_it(quick_api, method, path):
+def test_wrong_method_is_405_with_allow(quick_api, method, path, allow):
+    """It used to be a 404: the template routes every method of a path to the function, which says which it takes."""
     answer = quick_api(method, path, {})
-    assert answer.status in (404, 405) and method in answer.body["message"] and path in answer.body["message"]
+    assert answer.status == 405 and method in answer.body["detail"] and path in answer.body["detail"]
+    assert {k.lower(): v for k, v in answer.raw["headers"].items()}["allow"] == allow
 
 
-def test_openapi_description_is_served(quick_api):
+def test_openapi_description_is_served_and_every_route_is_in_the_template(quick_api):
     answer = quick_api("GET", "/openapi.json")
     assert answer.status == 200 and answer.body["openapi"].startswith("3.")
-    paths = answer.body["paths"]
-    assert set(paths) == {
-        "/disassociate-jobs",
-        "/disassociate-jobs/{job_id}",
-        "/report-jobs",
-        "/report-jobs/{job_id}",
-        "/tokens",
-        "/tokens/refresh",
-    }
+    paths = set(answer.body["paths"])
+    assert {"/jobs", "/disassociate-jobs/{job_id}/confirm", "/report-jobs/{job_id}/start", "/tokens"} <= paths
+    from cfnlint.decode import cfn_yaml
+
+    from infra.local.stack import ROOT
+
+    events = cfn_yaml.load(str(ROOT / "template.yaml"))["Resources"]["ApiFunction"]["Properties"]["Events"]
+    routed = {e["Properties"]["Path"] for e in events.values()}
+    as_pattern = lambda path: re.compile("^" + re.sub(r"\{\w+\}", "[^/]+", path) + "$")  # noqa: E731
+    for path in paths:  # API Gateway sends every documented path to the function
+        assert any(as_pattern(r).match(path.replace("{", "x").replace("}", "")) for r in routed), path
+    for route in routed - {"/openapi.json"}:  # and routes nothing the function does not serve
+        assert any(as_pattern(route).match(p.replace("{", "x").replace("}", "")) for p in paths), route
 
 
 # ------------------------------------------------------------------ POST/GET /report-jobs, /tokens
@@ -666,9 +702,104 @@ def test_report_job_for_users_and_a_date_range(stack, api, fast_zoom):
 def test_a_report_job_for_an_unknown_account_says_why(stack, api, fast_zoom):
     created = api("POST", "/report-jobs", {"users": [ALAN], "account": "nosuchaccount"})
     if created.status == 422:  # refusing it up front, naming the account, is as good
-        assert "account" in created.body["message"]
+        assert "account" in created.body["detail"]
         return
     stack.wait_background()
     job = api.job(created.body["jobId"])
     assert job["state"] == "rejected"
     assert "unknown account" in json.dumps(job)  # the reason, not just the request echoed back
+
+
+# ------------------------------------------------------------------ jobs always end, with their reason
+def test_a_report_job_for_someone_who_is_not_a_zoom_user_ends_rejected_with_the_reason(stack, api, fast_zoom):
+    """It used to stay queued forever, its reason only in the logs."""
+    api("POST", "/tokens/refresh")
+    created = api("POST", "/report-jobs", {"users": ["nobody@elsewhere.example.com"]})
+    stack.wait_background()
+    job = api.job(created.body["jobId"])
+    assert job["state"] == "rejected" and "nobody@elsewhere.example.com" in (job["refused"] or ""), job
+    assert job["timings"]["finished_at"]
+
+
+def test_a_report_job_before_any_token_fails_saying_to_refresh_then_works_right_after_a_refresh(stack, api, fast_zoom):
+    created = api("POST", "/report-jobs", {"meetingIds": [LECTURE]})
+    stack.wait_background()
+    job = api.job(created.body["jobId"])
+    assert job["state"] == "failed" and "token refresh" in job["refused"], job
+    # The token stored by a refresh is used by the very next run (no 60-second cache of an empty secret).
+    assert api("POST", "/tokens/refresh").status == 200
+    again = api("POST", "/report-jobs", {"meetingIds": [LECTURE]})
+    stack.wait_background()
+    assert api.job(again.body["jobId"])["state"] == "succeeded"
+
+
+# ------------------------------------------------------------------ listing
+def test_jobs_are_listed_newest_first_filtered_by_kind_and_state_a_page_at_a_time(stack, api, disassociate):
+    ids = [
+        api("POST", "/disassociate-jobs", {"rows": rows(1, start=81_400_000_000 + i)}).body["jobId"] for i in range(3)
+    ]
+    report = api("POST", "/report-jobs", {"meetingIds": [LECTURE]}).body["jobId"]
+    stack.wait_background()
+    stack.dispatch(disassociate)
+    everything = api("GET", "/jobs").body
+    assert [j["jobId"] for j in everything["jobs"]][:4] == [report, *reversed(ids)]
+    assert everything["next"] is None
+    removals = api("GET", "/disassociate-jobs", query={"state": "succeeded"}).body["jobs"]
+    assert [j["jobId"] for j in removals] == list(reversed(ids))
+    assert all(j["kind"] == "disassociate" and j["counts"]["sent"] == 1 for j in removals)
+    first = api("GET", "/jobs", query={"kind": "disassociate", "limit": "2"}).body
+    second = api("GET", "/jobs", query={"kind": "disassociate", "limit": "2", "next": first["next"]}).body
+    assert [j["jobId"] for j in first["jobs"] + second["jobs"]] == list(reversed(ids)) and second["next"] is None
+    assert api("GET", "/report-jobs").body["jobs"][0]["jobId"] == report
+    assert api("GET", "/jobs", query={"next": "not-a-token"}).status == 404
+    assert api("GET", "/jobs", query={"state": "done"}).status == 422
+
+
+# ------------------------------------------------------------------ preview, confirm, re-drive (what the console does)
+def test_a_dry_run_previews_its_rows_then_confirm_runs_the_same_file_for_real(stack, api, disassociate):
+    submitted = rows(3) + [{"meetingId": "12", "contextId": "c", "domain": DOMAIN}]
+    dry = api("POST", "/disassociate-jobs", {"rows": submitted, "dryRun": True}).body["jobId"]
+    assert api("POST", f"/disassociate-jobs/{dry}/confirm").status == 409  # not finished yet
+    stack.dispatch(disassociate)
+    rejected = api("GET", f"/disassociate-jobs/{dry}/rows", query={"status": "rejected"}).body
+    assert rejected["total"] == 1 and rejected["rows"][0]["line"] == 5 and "meeting_id" in rejected["rows"][0]["reason"]
+    planned = api("GET", f"/disassociate-jobs/{dry}/rows", query={"status": "planned", "limit": "2"}).body
+    assert planned["total"] == 3 and len(planned["rows"]) == 2 and planned["next"] == 2
+    assert stack.lti.accepted == []
+    confirmed = api("POST", f"/disassociate-jobs/{dry}/confirm")
+    assert confirmed.status == 201
+    stack.dispatch(disassociate)
+    job = api.job(confirmed.body["jobId"])
+    assert job["state"] == "partially_failed" or job["progress"]["sent"] == 3, job
+    assert job["origin"] == f"confirms {dry}" and len(stack.lti.accepted_items()) == 3
+
+
+def test_redrive_sends_exactly_the_failed_rows_again(stack, api, disassociate):
+    stack.lti.add_faults(Fault(status=400))  # the first of two batches is refused
+    first = api("POST", "/disassociate-jobs", {"rows": rows(4), "batchSize": 2}).body["jobId"]
+    stack.dispatch(disassociate)
+    assert api.job(first)["progress"]["failed"] == 2
+    redriven = api("POST", f"/disassociate-jobs/{first}/redrive")
+    assert redriven.status == 201
+    stack.dispatch(disassociate)
+    job = api.job(redriven.body["jobId"])
+    assert job["state"] == "succeeded" and job["progress"]["sent"] == 2 and job["origin"] == f"re-drives {first}"
+    assert sorted(i["meetingId"] for i in stack.lti.accepted_items()) == [r["meetingId"] for r in rows(4)]
+    assert api("POST", f"/disassociate-jobs/{redriven.body['jobId']}/redrive").status == 409  # nothing failed
+
+
+def test_a_report_from_an_uploaded_import_csv_starts_once_the_file_is_up(stack, api, fast_zoom):
+    api("POST", "/tokens/refresh")
+    created = api("POST", "/report-jobs", {"csvUpload": True})
+    assert created.status == 201 and created.body["upload"]["method"] == "PUT"
+    body = f"Meeting ID,Context ID,Domain\n{LECTURE},ctx,{DOMAIN}\n".encode()
+    upload = created.body["upload"]
+    assert requests.put(upload["url"], data=body, headers=upload["headers"], timeout=10).status_code == 200
+    job_id = created.body["jobId"]
+    assert api("POST", f"/report-jobs/{job_id}/start").status == 201
+    stack.wait_background()
+    job = api.job(job_id)
+    assert job["state"] == "succeeded" and job["progress"]["meetings"] == 1, job
+    assert set(job["files"]) == {"attendance.csv", "instances.csv", "summary.json"}
+    assert download(job["files"]["attendance.csv"]).startswith(b"meeting_id,instance_uuid,instance_file,")
+    assert api("POST", f"/report-jobs/{job_id}/start").status == 409  # started already

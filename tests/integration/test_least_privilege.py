@@ -55,6 +55,7 @@ import boto3
 import pytest
 
 from infra.local import iam
+from infra.local.lti_sim import Fault as LtiFault
 from infra.local.stack import (
     BUCKET,
     JOBS_TABLE,
@@ -477,6 +478,10 @@ class Api:
             if path.startswith(prefix) and "/" not in path[len(prefix) :]:
                 route, params = template, {"job_id": path[len(prefix) :]}
         text = None if body is None else json.dumps(body)
+        path, _, query = path.partition("?")
+        if query:
+            pairs = dict(pair.split("=", 1) for pair in query.split("&"))
+            event.update(rawQueryString=query, queryStringParameters=pairs)
         event.update(routeKey=f"{method} {route}", rawPath=path, pathParameters=params, body=text)
         event["requestContext"].update(routeKey=f"{method} {route}")
         event["requestContext"]["http"].update(method=method, path=path)
@@ -541,6 +546,33 @@ def test_api_serves_every_route_on_exactly_its_template_policy(aws: Aws):
     status, job = api("GET", f"/report-jobs/{report['jobId']}")
     assert status == 200 and job["state"] == "succeeded" and job["progress"]["instances"] == 2, job
 
+    # What the console does: lists, a dry run's preview, confirm it, re-drive failed rows, a report on a CSV.
+    status, listed = api("GET", "/jobs?kind=disassociate&state=succeeded&limit=2")
+    assert status == 200 and len(listed["jobs"]) == 2 and listed["next"], listed
+    status, preview = api("GET", f"/disassociate-jobs/{dry['jobId']}/rows?status=planned")
+    assert status == 200 and preview["total"] == 3
+    status, confirmed = api("POST", f"/disassociate-jobs/{dry['jobId']}/confirm")
+    assert status == 201, confirmed
+    assert all(r == OK for r in disassociate())
+    stack.lti.add_faults(LtiFault(status=400))
+    status, failing = api("POST", "/disassociate-jobs", {"rows": rows})
+    assert all(r == OK for r in disassociate())
+    status, redriven = api("POST", f"/disassociate-jobs/{failing['jobId']}/redrive")
+    assert status == 201, redriven
+    assert all(r == OK for r in disassociate())
+    for created in (confirmed, redriven):
+        status, job = api("GET", f"/disassociate-jobs/{created['jobId']}")
+        assert status == 200 and job["state"] == "succeeded" and job["progress"]["sent"] == 3, job
+    status, by_csv = api("POST", "/report-jobs", {"csvUpload": True})
+    csv_body = f"Meeting ID,Context ID,Domain\n{OFFICE},ctx,https://lms.example.edu\n".encode()
+    put = recorder.send_presigned("PUT", by_csv["upload"]["url"], data=csv_body, headers=by_csv["upload"]["headers"])
+    assert put.status_code == 200, put.text
+    status, _ = api("POST", f"/report-jobs/{by_csv['jobId']}/start")
+    assert status == 201 and [(f, r["failed"]) for f, r in aws.drain()] == [("participant_report", [])]
+    status, job = api("GET", f"/report-jobs/{by_csv['jobId']}")
+    assert status == 200 and job["state"] == "succeeded", job
+    assert download(job["files"]["attendance.csv"]).startswith(b"meeting_id,")
+
     status, document = api("GET", "/openapi.json")
     assert status == 200 and document["openapi"].startswith("3.")
 
@@ -549,7 +581,8 @@ def test_api_serves_every_route_on_exactly_its_template_policy(aws: Aws):
         for c in recorder.since(mark, "api")
         if c.service == "lambda"
     ]
-    assert invoked == [(aws.names["token_refresh"], "RequestResponse"), (aws.names["participant_report"], "Event")]
+    report_run = (aws.names["participant_report"], "Event")
+    assert invoked == [(aws.names["token_refresh"], "RequestResponse"), report_run, report_run]
     aws.assert_least_privilege("api", mark)
 
 

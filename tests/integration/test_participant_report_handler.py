@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from infra.local.stack import BUCKET, MANIFEST_TABLE, LambdaContext, LocalStack, load_handler
+from infra.local.stack import BUCKET, MANIFEST_TABLE, ZOOM_ACCOUNTS, LambdaContext, LocalStack, load_handler
 from infra.local.zoom_sim import DEMO_UUIDS, Fault
 from tests import testkit
 from tests.conftest import load_event
@@ -395,3 +395,23 @@ def test_a_bad_csv_url_is_refused_naming_the_field(reports):
     for csv_url in ("https://lms.example.edu/courses.csv", f"s3://{BUCKET}/uploads/missing.csv"):
         result = reports({"csv": csv_url})
         assert set(result) == {"refused"} and "csv" in result["refused"], csv_url
+
+
+def test_an_instance_uuid_starting_with_a_formula_character_stays_joinable(reports):
+    """The formula guard writes such a UUID '+... in the roll-ups (it used to change the join key silently):
+    instance_file, the per-instance files' own key, joins them, and can never start a formula."""
+    zoom, account = reports.stack.zoom, ZOOM_ACCOUNTS["main"][0]
+    zoom.add_meeting(account, meeting_id=84000000001, host_email="ada.lovelace@campus.example.edu", topic="plus")
+    uuid = "+PlusLeads0123456789Ab=="
+    people = [
+        {"name": "Ada Lovelace", "user_email": "ada.lovelace@campus.example.edu"},
+        {"name": "Student 1", "user_email": "s1@students.campus.example.edu"},
+    ]
+    zoom.add_instance(account, 84000000001, uuid=uuid, start_time="2024-09-10T09:00:00Z", participants=people)
+    result = reports({"meeting_ids": ["84000000001"]})
+    base = f"runs/{result['run_id']}"
+    attendance, instances = reports.csv(f"{base}/attendance.csv"), reports.csv(f"{base}/instances.csv")
+    assert {row["instance_uuid"] for row in attendance} == {"'" + uuid}  # guarded, as every cell
+    key = instance_key("84000000001", "2024-09-10T09:00:00Z", uuid)
+    assert {row["instance_file"] for row in attendance} == {key} == {row["instance_file"] for row in instances}
+    assert reports.json(f"{key}.json")["instance_uuid"] == uuid  # raw where it is the key

@@ -9,6 +9,7 @@ import pytest
 from tests.testkit import SECRET, csv_bytes, valid_rows
 from zoomops import cli
 from zoomops.cli import disassociate as dis_cli
+from zoomops.cli.common import Progress
 from zoomops.lti.disassociate import Summary
 
 
@@ -61,16 +62,16 @@ def test_report_exit_codes(tmp_path, capsys, fields, code):
 
 def test_progress_line_shows_counts():
     stream = io.StringIO()
-    progress = dis_cli._Progress(stream=stream, interval=0.0)
-    progress(Summary(file="f", total_rows=800, sent=790, rejected=10), 2)
+    progress = Progress(io.BytesIO(), "batches", out=stream, interval=0.0)
+    progress.update(Summary(file="f", total_rows=800, sent=790, rejected=10), 2)
     line = stream.getvalue()
     assert "800 rows read" in line and "batch 2" in line and "sent 790" in line and "rejected 10" in line
 
 
 def test_progress_is_rate_limited():
     stream = io.StringIO()
-    progress = dis_cli._Progress(stream=stream, interval=3600.0)
-    progress(Summary(file="f"), 1)
+    progress = Progress(io.BytesIO(), "batches", out=stream, interval=3600.0)
+    progress.update(Summary(file="f"), 1)
     assert stream.getvalue() == ""
 
 

@@ -44,6 +44,13 @@ class Refused(ZoomopsError, ValueError):
     title = "request refused"
 
 
+class Conflict(Refused):
+    """The request is well formed but the job's state does not allow it (confirm an unfinished run)."""
+
+    http_status = 409
+    title = "conflict"
+
+
 class FileRefused(Refused):
     """The file as a whole cannot be processed (empty, binary, no usable header)."""
 
@@ -89,6 +96,10 @@ class ZoomError(Unavailable):
     def __init__(self, status: int | None, message: str, code: object = None):
         super().__init__(f"Zoom API {status}: {message}" + (f" (code {code})" if code is not None else ""))
         self.status, self.code, self.message = status, code, message
+
+
+class TokenUnavailable(Unavailable):
+    """No usable Zoom token is stored for the account: nothing can be asked of Zoom until a refresh."""
 
 
 class DailyLimitReached(Stopped, ZoomError):

@@ -15,6 +15,7 @@ REJECTED_PREFIX = "rejected/"  # sources refused as a whole
 RESULTS_PREFIX = "results/"  # results/<file name>/<run id>/...
 REPORTS_PREFIX = "reports/"  # participant and registrant reports
 API_UPLOADS = "api/"  # <incoming|dryrun>/api/<job id>/<file>: uploads for jobs the API created
+REPORT_UPLOADS = "reports/requests/"  # reports/requests/<job id>/import.csv: an LTI import CSV to report on
 SOURCE_PREFIXES = (INCOMING_PREFIX, DRYRUN_PREFIX)  # what the bucket notifies the disassociate queue of
 
 # Zoom account secrets: <prefix><account>/credentials (the admin's) and <prefix><account>/token (the refresher's).
@@ -29,6 +30,10 @@ def zoom_credentials_secret(prefix: str, account: str) -> str:
 def zoom_token_secret(prefix: str, account: str) -> str:
     return f"{prefix}{account}/token"
 
+
+# The Cognito group whose members may use the console (its routes also need a valid JWT).
+CONSOLE_ADMIN_GROUP = "zoomops-admins"
+CONSOLE_API_PREFIX = "/console/api"
 
 # Handler folder under functions/ -> the template's logical id of its function.
 FUNCTIONS = {

@@ -88,7 +88,8 @@ class DisassociateProgress(Strict):
     batchesTotal: Optional[int] = None
 
 
-State = Literal["queued", "running", "succeeded", "partially_failed", "rejected"]
+State = Literal["queued", "running", "succeeded", "partially_failed", "rejected", "failed"]
+Kind = Literal["disassociate", "report", "provision"]
 
 
 class DisassociateJob(Strict):
@@ -99,7 +100,24 @@ class DisassociateJob(Strict):
     progress: DisassociateProgress
     timings: Timings
     refused: Optional[str] = None
+    origin: Optional[str] = Field(default=None, description="the job this one confirms or re-drives")
     results: Optional[dict[str, str]] = Field(default=None, description="short-lived download links")
+
+
+class ResultRow(Strict):
+    line: int
+    meeting_id: str
+    context_id: str
+    domain: str
+    course_id: str
+    status: Literal["sent", "planned", "rejected", "duplicate", "failed"]
+    reason: str
+
+
+class ResultRows(Strict):
+    rows: list[ResultRow]
+    total: int
+    next: Optional[int] = Field(default=None, description="the offset of the next page, if any")
 
 
 class _ReportRange(Strict):
@@ -114,12 +132,36 @@ class _ReportRange(Strict):
         return self
 
 
-class ReportForMeetings(_ReportRange):
-    meetingIds: list[Annotated[str, Field(pattern=r"^[0-9]{9,11}$")]] = Field(min_length=1, max_length=1000)
+class ReportJobRequest(_ReportRange):
+    """Exactly one of: meeting IDs, users (with a date range), or an LTI Pro import CSV to upload."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["meetingIds"], "properties": {"meetingIds": {"type": "array"}}},
+                {"required": ["users"], "properties": {"users": {"type": "array"}}},
+                {"required": ["csvUpload"], "properties": {"csvUpload": {"const": True}}},
+            ]
+        },
+    )
 
-class ReportForUsers(_ReportRange):
-    users: list[Annotated[str, Field(min_length=1, max_length=254)]] = Field(min_length=1, max_length=200)
+    meetingIds: Optional[list[Annotated[str, Field(pattern=r"^[0-9]{9,11}$")]]] = Field(
+        default=None, min_length=1, max_length=1000, description="Zoom meeting IDs, digits only"
+    )
+    users: Optional[list[Annotated[str, Field(min_length=1, max_length=254)]]] = Field(
+        default=None, min_length=1, max_length=200, description="Zoom users (emails or ids): their past meetings"
+    )
+    csvUpload: Optional[Literal[True]] = Field(
+        default=None, description="true: answer an upload link for an LTI Pro import CSV; start the job once it is up"
+    )
+
+    @model_validator(mode="after")
+    def exactly_one(self) -> ReportJobRequest:
+        given = [name for name in ("meetingIds", "users", "csvUpload") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of meetingIds, users or csvUpload (got {', '.join(given) or 'none'})")
+        return self
 
 
 class ReportProgress(Strict):
@@ -142,6 +184,7 @@ class ReportJob(Strict):
     stopped: Optional[str] = None
     resumeAfter: Optional[str] = None
     results: Optional[str] = None
+    files: Optional[dict[str, str]] = Field(default=None, description="short-lived links to the run's files")
     timings: Timings
 
 
@@ -154,9 +197,36 @@ class TokenState(Strict):
     error: Optional[str] = None
 
 
+class TokenRefreshRequest(Strict):
+    force: StrictBool = Field(default=False, description="refresh even tokens with enough life left")
+
+
+class FieldProblem(Strict):
+    field: str
+    problem: str
+
+
 class Problem(Strict):
-    message: str
-    errors: Optional[list[dict]] = None
+    """Every error, as RFC 9457 problem details (application/problem+json)."""
+
+    type: str = Field(default="about:blank")
+    title: str
+    status: int
+    detail: str
+    errors: Optional[list[FieldProblem]] = None
 
 
-# -- per container ----------------------------------------------------------------------------
+class JobListed(Strict):
+    jobId: str
+    kind: str
+    state: str
+    file: Optional[str] = None
+    dryRun: bool
+    createdAt: Optional[str] = None
+    finishedAt: Optional[str] = None
+    counts: dict[str, int]
+
+
+class JobList(Strict):
+    jobs: list[JobListed]
+    next: Optional[str] = Field(default=None, description="pass as next= for the following page")

@@ -1,13 +1,23 @@
-"""The jobs table: one item per job (whatever started it), accepted batches as a number set."""
+"""The jobs table: one item per job (whatever started it), accepted batches as a number set.
+
+Jobs are listed newest first through the sparse index ``by-time`` (hash ``listed`` = "job", range
+``created_key`` = "<created, in ns>#<job id>"): only job records carry those two attributes, so token leases and
+other bookkeeping in the same table never show up in a list.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
+import time
 from typing import Any
 
 from ..clock import utc_now
 from ..jobs.progress import Every
 
 COUNTS = ("total_rows", "sent", "planned", "rejected", "duplicates", "failed", "batches")
+LIST_INDEX = "by-time"
+LISTED = "job"
 
 
 class JobStore:
@@ -17,9 +27,29 @@ class JobStore:
 
     def start(self, job_id: str, attributes: dict[str, Any]) -> dict[str, Any]:
         """Create the job, or mark an existing one running again; returns the stored item."""
-        names = {"#s": "state", "#a": "attempts", "#u": "updated_at", "#c": "created_at"}
-        values: dict[str, Any] = {":running": {"S": "running"}, ":one": {"N": "1"}, ":now": {"S": utc_now()}}
-        sets = ["#s = :running", "#u = :now", "#c = if_not_exists(#c, :now)"]
+        now = utc_now()
+        names = {
+            "#s": "state",
+            "#a": "attempts",
+            "#u": "updated_at",
+            "#c": "created_at",
+            "#l": "listed",
+            "#k": "created_key",
+        }
+        values: dict[str, Any] = {
+            ":running": {"S": "running"},
+            ":one": {"N": "1"},
+            ":now": {"S": now},
+            ":listed": {"S": LISTED},
+            ":key": {"S": f"{now}#{job_id}"},
+        }
+        sets = [
+            "#s = :running",
+            "#u = :now",
+            "#c = if_not_exists(#c, :now)",
+            "#l = :listed",
+            "#k = if_not_exists(#k, :key)",
+        ]
         for i, (name, value) in enumerate(sorted(attributes.items())):
             names[f"#k{i}"] = name
             values[f":v{i}"] = to_attr(value)
@@ -42,6 +72,8 @@ class JobStore:
             "state": {"S": "queued"},
             "created_at": {"S": now},
             "updated_at": {"S": now},
+            "listed": {"S": LISTED},
+            "created_key": {"S": _created_key(job_id)},
             **{k: to_attr(v) for k, v in attributes.items()},
         }
         self._db.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(job_id)")
@@ -61,6 +93,36 @@ class JobStore:
         item = self._db.get_item(TableName=self.table, Key={"job_id": {"S": job_id}}, ConsistentRead=True)
         found = item.get("Item")
         return {k: from_attr(v) for k, v in found.items()} if found else None
+
+    def list(
+        self, *, kind: str | None = None, state: str | None = None, limit: int = 50, after: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Up to ``limit`` jobs, newest first, of this kind and state; and the token of the next page."""
+        names, values, filters = {"#l": "listed"}, {":l": {"S": LISTED}}, []
+        for attribute, wanted in (("kind", kind), ("state", state)):
+            if wanted:
+                names[f"#{attribute}"] = attribute
+                values[f":{attribute}"] = {"S": wanted}
+                filters.append(f"#{attribute} = :{attribute}")
+        query: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": LIST_INDEX,
+            "ScanIndexForward": False,
+            "KeyConditionExpression": "#l = :l",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        if filters:
+            query["FilterExpression"] = " AND ".join(filters)
+        found: list[dict[str, Any]] = []
+        start = _token_key(after)
+        while len(found) < limit:
+            page = self._db.query(**query, Limit=limit - len(found), **({"ExclusiveStartKey": start} if start else {}))
+            found += [{k: from_attr(v) for k, v in item.items()} for item in page.get("Items", [])]
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                break
+        return found, _key_token(start) if start else None
 
     def checkpoint(self, job_id: str) -> JobCheckpoint:
         return JobCheckpoint(self, job_id)
@@ -105,6 +167,30 @@ class ThrottledProgress:
     def __call__(self, summary: Any, batches_done: int) -> None:
         if self._due():
             self._store.update(self._job_id, summary)
+
+
+def _created_key(job_id: str) -> str:
+    """Sorts by creation time to the nanosecond (jobs made in the same second keep their order)."""
+    return f"{time.time_ns():020d}#{job_id}"
+
+
+def _key_token(key: dict[str, Any]) -> str:
+    """A page's continuation as an opaque URL-safe token."""
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _token_key(token: str | None) -> dict[str, Any] | None:
+    if not token:
+        return None
+    from ..errors import NotFound
+
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if isinstance(key, dict) and set(key) == {"job_id", "listed", "created_key"}:
+            return key
+    except ValueError:
+        pass
+    raise NotFound("no such page: next must be a token a list answered")
 
 
 def to_attr(value: Any) -> dict[str, Any]:

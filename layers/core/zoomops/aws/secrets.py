@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from ..errors import ConfigError, OAuthError, ZoomError
+from ..errors import ConfigError, OAuthError, TokenUnavailable
 from ..lti.signing import LtiCredentials
 from ..settings import ZoomAccount
 from . import guard_sdk_logs
@@ -52,16 +52,40 @@ class SecretTokenSource:
         self.secret_id, self._provider, self._max_age = secret_id, provider, max_age
 
     def token(self, *, force: bool = False):
+        """The stored token; a cached value without a usable token is read again at once, so a token stored
+        a moment ago (the first refresh, a refresh through the API) is used by the very next request."""
+        try:
+            return self._read(force)
+        except TokenUnavailable:
+            if force:
+                raise
+            return self._read(True)
+
+    def _read(self, force: bool):
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
+
         from ..zoom.client import Token
 
-        value = self._provider.get(self.secret_id, transform="json", max_age=self._max_age, force_fetch=force)
+        try:
+            value = self._provider.get(self.secret_id, transform="json", max_age=self._max_age, force_fetch=force)
+        except (GetParameterError, TransformParameterError) as exc:
+            raise TokenUnavailable(
+                f"token secret {self.secret_id} cannot be read ({_reason(exc)}): run the token refresh "
+                f"(zoomops token refresh)",
+            ) from None
         try:
             return Token(value["access_token"], value["api_url"].rstrip("/"), float(value["expires_at_epoch"]))
         except (KeyError, TypeError, ValueError, AttributeError):
-            raise ZoomError(
-                None,
+            raise TokenUnavailable(
                 f"token secret {self.secret_id} holds no usable token: run the token refresh (zoomops token refresh)",
             ) from None
+
+
+def _reason(exc: Exception) -> str:
+    """The AWS error code behind a Powertools parameter error (its text may quote the request)."""
+    cause = exc.__cause__ or exc.__context__
+    response = getattr(cause, "response", None) or {}
+    return str(response.get("Error", {}).get("Code") or type(cause or exc).__name__)
 
 
 class SecretsTokenStore:

@@ -1,6 +1,7 @@
 """``zoomops credentials lti --secret-id ID_OR_ARN [--user-id ID]`` and ``zoomops credentials zoom --account NAME``:
 store LTI Pro and Zoom credentials in Secrets Manager, read from stdin (no echo on a terminal), as a new
-secret version. Exit 0: stored; 1: Secrets Manager failed; 2: input refused.
+secret version. Exit 0: stored; 2: input refused; 4: Secrets Manager refused or failed (or AWS is not
+configured: no region, no credentials). Nothing is stored on 2 or 4.
 
 The JSON written is exactly what the functions read: the LTI secret ``{"key", "secret"[, "user_id"]}``
 (``aws.secrets.lti_credentials``) and each Zoom account's ``<prefix><account>/credentials``
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from ..errors import ConfigError, Refused, StoreError
-from .common import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, fail
+from .common import EXIT_OK, EXIT_REFUSED, EXIT_UNAVAILABLE, fail
 
 LTI_FIELDS = ("key", "secret")
 ZOOM_FIELDS = ("account_id", "client_id", "client_secret")
@@ -153,8 +154,8 @@ def aws_reason(exc: Exception, secrets: Iterable[str]) -> str:
 _STDIN_HELP = (
     "stdin: on a terminal each value is asked for without echo; otherwise one value per line,\n"
     "in the order above (CRLF, a BOM and trailing blank lines are fine; nothing else).\n"
-    "Exit 0: stored; 1: Secrets Manager refused or failed; 2: input or usage refused\n"
-    "(1 and 2 store nothing)."
+    "Exit 0: stored; 2: input or usage refused; 4: Secrets Manager refused or failed, or AWS\n"
+    "is not configured (no region, no credentials). 2 and 4 store nothing."
 )
 
 
@@ -228,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         arn, version, created = store(boto3.session.Session().client("secretsmanager"), target, values)
     except (StoreError, BotoCoreError) as exc:  # BotoCoreError: no client (no region), no value in it
-        return fail(exc, status=EXIT_FAILED)
+        return fail(exc, status=EXIT_UNAVAILABLE)
     print(f"stored {target.what} in {arn}: version {version}" + (" (new secret)" if created else ""))
     if args.credentials_command == "zoom":
         configured = [n.strip() for n in os.environ.get("ZOOMOPS_ZOOM_ACCOUNTS", "").split(",") if n.strip()]

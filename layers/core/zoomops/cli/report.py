@@ -1,7 +1,10 @@
 """``zoomops report participants (--csv FILE | --meeting ID... | --user EMAIL... [--from DATE --to DATE]) --out DIR``
 
 Participants of every past instance and the registrants of the chosen meetings, written to DIR (its
-manifest.json makes the next run skip finished instances), using the account's token secret."""
+manifest.json makes the next run skip finished instances), using the account's token secret. Exit 0: done;
+1: some instances failed (the next run retries them); 2: refused input; 3: stopped at Zoom's daily limit
+(run the same command after the printed time); 4: no token, AWS or Zoom unreachable.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +14,22 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..errors import ConfigError, ZoomError
-from .common import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, every_second, fail
+from ..errors import ConfigError, Refused, Unavailable
+from .common import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_STOPPED, epilog, every_second, fail, writable_folder
+
+ENVIRONMENT = {
+    "ZOOMOPS_ZOOM_ACCOUNTS": "Zoom account names, comma-separated (the first is the default)",
+    "ZOOMOPS_ZOOM_SECRET_PREFIX": "where their secrets are: <prefix><account>/token (the stack's ZoomSecretPrefix)",
+    "ZOOMOPS_PSEUDONYM_KEY": "with --pseudonymise: the key (16 bytes or more) names and emails are hashed with",
+    "AWS_PROFILE / AWS_REGION": "AWS credentials and region as boto3 finds them",
+}
+EXITS = {
+    0: "every instance written (or already done, or too recent)",
+    1: "some instances failed: the next run retries them",
+    2: "the request, the CSV or the usage was refused",
+    3: "stopped at Zoom's daily limit: run the same command again after the printed time",
+    4: "no usable token, or AWS or Zoom could not be reached",
+}
 
 
 def add_parser(commands) -> None:
@@ -23,6 +40,8 @@ def add_parser(commands) -> None:
         help="past-meeting participants and registrants, incrementally",
         description="Participants of every past instance and the registrants of the chosen meetings, written "
         "to DIR (manifest.json there makes the next run skip finished instances).",
+        epilog=epilog(ENVIRONMENT, EXITS),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = part.add_mutually_exclusive_group(required=True)
     source.add_argument("--csv", metavar="FILE", help="the meeting IDs of an LTI Pro import CSV")
@@ -111,9 +130,11 @@ def run(args: argparse.Namespace) -> int:
     from ..zoom.reports.files import FileManifest, FolderSink
     from ..zoom.reports.run import Options, ReportRun
 
+    out = Path(args.out)
     try:
         account = _account(args.account)
         request, pseudonymise = _request(args)
+        writable_folder(out)
     except KeyError:
         return fail(f"no account named {args.account!r} in ZOOMOPS_ZOOM_ACCOUNTS", status=EXIT_REFUSED)
     except (ConfigError, ValueError) as exc:
@@ -121,26 +142,30 @@ def run(args: argparse.Namespace) -> int:
     guard_sdk_logs()
     secrets = SecretsProvider(boto3_client=boto3.session.Session().client("secretsmanager"))
     client = ZoomClient(SecretTokenSource(account.token_secret, secrets))
-    out = Path(args.out)
     try:
         ids = _meeting_ids(args, request, client)
         options = Options(since=request.since, until=request.until, workers=args.workers, pseudonymise=pseudonymise)
         summary = ReportRun(
             client, FolderSink(out), FileManifest(out / "manifest.json"), options, progress=_progress()
         ).run(ids)
-    except (OSError, ValueError, ZoomError) as exc:  # ValueError: the CSV was refused
+    except (Refused, OSError) as exc:  # the CSV was refused, or it could not be read
         return fail(exc, status=EXIT_REFUSED)
+    except Unavailable as exc:  # no usable token, Zoom unreachable
+        return fail(exc)
     finally:
         client.close()
-    return _outcome(summary, out)
+    return _outcome(summary, out, len(ids))
 
 
-def _outcome(summary, out: Path) -> int:
+def _outcome(summary, out: Path, asked: int) -> int:
+    left = len(summary.remaining_meetings)
     print(
-        f"{summary.meetings} meetings, {summary.instances} instances: {summary.instances_written} written "
+        f"{asked} meetings asked for: {summary.meetings} planned"
+        + (f", {left} left for the next run" if left else "")
+        + f"; {summary.instances} instances: {summary.instances_written} written "
         f"({summary.rows_written} participant rows, {summary.single_participant} single-participant), "
-        f"{summary.skipped_done} already done, {summary.skipped_recent} too recent, {len(summary.failed)} failed; "
-        f"{summary.registrants_written} registrants"
+        f"{summary.skipped_done} already done, {summary.skipped_recent} too recent, {len(summary.failed)} failed"
+        f"{f', {summary.deferred} deferred' if summary.deferred else ''}; {summary.registrants_written} registrants"
     )
     print(f"results: {out}/runs/{summary.run_id}/ (attendance.csv, instances.csv, summary.json)")
     for failure in summary.failed:
@@ -149,8 +174,9 @@ def _outcome(summary, out: Path) -> int:
         )
     if summary.stopped:
         print(
-            f"stopped early ({summary.stopped}); resume after {summary.resume_after or 'now'}: run the same "
-            f"command again",
+            f"zoomops: stopped early ({summary.stopped}); run the same command again after "
+            f"{summary.resume_after or 'now'}: finished instances are not fetched again",
             file=sys.stderr,
         )
-    return EXIT_FAILED if summary.failed or summary.stopped else EXIT_OK
+        return EXIT_STOPPED
+    return EXIT_FAILED if summary.failed else EXIT_OK

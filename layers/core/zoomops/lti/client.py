@@ -51,12 +51,14 @@ def verdict(response, attempt: int) -> BatchResult | None:
         if flag is True:
             return BatchResult(True, message, attempt, 200)
         # LTI Pro may answer a signature failure as a 200 whose errorCode is 401.
-        return BatchResult(
-            False, f"LTI Pro answered: {message}", attempt, 200, auth_failed="(errorCode 401)" in message
-        )
+        if "(errorCode 401)" in message:
+            return BatchResult(False, f"LTI Pro refused the credentials: {message}", attempt, 200, auth_failed=True)
+        return BatchResult(False, f"LTI Pro answered: {message}", attempt, 200)
     if status == 401:
         _, message = _lti_message(response)
-        return BatchResult(False, f"LTI Pro refused the request (HTTP 401): {message}", attempt, 401, auth_failed=True)
+        return BatchResult(
+            False, f"LTI Pro refused the credentials (HTTP 401): {message}", attempt, 401, auth_failed=True
+        )
     if status not in RETRY_STATUSES:
         _, message = _lti_message(response)
         return BatchResult(False, f"LTI Pro answered HTTP {status}: {message}", attempt, status)

@@ -8,6 +8,7 @@ results go, where checkpoints live, whether a request is really sent) is passed 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -81,6 +82,10 @@ class Summary:
     refused: str | None = None
     warnings: list[str] = field(default_factory=list)
     run_id: str | None = None
+    interrupted: str | None = None  # why sending stopped early (the rest is in retry.csv; resume to finish)
+    credentials_refused: bool = False  # LTI Pro answered 401: every batch after it was left unsent
+    unreachable: str | None = None  # the last "no answer" failure (host and what happened), if any
+    resumed_batches: int = 0  # batches an earlier attempt of this run had delivered
 
     @property
     def accounted(self) -> int:
@@ -98,32 +103,44 @@ def result_files(directory: str | Path, *, dry_run: bool) -> ResultFiles:
     return ResultFiles(directory, rows_header=ROWS_HEADER, retry_header=TEMPLATE_HEADER, dry_run=dry_run)
 
 
+@dataclass
+class Context:
+    """How one run reaches the outside world (all but the credentials optional).
+
+    ``time_left``/``min_time_left``: a Lambda's remaining time; below the margin before a batch the run raises
+    :class:`OutOfTime` and resumes from its checkpoint on redelivery. ``stop``: the CLI's reason to stop
+    sending (a signal): the batches left are recorded as not sent, re-drivable, and the run ends normally.
+    """
+
+    creds: LtiCredentials
+    sender: Sender | None = None
+    checkpoint: Checkpoint | None = None
+    progress: Progress | None = None
+    time_left: Callable[[], float] | None = None
+    min_time_left: float = 60.0
+    stop: Callable[[], str | None] | None = None
+    clock: Callable[[], float] = time.time
+
+    def remaining(self) -> float:
+        """What the client may spend on a batch: the Lambda's time, none once asked to stop."""
+        if self.stop is not None and self.stop():
+            return 0.0
+        return self.time_left() if self.time_left is not None else math.inf
+
+
 class _Batches:
     """The open batch and the rows waiting for its outcome; sends (or plans) it and records the rows."""
 
-    def __init__(
-        self,
-        summary: Summary,
-        out: ResultFiles,
-        options: Options,
-        creds: LtiCredentials,
-        sender: Sender | None,
-        checkpoint: Checkpoint | None,
-        progress: Progress | None,
-        time_left: Callable[[], float] | None,
-        min_time_left: float,
-        clock: Callable[[], float],
-    ):
-        self.summary, self.out, self.options, self.creds = summary, out, options, creds
-        self.sender, self.checkpoint, self.progress = sender, checkpoint, progress
-        self.time_left, self.min_time_left, self.clock = time_left, min_time_left, clock
-        self.accepted = checkpoint.accepted_batches() if checkpoint else set()
+    def __init__(self, summary: Summary, out: ResultFiles, options: Options, ctx: Context):
+        self.summary, self.out, self.options, self.ctx = summary, out, options, ctx
+        self.accepted = ctx.checkpoint.accepted_batches() if ctx.checkpoint else set()
         # Segments waiting for the open batch's outcome, in line order: column slices of one chunk and
         # their status, or None for the batch's own rows.
         self.pending: list[tuple[list, list, list, list, list, str | None, str]] = []
         self.pending_rows = 0
         self.items: list[str] = []  # the open batch, each item already JSON (signing.ITEM_JSON)
         self.auth_failure: str | None = None
+        self.stopped: str | None = None  # why nothing more is sent (a signal, an error): the rest is re-drivable
         self.max_pending = options.batch_size * _MAX_PENDING_FACTOR
 
     # -- plan: rows join the open batch, or wait behind it with their own outcome ------------------
@@ -177,33 +194,57 @@ class _Batches:
             self.summary.batches_failed += 1
         setattr(self.summary, status, getattr(self.summary, status) + len(self.items))
         self._record(status, reason)
-        if self.progress is not None:
-            self.progress(self.summary, self.summary.batches)
+        if self.ctx.progress is not None:
+            self.ctx.progress(self.summary, self.summary.batches)
 
     def _send(self, number: int) -> tuple[str, str]:
-        """The batch's status and reason: planned, already accepted, skipped after a 401, sent or failed."""
-        body = encode_items(self.items, self.options.user_id)
+        """The batch's status and reason: planned, already accepted, skipped after a 401 or a stop, sent or failed."""
+        ctx, body = self.ctx, encode_items(self.items, self.options.user_id)
         if self.options.dry_run:
-            self.out.request(sign_call(self.creds, body, self.clock(), user_id=self.options.user_id).as_record(number))
+            self.out.request(sign_call(ctx.creds, body, ctx.clock(), user_id=self.options.user_id).as_record(number))
             return "planned", ""
         if number in self.accepted:
             return "sent", "accepted by LTI Pro in an earlier attempt of this run"
+        if self.stopped is None and ctx.stop is not None:
+            self.stopped = ctx.stop()
+        if self.stopped is not None:  # asked to stop: the rest resumes later, whatever else happened
+            return "failed", f"not sent: {self.stopped}"
         if self.auth_failure is not None:
             return "failed", f"not sent: {self.auth_failure}"
-        if self.time_left is not None and self.time_left() < self.min_time_left:
-            raise OutOfTime(f"{self.time_left():.0f}s left before batch {number}")
-        assert self.sender is not None
-        result = self.sender.send(body, time_left=self.time_left, user_id=self.options.user_id)
-        self.summary.requests_sent += result.attempts
-        if result.out_of_time:
-            raise OutOfTime(f"batch {number}: {result.message}")
+        if ctx.time_left is not None and ctx.time_left() < ctx.min_time_left:
+            raise OutOfTime(f"{ctx.time_left():.0f}s left before batch {number}")
+        result = self._attempt(number, body)
+        if result is None:
+            return "failed", f"not sent: {self.stopped}"
         if not result.ok:
             if result.auth_failed:
                 self.auth_failure = f"an earlier batch was refused: {result.message}"
+                self.summary.credentials_refused = True
+            elif result.status is None:
+                self.summary.unreachable = result.message
             return "failed", result.message
-        if self.checkpoint is not None:
-            self.checkpoint.mark_accepted(number)
+        if ctx.checkpoint is not None:
+            ctx.checkpoint.mark_accepted(number)
         return "sent", ""
+
+    def _attempt(self, number: int, body: bytes) -> BatchResult | None:
+        """Send the batch; None when a stop or an error ended the run's sending (``self.stopped`` says why)."""
+        ctx = self.ctx
+        assert ctx.sender is not None
+        try:
+            result = ctx.sender.send(body, time_left=ctx.remaining, user_id=self.options.user_id)
+        except (Exception, KeyboardInterrupt) as exc:  # a bug or a second Ctrl-C: account for every row anyway
+            if ctx.stop is None:
+                raise
+            self.stopped = f"stopped by {type(exc).__name__} during batch {number}: {exc}".rstrip(": ")
+            return None
+        self.summary.requests_sent += result.attempts
+        if result.out_of_time:
+            if ctx.stop is None or not ctx.stop():
+                raise OutOfTime(f"batch {number}: {result.message}")
+            self.stopped = ctx.stop()
+            return None
+        return result
 
     # -- record: every row waiting behind the batch ------------------------------------------------
     def _record(self, status: str, reason: str) -> None:
@@ -255,6 +296,7 @@ def run(
     progress: Progress | None = None,
     time_left: Callable[[], float] | None = None,
     min_time_left: float = 60.0,
+    stop: Callable[[], str | None] | None = None,
     clock: Callable[[], float] = time.time,
     run_id: str | None = None,
 ) -> Summary:
@@ -262,7 +304,8 @@ def run(
 
     Returns the summary, also written to ``out``. A file refused as a whole gives a summary with
     ``refused`` set and no rows. Raises :class:`OutOfTime` when ``time_left()`` drops under
-    ``min_time_left`` seconds before a batch.
+    ``min_time_left`` seconds before a batch; with ``stop`` (see :class:`Context`) it never raises for a
+    stop or a sending error: every row is still accounted for and ``summary.interrupted`` says why.
     """
     if not options.dry_run and sender is None:
         raise ValueError("a sender is needed unless this is a dry run")
@@ -276,7 +319,8 @@ def run(
         started_at=utc_now(),
         run_id=run_id,
     )
-    batches = _Batches(summary, out, options, creds, sender, checkpoint, progress, time_left, min_time_left, clock)
+    ctx = Context(creds, sender, checkpoint, progress, time_left, min_time_left, stop, clock)
+    batches = _Batches(summary, out, options, ctx)
     source, dedup = CsvSource(stream, IMPORT_TEMPLATE, name), Deduplicator()
     try:
         for chunk in source.chunks():
@@ -287,6 +331,8 @@ def run(
     except BaseException:
         out.close()
         raise
+    summary.interrupted = batches.stopped
+    summary.resumed_batches = len(batches.accepted)
     finalize(summary, source)
     out.finish(summary.as_dict())
     return summary

@@ -28,9 +28,14 @@ PARTICIPANT_FIELDS = (
     "participant_user_id",
     "bo_mtg_id",
 )
+# Roll-ups join on meeting_id + instance_uuid, and on instance_file with the per-instance files: instance_uuid
+# is formula-guarded like every cell (a UUID may begin with "+" or "/": one beginning with "+" gets a leading '),
+# so joining with the raw UUIDs of the per-instance JSON goes through instance_file, the files' own key
+# ("participants/meeting=<id>/date=<day>/<uuid as base64url>"), which can never start a formula.
 ATTENDANCE_FIELDS = (
     "meeting_id",
     "instance_uuid",
+    "instance_file",
     "start_time",
     "participant",
     "name",
@@ -46,6 +51,7 @@ ATTENDANCE_FIELDS = (
 INSTANCE_FIELDS = (
     "meeting_id",
     "instance_uuid",
+    "instance_file",
     "start_time",
     "unique_participants",
     "total_minutes",

@@ -271,12 +271,15 @@ class ReportRun:
         self.sink.put(f"{base}.json", json.dumps(payload, indent=1).encode(), "application/json")
         self.sink.put(f"{base}.csv", csv_bytes(rows, fields), "text/csv")
         people = rollup(instance, rows, single)
+        for person in people:
+            person["instance_file"] = base
         with self._lock:
             attendance.extend(people)
             instances.append(
                 {
                     "meeting_id": instance["meeting_id"],
                     "instance_uuid": instance["uuid"],
+                    "instance_file": base,
                     "start_time": instance["start_time"],
                     "unique_participants": len(people),
                     "total_minutes": round(sum(p["total_minutes"] for p in people), 2),
