@@ -14,7 +14,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_EC2_METADATA_DISABLED := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup demo test bench lint lock build validate deploy clean
+.PHONY: help setup demo serve browser test bench lint lock build validate deploy clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -32,8 +32,34 @@ setup: $(STAMP) ## Create .venv from the pinned requirements
 demo: $(STAMP) ## Run bulk disassociate end to end on the embedded local stack
 	$(BIN)/python -m infra.local.demo
 
-test: lint ## Lint, then run the whole test suite (unit, integration, end to end, template)
+test: lint browser ## Lint, then run the whole test suite (unit, integration, end to end, template)
 	$(BIN)/python -m pytest -q
+
+serve: $(STAMP) ## The console on the embedded local stack: prints its URL and a sign-in; Ctrl-C stops it
+	$(BIN)/python -m infra.local.serve
+
+# --- the console's browser tests: Debian's Chromium (never a downloaded browser) and axe-core from npm ----------
+CHROMIUM ?= /usr/bin/chromium
+export ZOOMOPS_CHROMIUM := $(CHROMIUM)
+AXE := node_modules/axe-core/axe.min.js
+
+browser: $(AXE) ## Chromium (Debian's package, installed when missing) and axe-core for the browser tests
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "==> installing Debian's chromium for the browser tests"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "make browser: no Chromium at $(CHROMIUM). Install Debian's chromium as root (apt-get install chromium)," >&2; \
+			echo "or point CHROMIUM= at a Chromium or Chrome binary." >&2; exit 1; \
+		fi; \
+	fi
+	@"$(CHROMIUM)" --version >/dev/null 2>&1 || { echo "make browser: $(CHROMIUM) does not start" >&2; exit 1; }
+
+# package-lock.json pins axe-core with its integrity hash; npm ci checks it. Nothing of npm runs in the console.
+$(AXE): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "make browser: npm is missing (it installs axe-core, the accessibility checker); install Node.js with npm" >&2; exit 1; }
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(AXE)
 
 bench: $(STAMP) ## Benchmarks; figures go to benchmarks/results/
 	$(BIN)/python benchmarks/bench_disassociate.py

@@ -1,0 +1,84 @@
+// Provisioning: upload a course-meetings CSV, preview, run, download the LTI import files and the removal file.
+import { get, missingRoute, post, upload } from "../api.js";
+import { announce, count, facts, h, progress, replace, when } from "../dom.js";
+import { FINISHED, badge, downloads, filePicker, follow, heading, labelled, problemBox, safeFileName } from "./common.js";
+
+const options = (pairs) => pairs.map(([value, label]) => h("option", { value }, label));
+
+export async function renderProvisioning(main, _params, context) {
+  const title = heading("Provisioning");
+  const { input, field } = filePicker("Course-meetings CSV", "One row per course meeting. Nothing is created until you confirm the preview.");
+  const provider = h("select", {}, options([["zoom", "Zoom"], ["webmeeting", "Web Meeting"], ["luminus", "LumiNUS"]]));
+  const associate = h("select", {}, options([["csv", "Write LTI import files"], ["api", "Associate through LTI Pro"], ["none", "Do not associate"]]));
+  const userId = h("input", { type: "text", autocomplete: "off", maxlength: "128" });
+  const submit = h("button", { type: "submit", class: "primary" }, "Upload and preview");
+  const status = h("div", { "aria-live": "polite" });
+  const form = h("form", { class: "card", "aria-label": "Upload a course-meetings CSV" }, field, labelled("Platform", provider), labelled("Course association", associate), labelled("Host user ID (optional)", userId), submit, status);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const file = input.files[0];
+    if (!file) return;
+    submit.disabled = true;
+    replace(status, progress("Uploading", 0, 0, `Uploading ${file.name}…`));
+    try {
+      const body = { fileName: safeFileName(file.name), dryRun: true, provider: provider.value, associate: associate.value };
+      if (userId.value.trim()) body.userId = userId.value.trim();
+      const created = await post("/provision-jobs", body);
+      await upload(created.upload, file);
+      context.go(`#/jobs/${created.jobId}`);
+    } catch (error) {
+      replace(status, missingRoute(error) ? h("p", { class: "notice" }, "Provisioning is not available on this API yet.") : problemBox(error));
+      submit.disabled = false;
+    }
+  });
+  replace(main, title, h("p", {}, "Create the term's course meetings from one CSV: a dry run first, then the real run."), form);
+  return title;
+}
+
+const NAMES = ["total_rows", "created", "updated", "unchanged", "planned", "deferred", "rejected", "failed"];
+
+export async function renderProvisionJob(main, jobId, context) {
+  const title = heading("Provisioning job");
+  const head = h("div", { class: "job-head" });
+  const live = h("div");  // rewritten every second: not a live region (the outcome is announced once)
+  const after = h("div");
+  replace(main, title, head, live, after);
+  watch();  // the page is usable at once; the job is followed in the background
+  return title;
+
+  async function watch() {
+    const job = await follow(
+      context,
+      () => get(`/provision-jobs/${jobId}`),
+      (answer, error) => {
+        if (error) return replace(live, problemBox(error));
+        const p = answer.progress || {};
+        const handled = NAMES.slice(1).reduce((sum, name) => sum + Number(p[name] || 0), 0);
+        replace(head, h("p", {}, h("span", { class: "mono" }, answer.jobId), " ", badge(answer.state), answer.dryRun ? h("span", { class: "tag" }, "dry run") : ""));
+        const bar = FINISHED.has(answer.state) ? progress("Progress", 1, 1, `Finished: ${count(handled)} rows handled.`) : progress("Progress", handled, p.total_rows || 0, `${count(handled)} of ${count(p.total_rows)} rows handled.`);
+        replace(live, bar, facts(NAMES.map((name) => [name.replace(/_/g, " "), count(p[name] || 0)]), "Counts"));
+        if (answer.resumeAfter) live.append(h("p", { class: "notice" }, `Waiting for Zoom's daily limit: resumes after ${when(answer.resumeAfter)}.`));
+      },
+      (answer) => FINISHED.has(answer.state),
+    );
+    if (!job || !context.alive()) return;
+    announce(`Job ${job.state.replace(/_/g, " ")}.`);
+    if (job.dryRun && job.state !== "rejected" && job.state !== "failed") {
+      const box = h("div", { "aria-live": "polite" });
+      const confirm = h("button", { type: "button", class: "primary" }, "Create the meetings now");
+      confirm.addEventListener("click", async () => {
+        confirm.disabled = true;
+        try {
+          const created = await post(`/provision-jobs/${job.jobId}/confirm`);
+          context.go(`#/jobs/${created.jobId}`);
+        } catch (error) {
+          replace(box, problemBox(error));
+          confirm.disabled = false;
+        }
+      });
+      after.append(h("section", { class: "card", "aria-label": "Preview" }, h("h2", {}, "Preview"), h("p", {}, "A dry run: nothing was created."), h("div", { class: "actions" }, confirm), box));
+    }
+    const files = downloads(job.results, ["lti-import-001.csv", "removal.csv", "rows.csv", "retry.csv", "summary.json"]);
+    if (files) after.append(files);
+  }
+}
