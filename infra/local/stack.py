@@ -33,7 +33,7 @@ from zoomops.aws.jobstore import LIST_INDEX
 from zoomops.names import FUNCTIONS, LOCAL, SOURCE_PREFIXES, zoom_credentials_secret, zoom_token_secret
 
 from .lti_sim import LtiProSimulator
-from .zoom_sim import ZoomSimulator, seed_demo
+from .zoom_sim import PROVISIONING_SCOPE, ZoomSimulator, seed_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -132,7 +132,7 @@ class LocalStack:
         self.zoom = ZoomSimulator(clock=zoom_clock)
         self._zoom_secrets = {name: f"local-{name}-{uuid.uuid4().hex}" for name in ZOOM_ACCOUNTS}
         for name, (account_id, client_id) in ZOOM_ACCOUNTS.items():
-            self.zoom.add_account(account_id, client_id, self._zoom_secrets[name])
+            self.zoom.add_account(account_id, client_id, self._zoom_secrets[name], scope=PROVISIONING_SCOPE)
             seed_demo(self.zoom, account_id)
         self.queue_url = self.dlq_url = ""
         self._saved_env: dict[str, str | None] = {}

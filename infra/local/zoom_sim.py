@@ -201,6 +201,8 @@ class Fault(FaultBase):
 
       * ``delay``: sleep first (to provoke client read timeouts);
       * ``drop``: then close the connection without any answer;
+      * ``lose_answer``: process the request as usual, then close the connection instead of answering (the
+        create was made; the client never hears of it);
       * ``rate_limit_type`` ("QPS" | "Daily-limit"): answer 429 with ``X-RateLimit-Type``,
         ``X-RateLimit-Category`` (``category``, else the endpoint's) and Zoom's body for that limit;
         ``Retry-After`` is ``retry_after`` if given, else (Daily-limit only) the next 00:00 UTC as an HTTP date;
@@ -218,9 +220,15 @@ class Fault(FaultBase):
     drop: bool = False
     oauth: bool = False
     body: dict | list | None = None
+    lose_answer: bool = False
+    path_contains: str | None = None  # consumed only by an API request whose raw path contains this
 
     def validate(self) -> None:
         super().validate()  # status, retry_after, delay, drop
+        if not isinstance(self.lose_answer, bool):
+            raise ValueError("fault 'lose_answer' must be a boolean")
+        if self.path_contains is not None and (self.oauth or not isinstance(self.path_contains, str)):
+            raise ValueError("fault 'path_contains' must be a string, on an API (not oauth) fault")
         if self.rate_limit_type is not None:
             if self.rate_limit_type not in _RATE_LIMIT_TYPES:
                 raise ValueError("fault 'rate_limit_type' must be 'QPS', 'Daily-limit' or null")
@@ -1079,13 +1087,17 @@ class _Handler(SimHandler):
     def _api(self, raw_path: str, query: str, body: bytes = b"") -> None:
         sim = self.server.sim
         record = sim._new_record(self.command, raw_path, query, self.headers)
-        fault = sim._next_fault(oauth=False)
+        fault = sim._next_api_fault(raw_path)
         if fault is not None and self._apply_fault(fault, oauth=False, category=record["category"], record=record):
             return
         if sim.latency:
             sim._stopping.wait(sim.latency)  # no lock held: concurrent requests overlap
         status, out, headers = sim._serve_api(self.command, raw_path, query, self.headers, record, body)
         sim._finish_record(record, status)
+        if fault is not None and fault.lose_answer:
+            self.close_connection = True
+            self._drop()
+            return
         self._send(status, out, headers)
 
     def _apply_fault(self, fault: Fault, *, oauth: bool, category: str | None, record: dict | None = None) -> bool:
@@ -1255,6 +1267,14 @@ class ZoomSimulator(SimulatorBase):
             self._daily.clear()
             self._host_daily.clear()
 
+    def _next_api_fault(self, raw_path: str) -> Fault | None:
+        """The first pending API fault this request consumes (one with ``path_contains`` waits for its path)."""
+        with self._lock:
+            for i, f in enumerate(self._faults):
+                if not f.oauth and (f.path_contains is None or f.path_contains in raw_path):
+                    return self._faults.pop(i)
+        return None
+
     def revoke_tokens(self, account_id: str | None = None) -> int:
         """Invalidate every issued access token (of one account, or of all); returns how many."""
         with self._lock:
@@ -1353,6 +1373,18 @@ class ZoomSimulator(SimulatorBase):
             user["personal_meeting_url"] = f"https://zoom.us/j/{user['pmi']}"
             acct.users.append(user)
             return copy.deepcopy(user)
+
+    def remove_user(self, account_id: str, email: str) -> None:
+        """Delete a user with every meeting they host (and its instances), as deleting a Zoom user does."""
+        with self._lock:
+            acct = self._account(account_id)
+            user = self._find_user(acct, email)
+            if user is None:
+                raise ValueError(f"no user with email {email!r} in account {account_id!r}")
+            acct.users.remove(user)
+            for meeting_id in [m for m, meeting in acct.meetings.items() if meeting["host_id"] == user["id"]]:
+                for instance in acct.meetings.pop(meeting_id).get("instances", []):
+                    acct.instances.pop(instance, None)
 
     def add_meeting(
         self,

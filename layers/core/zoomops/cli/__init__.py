@@ -1,6 +1,6 @@
 """``zoomops``: the admin command line, on the same core as the Lambda functions.
 
-One module per command group (``disassociate``, ``token``, ``report``, ``credentials``), each adding its
+One module per command group (``disassociate``, ``provision``, ``token``, ``report``, ``credentials``), each adding its
 parser and its ``run``; the contracts (options, variables, exit statuses, output files) are in each module's
 docstring and ``--help``. Exit statuses are the same for every command: 0 done, 1 some rows or items failed,
 2 input or usage refused, 3 stopped early and resumable, 4 credentials, AWS or the network failed. Expected
@@ -13,10 +13,10 @@ import argparse
 import sys
 
 from .. import __version__
-from . import credentials, disassociate, report, token
+from . import credentials, disassociate, provision, report, token
 from .common import EXIT_REFUSED, EXIT_UNAVAILABLE, aws_failure, fail
 
-COMMANDS = (disassociate, token, report, credentials)
+COMMANDS = (disassociate, provision, token, report, credentials)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -53,6 +53,7 @@ class Schema:
 
     what: str  # for messages: "the LTI Pro import template"
     columns: tuple[Column, ...]
+    keep_raw: bool = False  # records also carry the row as written (every column): for a retry file in its own columns
     _lookup: dict[str, tuple[str, int]] = field(init=False, repr=False, compare=False)
     Record: Any = field(init=False, repr=False, compare=False)
     Chunk: Any = field(init=False, repr=False, compare=False)
@@ -60,8 +61,11 @@ class Schema:
     def __post_init__(self) -> None:
         lookup = {name: (c.field, rank) for c in self.columns for rank, name in enumerate(c.names)}
         object.__setattr__(self, "_lookup", lookup)
-        object.__setattr__(self, "Record", namedtuple("Record", ("line", *self.fields)))
-        object.__setattr__(self, "Chunk", namedtuple("Chunk", ("lines", *self.fields, "malformed"), defaults=({},)))
+        raw = ("raw",) if self.keep_raw else ()
+        object.__setattr__(self, "Record", namedtuple("Record", ("line", *self.fields, *raw)))
+        defaults: tuple = ({}, []) if raw else ({},)
+        chunk = namedtuple("Chunk", ("lines", *self.fields, "malformed", *raw), defaults=defaults)  # type: ignore[misc]
+        object.__setattr__(self, "Chunk", chunk)
 
     def _header_of(self, field: str) -> str:
         return next(c.header for c in self.columns if c.field == field)
@@ -241,7 +245,8 @@ class _Chunker:
         self._tapped: list[str] = []  # the physical lines the current chunk consumed
         self._reader = csv.reader(_tap(text, self._tapped), strict=True)
         self._offset = 0  # physical line = offset + reader.line_num
-        self.columns = schema.map_header(self._header())
+        self.header = self._header()
+        self.columns = schema.map_header(self.header)
         self._width = max(self.columns.values()) + 1
         present = [f for f in schema.fields if f in self.columns]
         self._getters = {f: itemgetter(self.columns[f]) for f in present}
@@ -305,6 +310,9 @@ class _Chunker:
         columns = [list(map(self._getters[f], rows)) if f in self._getters else [""] * n for f in self._schema.fields]
         if getattr(_fallback_hits, "count", 0) != self._hits:  # this file has had bytes read as cp1252
             self._unmark(lines, columns)
+            rows = [list(map(unmark, row)) for row in rows] if self._schema.keep_raw else rows
+        if self._schema.keep_raw:
+            return self._schema.Chunk(lines, *columns, malformed, rows)
         return self._schema.Chunk(lines, *columns, malformed)
 
     def _unmark(self, lines: list[int], columns: list[list[str]]) -> None:
@@ -338,6 +346,7 @@ class CsvSource:
             self._buffered = io.BufferedReader(raw, buffer_size=_READ_CHUNK)
         self.encoding: str | None = None
         self.columns: dict[str, int] = {}
+        self.header: list[str] = []  # the header as written (known once iteration starts)
         self.warnings: list[str] = []
         self.cp1252_lines: list[int] = []  # lines (record starts) with bytes that are not UTF-8
 
@@ -357,14 +366,17 @@ class CsvSource:
         row for the rare chunk with multi-line records, short or blank rows.
         """
         chunker = _Chunker(self._text(), self.schema, self.cp1252_lines)
-        self.columns = chunker.columns
+        self.columns, self.header = chunker.columns, chunker.header
         yield from chunker.chunks(size)
         self._note_fallback()
 
     def __iter__(self) -> Iterator[Any]:
         n = len(self.schema.fields) + 1
         for chunk in self.chunks():
-            yield from map(self.schema.Record, *chunk[:n])
+            if self.schema.keep_raw:
+                yield from map(self.schema.Record, *chunk[:n], chunk.raw)
+            else:
+                yield from map(self.schema.Record, *chunk[:n])
 
     def _note_fallback(self) -> None:
         lines = self.cp1252_lines

@@ -91,6 +91,8 @@ class Provider(Protocol):
     """
 
     name: str  # zoom | webmeeting | luminus
+    can_recover: bool  # recover() can tell a lost create's meeting from none (else --retry-lost decides)
+    daily_cap: int | None  # creates/updates per host per UTC day the platform allows (None: no stated limit)
 
     def check(self, spec: MeetingSpec) -> list[tuple[str, str]]:
         """(field, reason) for every rule the platform documents that ``spec`` breaks, before any call."""

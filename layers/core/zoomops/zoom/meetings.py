@@ -234,6 +234,8 @@ class ZoomMeetings:
     """The Zoom :class:`~zoomops.provision.spec.Provider`, on the one Zoom client."""
 
     name = "zoom"
+    can_recover = True  # the host's meetings can be listed: a lost create is found, or surely absent
+    daily_cap: int | None = HOST_DAILY_CAP  # meeting creates/updates per host per UTC day
 
     def __init__(self, client: ZoomClient):
         self._client = client

@@ -66,6 +66,8 @@ class LuminusMeetings:
     """:class:`zoomops.provision.spec.Provider` for LumiNUS "Add meeting"."""
 
     name = "luminus"
+    can_recover = False  # the document has no get or list
+    daily_cap: int | None = None  # the document states no daily limit
 
     def __init__(self, client: LuminusClient):
         self.client = client

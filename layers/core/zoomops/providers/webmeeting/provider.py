@@ -34,6 +34,8 @@ class WebMeetings:
     """:class:`zoomops.provision.spec.Provider` for Web Meeting API v6."""
 
     name = "webmeeting"
+    can_recover = False  # no way to list an organizer's meetings in the document
+    daily_cap: int | None = None  # the document states no daily limit
 
     def __init__(
         self,
