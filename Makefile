@@ -65,6 +65,7 @@ bench: $(STAMP) ## Benchmarks; figures go to benchmarks/results/
 	$(BIN)/python benchmarks/bench_disassociate.py
 	$(BIN)/python benchmarks/bench_tokens.py
 	$(BIN)/python benchmarks/bench_reports.py
+	$(BIN)/python benchmarks/bench_provision.py
 	$(BIN)/python benchmarks/bench_coldstart.py
 
 lint: $(STAMP) ## cfn-lint (with the SAM transform), ruff (lint and format check), mypy over the core

@@ -84,6 +84,16 @@ class StackNames:
         return f"{self.stack}/{ZOOM_SECRET_PATH}"
 
     @property
+    def webmeeting_secret(self) -> str:
+        """Web Meeting v6: {"api_key"} (``zoomops credentials webmeeting``)."""
+        return f"{self.stack}/webmeeting"
+
+    @property
+    def luminus_secret(self) -> str:
+        """LumiNUS: {"subscription_key"[, "token"]} (``zoomops credentials luminus``)."""
+        return f"{self.stack}/luminus"
+
+    @property
     def pseudonym_secret(self) -> str:
         return f"{self.stack}/reports/pseudonym-key"
 

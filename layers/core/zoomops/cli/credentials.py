@@ -1,12 +1,14 @@
-"""``zoomops credentials lti --secret-id ID_OR_ARN [--user-id ID]`` and ``zoomops credentials zoom --account NAME``:
-store LTI Pro and Zoom credentials in Secrets Manager, read from stdin (no echo on a terminal), as a new
-secret version. Exit 0: stored; 2: input refused; 4: Secrets Manager refused or failed (or AWS is not
-configured: no region, no credentials). Nothing is stored on 2 or 4.
+"""``zoomops credentials lti --secret-id ID_OR_ARN [--user-id ID]``, ``zoomops credentials zoom --account NAME``,
+``zoomops credentials webmeeting --secret-id ID_OR_ARN`` and ``zoomops credentials luminus --secret-id ID_OR_ARN``:
+store LTI Pro, Zoom, Web Meeting v6 and LumiNUS credentials in Secrets Manager, read from stdin (no echo on a
+terminal), as a new secret version. Exit 0: stored; 2: input refused; 4: Secrets Manager refused or failed
+(or AWS is not configured: no region, no credentials). Nothing is stored on 2 or 4.
 
-The JSON written is exactly what the functions read: the LTI secret ``{"key", "secret"[, "user_id"]}``
-(``aws.secrets.lti_credentials``) and each Zoom account's ``<prefix><account>/credentials``
-``{"account_id", "client_id", "client_secret"}`` (``aws.secrets.SecretsTokenStore``). No value is ever
-printed, logged or put into an exception.
+The JSON written is exactly what is read: the LTI secret ``{"key", "secret"[, "user_id"]}``
+(``aws.secrets.lti_credentials``), each Zoom account's ``<prefix><account>/credentials``
+``{"account_id", "client_id", "client_secret"}`` (``aws.secrets.SecretsTokenStore``), the Web Meeting secret
+``{"api_key"}`` and the LumiNUS secret ``{"subscription_key"[, "token"]}`` (``provision.platforms.read_secret``,
+which checks them with :func:`check_value` too). No value is ever printed, logged or put into an exception.
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ from .common import EXIT_OK, EXIT_REFUSED, EXIT_UNAVAILABLE, fail
 
 LTI_FIELDS = ("key", "secret")
 ZOOM_FIELDS = ("account_id", "client_id", "client_secret")
-_IDS = ("key", "account_id", "client_id", "user_id")  # identifiers: no whitespace anywhere
+WEBMEETING_FIELDS = ("api_key",)
+LUMINUS_FIELDS, LUMINUS_OPTIONAL = ("subscription_key",), ("token",)
+# identifiers and header values (X-API-KEY, Ocp-Apim-Subscription-Key, "Bearer <token>"): no whitespace anywhere
+_IDS = ("key", "account_id", "client_id", "user_id", "api_key", "subscription_key", "token")
 PLACEHOLDER = "CHANGE_ME"  # what template.yaml creates the secrets with
 
 
@@ -40,15 +45,29 @@ class Target:
     fields: tuple[str, ...]
     extra: dict[str, str] = field(default_factory=dict)  # stored alongside (LTI user_id)
     create_description: str | None = None  # set: the secret is created if it does not exist
+    optional: tuple[str, ...] = ()  # read after ``fields``; empty or absent: not stored
+
+
+def _secret_id(secret_id: str) -> str:
+    if not secret_id.strip() or any(ch.isspace() for ch in secret_id):
+        raise InputError("--secret-id must be a secret name or ARN without whitespace")
+    return secret_id
+
+
+def webmeeting_target(secret_id: str) -> Target:
+    return Target("Web Meeting API key", _secret_id(secret_id), WEBMEETING_FIELDS)
+
+
+def luminus_target(secret_id: str) -> Target:
+    return Target("LumiNUS credentials", _secret_id(secret_id), LUMINUS_FIELDS, optional=LUMINUS_OPTIONAL)
 
 
 def lti_target(secret_id: str, user_id: str | None = None) -> Target:
-    if not secret_id.strip() or any(ch.isspace() for ch in secret_id):
-        raise InputError("--secret-id must be a secret name or ARN without whitespace")
+    _secret_id(secret_id)
     extra = {}
     if user_id is not None:
         extra["user_id"] = user_id
-        _check("user_id", user_id, "--user-id")
+        check_value("user_id", user_id, "--user-id")
     return Target("LTI Pro credentials", secret_id, LTI_FIELDS, extra)
 
 
@@ -71,12 +90,18 @@ def zoom_target(account: str, env: Mapping[str, str]) -> Target:
 
 
 def read_values(
-    fields: tuple[str, ...], stream: TextIO | None = None, prompt: Callable[[str], str] = getpass.getpass
+    fields: tuple[str, ...],
+    stream: TextIO | None = None,
+    prompt: Callable[[str], str] = getpass.getpass,
+    optional: tuple[str, ...] = (),
 ) -> dict[str, str]:
-    """A TTY is asked for each field without echo; anything else gives one value per line, in order."""
+    """A TTY is asked for each field without echo (an optional one may be left empty); anything else gives one
+    value per line, in order, the optional ones last and only if wanted. Optional fields left empty are not in
+    the result."""
     stream = sys.stdin if stream is None else stream
     if stream.isatty():
         values = [prompt(f"{name}: ") for name in fields]
+        values += [prompt(f"{name} (optional, Enter for none): ") for name in optional]
     else:
         try:
             text = stream.read()
@@ -85,22 +110,35 @@ def read_values(
         values = [line.removesuffix("\r") for line in text.removeprefix("\ufeff").split("\n")]
         while values and not values[-1].strip():
             values.pop()
-        if len(values) > len(fields):
-            raise InputError(
-                f"stdin has {len(values)} lines; expected {len(fields)}: {', '.join(fields)}, one per line"
-            )
+        if len(values) > len(fields) + len(optional):
+            raise InputError(f"stdin has {len(values)} lines; expected {_expected(fields, optional)}, one per line")
         if len(values) < len(fields):
             raise InputError(
-                f"{fields[len(values)]} is missing: expected {len(fields)} lines on stdin "
+                f"{fields[len(values)]} is missing: expected {_expected(fields, optional)} on stdin, "
+                f"got {len(values)} lines"
+                if optional
+                else f"{fields[len(values)]} is missing: expected {len(fields)} lines on stdin "
                 f"({', '.join(fields)}), got {len(values)}"
             )
-    result = dict(zip(fields, values))
+    result = dict(zip((*fields, *optional), values))
+    for name in optional:
+        if name in result and not result[name]:
+            del result[name]  # left empty: none
     for name, value in result.items():
-        _check(name, value)
+        check_value(name, value)
     return result
 
 
-def _check(name: str, value: str, label: str | None = None) -> None:
+def _expected(fields: tuple[str, ...], optional: tuple[str, ...]) -> str:
+    if not optional:
+        return f"{len(fields)}: {', '.join(fields)}"
+    both = len(fields) + len(optional)
+    return f"{len(fields)} or {both} lines: {', '.join(fields)}, then {', '.join(optional)} (optional)"
+
+
+def check_value(name: str, value: str, label: str | None = None) -> None:
+    """Refuse a value no credential can be (empty, padded, the template's placeholder, ...), naming ``label``
+    (default: the field), never the value."""
     label = label or name
     if not value.strip():
         raise InputError(f"{label} is empty")
@@ -162,7 +200,7 @@ _STDIN_HELP = (
 def add_parser(commands) -> None:
     creds = commands.add_parser(
         "credentials",
-        help="store LTI Pro or Zoom credentials in Secrets Manager, read from stdin",
+        help="store LTI Pro, Zoom, Web Meeting or LumiNUS credentials in Secrets Manager, read from stdin",
         description="Store credentials in Secrets Manager as a new secret version, read from stdin so no value "
         "lands in shell history. Values are never printed.",
     )
@@ -205,7 +243,59 @@ def add_parser(commands) -> None:
         metavar="NAME",
         help="account name (letters, digits, - and _), as in ZOOMOPS_ZOOM_ACCOUNTS",
     )
+    webmeeting = kinds.add_parser(
+        "webmeeting",
+        help="the Web Meeting v6 API key (zoomops provision --provider webmeeting)",
+        formatter_class=raw,
+        description='Read the Web Meeting v6 API key (one line: api_key; it needs the "Account" and "Meeting"\n'
+        'permissions) and store it as a new version of the Web Meeting secret: {"api_key": ...}.\n'
+        "zoomops provision --provider webmeeting reads it when ZOOMOPS_WEBMEETING_SECRET_ID names the secret.\n\n"
+        + _STDIN_HELP,
+        epilog="examples:\n"
+        '  zoomops credentials webmeeting --secret-id "$WEBMEETING_SECRET_ARN"     # asks: api_key\n'
+        '  pass show web-meeting | zoomops credentials webmeeting --secret-id "$WEBMEETING_SECRET_ARN"\n'
+        'then: ZOOMOPS_WEBMEETING_SECRET_ID="$WEBMEETING_SECRET_ARN" zoomops provision FILE --out DIR '
+        "--provider webmeeting --associate none --dry-run",
+    )
+    webmeeting.add_argument(
+        "--secret-id",
+        required=True,
+        metavar="ID_OR_ARN",
+        help="the Web Meeting secret: <stack name>/webmeeting, or its ARN",
+    )
+    luminus = kinds.add_parser(
+        "luminus",
+        help="the LumiNUS subscription key and an optional bearer token (zoomops provision --provider luminus)",
+        formatter_class=raw,
+        description="Read the LumiNUS Ocp-Apim-Subscription-Key, then optionally a signed-in user's bearer token\n"
+        "(lines: subscription_key[, token]; on a terminal, Enter at the token prompt stores none) and store\n"
+        'them as a new version of the LumiNUS secret: {"subscription_key": ...[, "token": ...]}. A version\n'
+        "stored without a token drops the previous one. zoomops provision --provider luminus reads it when\n"
+        "ZOOMOPS_LUMINUS_SECRET_ID names the secret.\n\n" + _STDIN_HELP,
+        epilog="examples:\n"
+        '  zoomops credentials luminus --secret-id "$LUMINUS_SECRET_ARN"     # asks: subscription_key, token\n'
+        '  pass show luminus/key | zoomops credentials luminus --secret-id "$LUMINUS_SECRET_ARN"   # no token\n'
+        "  (pass show luminus/key; pass show luminus/token) |\n"
+        '      zoomops credentials luminus --secret-id "$LUMINUS_SECRET_ARN"     # key and token',
+    )
+    luminus.add_argument(
+        "--secret-id",
+        required=True,
+        metavar="ID_OR_ARN",
+        help="the LumiNUS secret: <stack name>/luminus, or its ARN",
+    )
     creds.set_defaults(run=run)
+
+
+def _target(args: argparse.Namespace) -> Target:
+    kind = args.credentials_command
+    if kind == "lti":
+        return lti_target(args.secret_id, args.user_id)
+    if kind == "webmeeting":
+        return webmeeting_target(args.secret_id)
+    if kind == "luminus":
+        return luminus_target(args.secret_id)
+    return zoom_target(args.account, os.environ)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -215,11 +305,8 @@ def run(args: argparse.Namespace) -> int:
     from ..aws import guard_sdk_logs
 
     try:
-        if args.credentials_command == "lti":
-            target = lti_target(args.secret_id, args.user_id)
-        else:
-            target = zoom_target(args.account, os.environ)
-        values = read_values(target.fields)
+        target = _target(args)
+        values = read_values(target.fields, optional=target.optional)
     except (ConfigError, ValueError) as exc:  # InputError is a ValueError
         return fail(exc, status=EXIT_REFUSED, suffix="; nothing stored")
     except (EOFError, KeyboardInterrupt):
@@ -240,4 +327,7 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         print(f"next: zoomops token refresh --account {args.account} --force", file=sys.stderr)
+    elif args.credentials_command in ("webmeeting", "luminus"):
+        variable = f"ZOOMOPS_{args.credentials_command.upper()}_SECRET_ID"
+        print(f"next: zoomops provision reads it with {variable}={arn}", file=sys.stderr)
     return EXIT_OK

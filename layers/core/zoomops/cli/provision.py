@@ -14,11 +14,10 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from ..errors import ConfigError, Refused
+from ..errors import ConfigError, Refused, Unavailable
 from ..jobs.runfolder import RunFolder
-from ..provision.run import ASSOCIATE, Context, Options, Summary
+from ..provision.run import ASSOCIATE, Context, Options, Summary, default_association
 from .common import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_STOPPED, EXIT_UNAVAILABLE, Signals, epilog, fail
 
 PROVIDERS = ("zoom", "webmeeting", "luminus")
@@ -27,10 +26,13 @@ ENVIRONMENT = {
     "ZOOMOPS_ZOOM_ACCOUNTS": "zoom: account names (the token secret of --account, default the first, is read)",
     "ZOOMOPS_ZOOM_SECRET_PREFIX": "zoom: where the accounts' secrets are (<prefix><account>/token)",
     "ZOOMOPS_WEBMEETING_URL": "webmeeting: the instance's base URL (https://meeting.example.org)",
-    "ZOOMOPS_WEBMEETING_API_KEY": "webmeeting: its API key (read it without echo)",
-    "ZOOMOPS_LUMINUS_URL": "luminus: the API's base URL",
-    "ZOOMOPS_LUMINUS_SUBSCRIPTION_KEY": "luminus: the Ocp-Apim-Subscription-Key",
-    "ZOOMOPS_LUMINUS_TOKEN": "luminus: an optional bearer token of the signed-in user",
+    "ZOOMOPS_WEBMEETING_SECRET_ID": 'webmeeting: the secret holding {"api_key"} (zoomops credentials webmeeting)',
+    "ZOOMOPS_WEBMEETING_API_KEY": "webmeeting, when no secret id is set (local development): the API key itself",
+    "ZOOMOPS_LUMINUS_URL": "luminus: the API's base URL (https://luminus.azure-api.net)",
+    "ZOOMOPS_LUMINUS_SECRET_ID": 'luminus: the secret holding {"subscription_key"[, "token"]} (zoomops credentials '
+    "luminus)",
+    "ZOOMOPS_LUMINUS_SUBSCRIPTION_KEY": "luminus, when no secret id is set (local development): the subscription key",
+    "ZOOMOPS_LUMINUS_TOKEN": "luminus, when no secret id is set: an optional bearer token of the signed-in user",
     "ZOOMOPS_LTI_BASE_URL / _KEY / _SECRET": "--associate api: LTI Pro (ZOOMOPS_LTI_IMPORT_KEY/_SECRET win: an "
     "import-only credential)",
 }
@@ -59,14 +61,14 @@ def add_parser(commands) -> None:
     cmd.add_argument(
         "--associate",
         choices=ASSOCIATE,
-        default="csv",
-        help="csv: write LTI Pro import files (default); api: LTI Pro's import API; none",
+        help="csv: write LTI Pro import files (Zoom's default); api: LTI Pro's import API; none (the default "
+        "for webmeeting and luminus: LTI Pro holds Zoom meetings only)",
     )
     cmd.add_argument("--user-id", metavar="ID", help="LTI Pro admin user ID for --associate api (signed)")
     cmd.add_argument("--ledger", metavar="PATH", help=f"the ledger (default: {LEDGER} beside FILE)")
     cmd.add_argument("--account", metavar="NAME", help="Zoom account (default: the first configured)")
     cmd.add_argument("--provider", choices=PROVIDERS, default="zoom", help="the platform (default zoom)")
-    cmd.add_argument("--workers", type=int, default=8, metavar="N", help="rows worked on at once (default 8)")
+    cmd.add_argument("--workers", type=int, default=16, metavar="N", help="rows worked on at once (default 16)")
     cmd.add_argument(
         "--daily-cap",
         type=int,
@@ -88,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         options = Options(
             provider=args.provider,
-            associate=args.associate,
+            associate=args.associate or default_association(args.provider),
             dry_run=args.dry_run,
             user_id=args.user_id,
             workers=_workers(args.workers),
@@ -99,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
         lti = _lti(args, options)
     except (ConfigError, Refused) as exc:
         return fail(exc, status=EXIT_REFUSED)
+    except Unavailable as exc:  # a platform's credentials secret cannot be used
+        return fail(exc, status=EXIT_UNAVAILABLE)
     from ..provision.ledger import FileLedger
 
     ledger = FileLedger(Path(args.ledger) if args.ledger else source.parent / LEDGER, scope)
@@ -109,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         source,
         {
             "provider": args.provider,
-            "associate": args.associate,
+            "associate": options.associate,
             "user_id": args.user_id,
             "account": account,
             "dry_run": args.dry_run,
@@ -143,7 +147,7 @@ def _daily_cap(n: int | None) -> int | None:
 
 def _provider(args: argparse.Namespace):
     """A factory of the platform adapter (it needs the ledger's memory), the account, and the ledger's scope."""
-    from . import platforms
+    from ..provision import platforms
 
     return platforms.adapter(args.provider, args.account, os.environ)
 
@@ -151,7 +155,7 @@ def _provider(args: argparse.Namespace):
 def _lti(args: argparse.Namespace, options: Options):
     if options.associate != "api":
         return None
-    from . import platforms
+    from ..provision import platforms
 
     return platforms.lti_import(os.environ, user_id=args.user_id, dry_run=options.dry_run)
 
@@ -192,7 +196,3 @@ def report(summary: Summary, out: Path) -> int:
             file=sys.stderr,
         )
     return EXIT_FAILED if summary.failed or summary.import_failed else EXIT_OK
-
-
-def scope_of(provider: str, account: str | None, url: str | None) -> str:
-    return f"{provider}:{account or urlsplit(url or '').netloc}"

@@ -81,12 +81,14 @@ class Executor:
             self.ledger.spent(host, day)
             self._deferred(row, host, exc.resume_after)
         except (DailyLimitReached, TokenUnavailable) as exc:
+            if row.action != UPDATE and not getattr(exc, "maybe_created", False):
+                self.ledger.put(Entry(row.key, ABSENT))  # refused before anything was made: the next run creates
             self._halt(exc)
             self._not_done(row, self.halted or str(exc))
         except (PlatformRefused, NeedsManualChange, Unavailable) as exc:
             if row.action != UPDATE and (isinstance(exc, PlatformRefused) or not getattr(exc, "maybe_created", True)):
                 self.ledger.put(Entry(row.key, ABSENT))  # the platform surely made nothing: the next run creates
-            row.settle("failed", _failure(row, exc))
+            row.settle("failed", _failure(row, exc, getattr(self.provider, "can_recover", False)))
 
     def _send(self, row: Row) -> None:
         assert row.spec is not None
@@ -162,9 +164,14 @@ def _allowance(cap: int | None) -> str:
     return f"its {cap} meeting creates/updates" if cap is not None else "the creates/updates the platform allows"
 
 
-def _failure(row: Row, exc: Exception) -> str:
+def _failure(row: Row, exc: Exception, can_recover: bool) -> str:
     if isinstance(exc, NeedsManualChange):
         return f"needs a manual change: {exc}"
-    if row.action == CREATE and isinstance(exc, Unavailable) and getattr(exc, "maybe_created", True):
+    if row.action == CREATE and getattr(exc, "maybe_created", not isinstance(exc, PlatformRefused)):
+        if not can_recover:
+            return (
+                f"{exc} (the platform may have made the meeting anyway: check the host's meetings for "
+                f"{row.spec.topic if row.spec else 'it'!r}, then run again, with --retry-lost if it is not there)"
+            )
         return f"{exc} (the platform may have made the meeting anyway: the next run looks for it first)"
     return str(exc)

@@ -53,18 +53,39 @@ def read(stream: BinaryIO, name: str, provider: Provider, *, associate: bool) ->
     shown: dict[str, str] = {}
     for record in source:
         if not shown:  # each field by the name the file gives its column (else the documented one)
-            shown = {c.field: c.header for c in columns.columns}
-            shown |= {field: source.header[index] for field, index in source.columns.items()}
-        row = Row(record.line, list(record.raw))
-        parsed = parse(record, provider.name)
-        if not isinstance(parsed, list):
-            row.spec, row.key = parsed, parsed.key
-            parsed = provider.check(parsed)
-        if parsed:
-            row.settle("rejected", _reasons(record.line, parsed, shown))
-        rows.append(row)
+            shown = _shown(columns, source.header, source.columns)
+        rows.append(_row(record, provider, shown))
     _reject_repeated_keys(rows)
     return Plan(rows, source.header, source.encoding, source.warnings)
+
+
+def rows_of(header: list[str], lines: list[tuple[int, list[str]]], provider: Provider, *, associate: bool) -> list[Row]:
+    """Rows of a file already read (a part of it, each line as written under ``header``), parsed again: the
+    stack's workers get their share of the file this way."""
+    columns = schema(provider.name, associate=associate)
+    index = columns.map_header(header)
+    shown = _shown(columns, header, index)
+    rows = []
+    for line, raw in lines:
+        values = [raw[index[f]] if f in index and index[f] < len(raw) else "" for f in columns.fields]
+        rows.append(_row(columns.Record(line, *values, raw), provider, shown))
+    return rows
+
+
+def _shown(columns: Any, header: list[str], index: dict[str, int]) -> dict[str, str]:
+    shown = {c.field: c.header for c in columns.columns} | {field: header[i] for field, i in index.items()}
+    return shown | {"weekdays": shown["repeat"]}  # the adapters' name for the Repeat column's days
+
+
+def _row(record: Any, provider: Provider, shown: dict[str, str]) -> Row:
+    row = Row(record.line, list(record.raw))
+    parsed = parse(record, provider.name)
+    if not isinstance(parsed, list):
+        row.spec, row.key = parsed, parsed.key
+        parsed = provider.check(parsed)
+    if parsed:
+        row.settle("rejected", _reasons(record.line, parsed, shown))
+    return row
 
 
 def _reasons(line: int, problems: list[tuple[str, str]], shown: dict[str, str]) -> str:

@@ -43,6 +43,11 @@ STATUSES = ("created", "updated", "unchanged", "rejected", "failed", "deferred",
 ASSOCIATE = ("csv", "api", "none")
 
 
+def default_association(provider: str) -> str:
+    """LTI Pro's import files for Zoom; nothing for the other platforms (LTI Pro holds Zoom meetings only)."""
+    return "csv" if provider == "zoom" else "none"
+
+
 @dataclass(frozen=True)
 class Options:
     provider: str = "zoom"
@@ -50,12 +55,17 @@ class Options:
     dry_run: bool = False
     user_id: str | None = None  # the LTI Pro admin (the {userId, meetingList} import body, signed)
     daily_cap: int | None = None  # creates/updates per host per UTC day; None: the platform's (Zoom: 100)
-    workers: int = 8
+    workers: int = 16  # creates in flight: 2 fill 20/s at 100 ms a create, 16 still do at 800 ms (bench_provision)
     retry_lost: bool = False
 
     def __post_init__(self) -> None:
         if self.associate not in ASSOCIATE:
             raise Refused(f"--associate must be one of {', '.join(ASSOCIATE)}, got {self.associate!r}")
+        if self.provider != "zoom" and self.associate != "none":
+            raise Refused(
+                f"--associate {self.associate}: LTI Pro ties Zoom meetings to courses, not {self.provider} meetings "
+                f"(use --associate none, the default for {self.provider})"
+            )
 
 
 @dataclass
@@ -110,22 +120,38 @@ class Context:
 
 
 def run(stream: BinaryIO, name: str, out: Path, options: Options, ctx: Context) -> Summary:
-    summary = Summary(name, options.provider, ctx.account, options.associate, options.dry_run, started_at=utc_now())
+    summary = new_summary(name, options, ctx)
     try:
         plan = read(stream, name, ctx.provider, associate=options.associate != "none")
     except FileRefused as exc:
-        summary.refused = f"{name}: {exc}"
-        _files(out, [], [], options).finish(_finished(summary))
-        return summary
+        return refuse(summary, out, options, exc)
     summary.encoding, summary.warnings = plan.encoding, list(plan.warnings)
     decide(plan.rows, ctx.provider, ctx.ledger)
     requests = _dry_run(plan.rows, options, ctx) if options.dry_run else _execute(plan.rows, options, ctx, summary)
-    requests += _associate(plan.rows, options, ctx)
-    files = _files(out, plan.header, plan.rows, options)
+    return finish(plan.rows, plan.header, out, options, ctx, summary, requests)
+
+
+def new_summary(name: str, options: Options, ctx: Context) -> Summary:
+    return Summary(name, options.provider, ctx.account, options.associate, options.dry_run, started_at=utc_now())
+
+
+def refuse(summary: Summary, out: Path, options: Options, exc: FileRefused) -> Summary:
+    """A file that cannot be read at all: summary.json says why (and the empty rows and retry files)."""
+    summary.refused = f"{summary.file}: {exc}"
+    _files(out, [], [], options).finish(_finished(summary))
+    return summary
+
+
+def finish(
+    rows: list[Row], header: list[str], out: Path, options: Options, ctx: Context, summary: Summary, requests=()
+) -> Summary:
+    """Stage three and four, once every row is settled: the association, then the result files in ``out``."""
+    requests = [*requests, *_associate(rows, options, ctx)]
+    files = _files(out, header, rows, options)
     for line in requests:
         files.request(line + "\n")
     summary.files = sorted(p.name for p in out.iterdir() if p.is_file()) + ["summary.json"]
-    _count(summary, plan.rows, options)
+    _count(summary, rows, options)
     files.finish(_finished(summary))
     return summary
 
@@ -202,7 +228,8 @@ def _files(out: Path, header: list[str], rows: list[Row], options: Options) -> R
     if options.associate == "csv":  # first: each row's association names its file
         for number, batch in enumerate(import_files(rows), 1):
             _template_csv(out / f"lti-import-{number:03d}.csv", batch)
-    _template_csv(out / "removal.csv", [row for row in rows if course_of(row) is not None])
+    if options.provider == "zoom":  # LTI Pro holds Zoom meetings only: nothing of another platform to remove
+        _template_csv(out / "removal.csv", [row for row in rows if course_of(row) is not None])
     for row in rows:
         files.row((row.line, row.key, row.status, row.meeting_id, row.join_url, row.association, row.reason))
         if row.status in ("failed", "deferred") or row.association.startswith(IMPORT_FAILED):

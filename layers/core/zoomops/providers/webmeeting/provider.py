@@ -11,6 +11,7 @@ the platform has confirmed them.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -52,6 +53,9 @@ class WebMeetings:
         self.client, self.memory = client, memory
         self._send_password, self._account_type, self._language = send_password, account_type, language
         self._account_days, self._send_timezone, self._now = account_days, send_timezone, now
+        self._locks: dict[str, threading.Lock] = {}  # one organizer's rows one at a time: one account made for it
+        self._locks_guard = threading.Lock()
+        self._planned: set[tuple[str, str, str]] = set()  # organizers a dry run has already planned an account for
 
     # ---- what the job asks before any call -------------------------------------------------------------
     def check(self, spec: MeetingSpec) -> list[tuple[str, str]]:
@@ -84,6 +88,10 @@ class WebMeetings:
             return [], f"create as organizer user {known['user_id']} ({email}, remembered)"
         planned = []
         account = known.get("account_id") or ""
+        seen = (email, account, known.get("user_id") or "")
+        if seen in self._planned:  # this dry run already planned the organizer's account with an earlier row
+            return [], f"create for {email} (its account planned above)"
+        self._planned.add(seen)
         if not account:
             body = self._account_body(spec)
             planned.append(PlannedRequest("POST", self.client.url("/account"), body, f"new organizer {email}"))
@@ -96,12 +104,17 @@ class WebMeetings:
     # ---- calls ---------------------------------------------------------------------------------------------
     def create(self, spec: MeetingSpec) -> Provisioned:
         self._require_valid(spec)
-        organizer, confirm = self._organizer(spec)
-        body = meeting_body(spec, send_timezone=self._send_timezone)
-        data = self.client.call("POST", "/meeting", body=body, user_id=organizer["user_id"])
-        if confirm:  # the platform took the row's user id: remember it for the organizer's other rows
-            self.memory[organizer_key(spec.host)] = dict(organizer)
+        with self._organizer_lock(spec.host):  # two rows of a new organizer: the second waits for its account
+            organizer, confirm = self._organizer(spec)
+            body = meeting_body(spec, send_timezone=self._send_timezone)
+            data = self.client.call("POST", "/meeting", body=body, user_id=organizer["user_id"])
+            if confirm:  # the platform took the row's user id: remember it for the organizer's other rows
+                self.memory[organizer_key(spec.host)] = dict(organizer)
         return self._provisioned(spec, organizer, data, "POST /api/v6/meeting")
+
+    def _organizer_lock(self, host: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(organizer_key(host), threading.Lock())
 
     def update(self, spec: MeetingSpec, previous: Provisioned) -> Provisioned:
         self._require_valid(spec)

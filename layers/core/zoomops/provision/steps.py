@@ -1,0 +1,354 @@
+"""Provisioning on the stack: the steps of the provisioning state machine (infra/statemachines/
+provisioning.asl.json), the same stages the CLI runs in one process.
+
+* **plan** (pass 0): the job record, the file read and checked (a refused file, or a dry run, is finished here
+  in one go), the rows left to do split into parts of at most ``PART_ROWS`` (a host's rows kept together, so
+  one worker counts its daily allowance and makes its Web Meeting organizer), written under
+  ``work/provision/<job>/pass-0/``. Pass N+1 gathers pass N's outcomes: rows deferred past a host's allowance
+  (or not reached before a worker's time limit) form the next pass, with the time to wait until;
+* **part** (a Map item): one part's rows decided against the ledger (DynamoDB) and done through the platform
+  adapter, each outcome written beside the part;
+* **finalize**: every line's last outcome over the passes, the association (import files or LTI Pro's import
+  API), the result files under ``results/<file>/<run id>/``, the source moved to ``processed/`` and the
+  job record finished.
+
+Nothing is sent twice: a part's rows go through the same ledger protocol as the CLI's (an entry written
+``creating`` before each create), so a retried or re-run part recovers, never repeats, what the platform did.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ..clock import run_stamp, utc_now
+from ..errors import FileRefused, Refused
+from ..names import PROCESSED_PREFIX, REJECTED_PREFIX, RESULTS_PREFIX
+from .execute import Executor
+from .plan import Row, decide, read, rows_of
+from .run import Context, Options, Summary, default_association, finish, new_summary, refuse
+from .run import run as run_inline
+
+PROVISION_DRYRUN_PREFIX = "provision-dryrun/"  # names.PROVISION_DRYRUN_PREFIX once the stack wires it
+
+WORK = "work/provision/"
+PART_ROWS = 100
+WAIT_MARGIN = timedelta(seconds=30)  # a host's allowance resets at 00:00 UTC: look a little after
+TIME_MARGIN = 60.0  # seconds a worker keeps for writing its outcomes
+PENDING = "pending"  # not reached before the worker's time limit: the next pass takes it at once
+MAX_PASSES = 40  # a month of daily waits, or parts that never finish: the rest is reported, not retried forever
+
+
+@dataclass
+class Deps:
+    """What the steps reach out to; the function builds it once per container."""
+
+    s3: Any
+    jobs: Any  # zoomops.aws.jobstore.JobStore
+    context: Callable[[dict[str, Any]], Context]  # the job's options -> platform adapter, ledger, LTI import
+    clock: Callable[[], float] = time.time
+
+
+# -- plan --------------------------------------------------------------------------------------------------
+def plan(event: dict[str, Any], deps: Deps) -> dict[str, Any]:
+    job = event["job"]
+    if "pass" in event:
+        return _next_pass(job, int(event["pass"]) + 1, deps)
+    record = deps.jobs.get(job["job_id"]) or {}
+    if record.get("finished_at"):
+        return {**_state(job, 0), "done": True, "skipped": f"job {job['job_id']} has finished already"}
+    try:
+        obj = _source(deps, job)
+    except deps.s3.exceptions.NoSuchKey:
+        return {**_state(job, 0), "done": True, "skipped": f"{job['key']} no longer exists (already processed)"}
+    found_options = record.get("options") or job_options(job["key"], obj.get("Metadata", {}))
+    refusal = found_options if isinstance(found_options, str) else None  # unusable metadata: the file is refused
+    options = found_options if isinstance(found_options, dict) else job_options(job["key"], {})
+    assert isinstance(options, dict)
+    run_id = record.get("run_id") or f"{run_stamp(deps.clock())}-{job['job_id'][4:12]}"
+    deps.jobs.start(job["job_id"], _record(job, options, run_id))
+    ctx = deps.context(options)
+    if refusal:
+        _finish_refused(job, options, run_id, FileRefused(refusal), ctx, deps)
+        return {**_state(job, 0), "done": True, "finished": "refused"}
+    if options["dry_run"]:  # nothing is sent: the whole run fits one step
+        summary = _inline(job, options, run_id, obj, ctx, deps)
+        return {**_state(job, 0), "done": True, "finished": summary.refused or "dry run"}
+    try:
+        found = read(obj["Body"], _name(job), ctx.provider, associate=options["associate"] != "none")
+    except FileRefused as exc:
+        _finish_refused(job, options, run_id, exc, ctx, deps)
+        return {**_state(job, 0), "done": True, "finished": "refused"}
+    todo = [(row.line, row.raw, row.spec.host.lower()) for row in found.rows if not row.status and row.spec]
+    deps.jobs.set(job["job_id"], total_rows=len(found.rows), rejected=len(found.rows) - len(todo), step="working")
+    return _write_pass(job, 0, found.header, todo, None, deps)
+
+
+def _next_pass(job: dict[str, Any], number: int, deps: Deps) -> dict[str, Any]:
+    """Pass ``number - 1``'s outcomes: what is left forms pass ``number``, after the wait it needs."""
+    outcomes = _outcomes(deps, job, number - 1)
+    header = _header(deps, job)
+    left = [o for o in outcomes.values() if o["status"] in ("deferred", PENDING)] if number < MAX_PASSES else []
+    resume = [datetime.fromisoformat(o["resume_after"]) for o in left if o.get("resume_after")]
+    wait_until = max(resume) + WAIT_MARGIN if resume else None
+    counts = _progress(deps, job, number)
+    step = (
+        f"waiting until {wait_until.isoformat(timespec='seconds')} for hosts' allowances" if wait_until else "working"
+    )
+    resume_after = wait_until.isoformat(timespec="seconds") if wait_until else ""
+    deps.jobs.set(job["job_id"], step=step if left else "finishing", resume_after=resume_after, **counts)
+    lines = [(o["line"], o["raw"], o["host"]) for o in sorted(left, key=lambda o: o["line"])]
+    return _write_pass(job, number, header, lines, wait_until, deps)
+
+
+def _write_pass(job, number: int, header: list[str], lines: list[tuple[int, list[str], str]], wait_until, deps):
+    parts = _parts(lines)
+    prefix = _pass_prefix(job, number)
+    if number == 0:
+        _put(deps, job, f"{WORK}{job['job_id']}/header.json", header)
+    for i, part in enumerate(parts):
+        body = "\n".join(json.dumps({"line": line, "raw": raw, "host": host}) for line, raw, host in part)
+        deps.s3.put_object(Bucket=job["bucket"], Key=f"{prefix}part-{i:05d}.jsonl", Body=body.encode())
+    _put(deps, job, f"{prefix}items.json", [{"part": i} for i in range(len(parts))])
+    state = {**_state(job, number), "items_key": f"{prefix}items.json", "parts": len(parts), "done": not parts}
+    if wait_until is not None and parts:
+        state["wait_until"] = wait_until.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return state
+
+
+def _parts(lines: list[tuple[int, list[str], str]]) -> list[list[tuple[int, list[str], str]]]:
+    """Parts of at most PART_ROWS lines; a host's lines stay in one part unless it alone has more."""
+    by_host: dict[str, list[tuple[int, list[str], str]]] = {}
+    for item in lines:
+        by_host.setdefault(item[2], []).append(item)
+    parts: list[list[tuple[int, list[str], str]]] = [[]]
+    for host_lines in by_host.values():
+        for start in range(0, len(host_lines), PART_ROWS):
+            chunk = host_lines[start : start + PART_ROWS]
+            if len(parts[-1]) + len(chunk) > PART_ROWS:
+                parts.append([])
+            parts[-1].extend(chunk)
+    return [p for p in parts if p]
+
+
+# -- part --------------------------------------------------------------------------------------------------
+def part(event: dict[str, Any], deps: Deps, time_left: Callable[[], float] | None = None) -> dict[str, Any]:
+    job, number, index = event["job"], int(event["pass"]), int(event["part"])
+    record = deps.jobs.get(job["job_id"]) or {}
+    options = record["options"]
+    ctx = deps.context(options)
+    prefix = _pass_prefix(job, number)
+    body = deps.s3.get_object(Bucket=job["bucket"], Key=f"{prefix}part-{index:05d}.jsonl")["Body"].read()
+    items = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
+    associate = options["associate"] != "none"
+    rows = rows_of(_header(deps, job), [(i["line"], i["raw"]) for i in items], ctx.provider, associate=associate)
+    decide(rows, ctx.provider, ctx.ledger)
+    out_of_time = (lambda: "time limit" if time_left() < TIME_MARGIN else None) if time_left else None
+    executor = Executor(
+        ctx.provider,
+        ctx.ledger,
+        daily_cap=getattr(ctx.provider, "daily_cap", None),
+        workers=4,
+        clock=deps.clock,
+        stop=out_of_time,
+    )
+    executor.run(rows)
+    resume_after = executor.resume_after.isoformat(timespec="seconds") if executor.resume_after else None
+    outcomes = [_outcome(row, item, resume_after) for row, item in zip(rows, items, strict=True)]
+    text = "\n".join(json.dumps(o) for o in outcomes)
+    deps.s3.put_object(Bucket=job["bucket"], Key=f"{prefix}part-{index:05d}.out.jsonl", Body=text.encode())
+    statuses = [o["status"] for o in outcomes]
+    return {"part": index, **{s: statuses.count(s) for s in set(statuses)}}
+
+
+def _outcome(row: Row, item: dict[str, Any], resume_after: str | None) -> dict[str, Any]:
+    status = row.status
+    if status == "failed" and row.reason == "not sent: time limit":
+        status = PENDING
+    found = {"line": row.line, "raw": item["raw"], "host": item["host"], "status": status, "reason": row.reason}
+    found |= {"meeting_id": row.meeting_id, "join_url": row.join_url}
+    return found | ({"resume_after": resume_after} if status == "deferred" and resume_after else {})
+
+
+# -- finalize ----------------------------------------------------------------------------------------------
+def finalize(event: dict[str, Any], deps: Deps) -> dict[str, Any]:
+    job = event["job"]
+    record = deps.jobs.get(job["job_id"]) or {}
+    if event.get("done") and (record.get("finished_at") or event.get("skipped")):
+        return {"job_id": job["job_id"], "state": record.get("state"), "skipped": event.get("skipped")}
+    options = record["options"]
+    ctx = deps.context(options)
+    found = read(_source(deps, job)["Body"], _name(job), ctx.provider, associate=options["associate"] != "none")
+    last: dict[int, dict[str, Any]] = {}
+    for number in range(int(event.get("pass", 0)) + 1):
+        last |= _outcomes(deps, job, number)
+    for row in found.rows:
+        _settle(row, last.get(row.line), ctx)
+    summary = new_summary(_name(job), _options(options), ctx)
+    summary.encoding, summary.warnings = found.encoding, list(found.warnings)
+    done = _write_results(
+        job,
+        options,
+        record["run_id"],
+        summary,
+        deps,
+        lambda out: finish(found.rows, found.header, out, _options(options), ctx, summary),
+    )
+    return {"job_id": job["job_id"], "refused": done.refused, "failed": done.failed, "total_rows": done.total_rows}
+
+
+def _settle(row: Row, outcome: dict[str, Any] | None, ctx: Context) -> None:
+    if row.status:
+        return  # rejected when the file was read
+    if outcome is None or outcome["status"] == PENDING:
+        row.settle("failed", "not done: its worker did not finish (see the execution's history); run the file again")
+        return
+    row.settle(outcome["status"], outcome["reason"])
+    row.meeting_id, row.join_url = outcome["meeting_id"], outcome["join_url"]
+    row.entry = ctx.ledger.get(row.key) if row.meeting_id else None
+
+
+def _inline(job, options, run_id, obj, ctx: Context, deps: Deps) -> Summary:
+    return _write_results(
+        job, options, run_id, None, deps, lambda out: run_inline(obj["Body"], _name(job), out, _options(options), ctx)
+    )
+
+
+def _finish_refused(job, options, run_id, exc: FileRefused, ctx: Context, deps: Deps) -> Summary:
+    summary = new_summary(_name(job), _options(options), ctx)
+    return _write_results(job, options, run_id, summary, deps, lambda out: refuse(summary, out, _options(options), exc))
+
+
+def _write_results(job, options, run_id: str, summary, deps: Deps, produce) -> Summary:
+    """Run ``produce(folder)``, upload the folder as the job's results, move the source, finish the record."""
+    from ..aws.s3 import ObjectRef, move_object, upload_dir
+
+    results = f"{RESULTS_PREFIX}{_name(job)}/{run_id}/"
+    with tempfile.TemporaryDirectory(prefix="zoomops-provision-") as tmp:
+        summary = produce(Path(tmp))
+        upload_dir(deps.s3, Path(tmp), job["bucket"], results)
+    target = (REJECTED_PREFIX if summary.refused else PROCESSED_PREFIX) + job["key"]
+    move_object(deps.s3, ObjectRef(job["bucket"], job["key"], job.get("etag", ""), job.get("version", "")), target)
+    state = (
+        "rejected"
+        if summary.refused
+        else "partially_failed"
+        if summary.failed or summary.import_failed
+        else "succeeded"
+    )
+    counts = {name: getattr(summary, name) for name in ("total_rows", "created", "updated", "unchanged", "rejected")}
+    counts |= {name: getattr(summary, name) for name in ("failed", "deferred", "planned")}
+    deps.jobs.set(
+        job["job_id"],
+        state=state,
+        step="finished",
+        finished_at=utc_now(),
+        results_prefix=results,
+        moved_to=target,
+        refused=summary.refused or "",
+        association=summary.association,
+        **counts,
+    )
+    return summary
+
+
+# -- shared ------------------------------------------------------------------------------------------------
+PROVIDERS = ("zoom", "webmeeting", "luminus")
+ASSOCIATIONS = ("csv", "api", "none")
+
+
+def job_options(key: str, metadata: dict[str, str]) -> dict[str, Any] | str:
+    """A bucket drop's options: ``provision-dryrun/`` plans only; ``provision/<platform>/...`` (or the object
+    metadata ``provider``) names the platform (default zoom); metadata ``associate``, ``user-id``, ``account``.
+    A string: why the metadata cannot be used."""
+    parts = key.split("/")
+    options: dict[str, Any] = {"provider": "zoom", "user_id": "", "account": ""}
+    options["dry_run"] = parts[0] == PROVISION_DRYRUN_PREFIX.rstrip("/")
+    if len(parts) > 2 and parts[1] in PROVIDERS:
+        options["provider"] = parts[1]
+    for name, allowed in (("provider", PROVIDERS), ("associate", ASSOCIATIONS)):
+        value = metadata.get(name, "").strip().lower()
+        if value and value not in allowed:
+            return f"object metadata {name} must be one of {', '.join(allowed)}, got {value!r}"
+        options[name] = value or options.get(name) or default_association(options["provider"])
+    try:
+        _options(options)
+    except Refused as exc:
+        return f"object metadata: {exc}"
+    options["user_id"] = metadata.get("user-id", "").strip()
+    options["account"] = metadata.get("account", "").strip()
+    return options
+
+
+def _options(options: dict[str, Any]) -> Options:
+    return Options(
+        provider=options["provider"],
+        associate=options["associate"],
+        dry_run=bool(options["dry_run"]),
+        user_id=options.get("user_id") or None,
+    )
+
+
+def _record(job: dict[str, Any], options: dict[str, Any], run_id: str) -> dict[str, Any]:
+    return {
+        "kind": "provision",
+        "source": f"s3://{job['bucket']}/{job['key']}",
+        "file": _name(job),
+        "run_id": run_id,
+        "dry_run": bool(options["dry_run"]),
+        "options": options,
+        "started_at": utc_now(),
+    }
+
+
+def _state(job: dict[str, Any], number: int) -> dict[str, Any]:
+    return {"job": job, "pass": number}
+
+
+def _name(job: dict[str, Any]) -> str:
+    return job["key"].rsplit("/", 1)[-1]
+
+
+def _pass_prefix(job: dict[str, Any], number: int) -> str:
+    return f"{WORK}{job['job_id']}/pass-{number}/"
+
+
+def _source(deps: Deps, job: dict[str, Any]) -> dict[str, Any]:
+    version = {"VersionId": job["version"]} if job.get("version") else {}
+    return deps.s3.get_object(Bucket=job["bucket"], Key=job["key"], **version)
+
+
+def _put(deps: Deps, job: dict[str, Any], key: str, value: Any) -> None:
+    deps.s3.put_object(Bucket=job["bucket"], Key=key, Body=json.dumps(value).encode(), ContentType="application/json")
+
+
+def _header(deps: Deps, job: dict[str, Any]) -> list[str]:
+    key = f"{WORK}{job['job_id']}/header.json"
+    return json.loads(deps.s3.get_object(Bucket=job["bucket"], Key=key)["Body"].read())
+
+
+def _outcomes(deps: Deps, job: dict[str, Any], number: int) -> dict[int, dict[str, Any]]:
+    """Pass ``number``'s outcomes by line (a part whose worker failed has none)."""
+    found: dict[int, dict[str, Any]] = {}
+    paginator = deps.s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=job["bucket"], Prefix=_pass_prefix(job, number)):
+        for obj in page.get("Contents", []):
+            if obj["Key"].endswith(".out.jsonl"):
+                text = deps.s3.get_object(Bucket=job["bucket"], Key=obj["Key"])["Body"].read().decode()
+                found |= {o["line"]: o for o in map(json.loads, filter(str.strip, text.splitlines()))}
+    return found
+
+
+def _progress(deps: Deps, job: dict[str, Any], passes: int) -> dict[str, int]:
+    """Rows settled so far, for the job record while the job goes on."""
+    last: dict[int, dict[str, Any]] = {}
+    for number in range(passes):
+        last |= _outcomes(deps, job, number)
+    statuses = [o["status"] for o in last.values()]
+    return {s: statuses.count(s) for s in ("created", "updated", "unchanged", "failed", "deferred")}
