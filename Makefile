@@ -66,6 +66,7 @@ bench: $(STAMP) ## Benchmarks; figures go to benchmarks/results/
 	$(BIN)/python benchmarks/bench_tokens.py
 	$(BIN)/python benchmarks/bench_reports.py
 	$(BIN)/python benchmarks/bench_provision.py
+	$(BIN)/python benchmarks/bench_removal_map.py
 	$(BIN)/python benchmarks/bench_coldstart.py
 
 lint: $(STAMP) ## cfn-lint (with the SAM transform), ruff (lint and format check), mypy over the core

@@ -32,7 +32,9 @@ EXPECTED_ENVIRONMENT = {
     "ZOOMOPS_JOBS_TABLE": {"Ref": "JobsTable"},
     "ZOOMOPS_IDEMPOTENCY_TABLE": {"Ref": "IdempotencyTable"},
     "ZOOMOPS_BATCH_SIZE": {"Ref": "BatchSize"},
-    "ZOOMOPS_DISASSOCIATE_QUEUE_URL": {"Ref": "DisassociateQueue"},
+    "ZOOMOPS_INLINE_MAX_BYTES": {"Ref": "InlineMaxBytes"},
+    "ZOOMOPS_REMOVAL_MACHINE": {"Ref": "RemovalStateMachine"},
+    "ZOOMOPS_PROVISION_MACHINE": {"Ref": "ProvisionStateMachine"},
 }
 
 
@@ -132,7 +134,7 @@ def test_bucket_policy_denies_insecure_transport(resources: dict[str, Any]) -> N
     assert {"Fn::GetAtt": [BUCKET, "Arn"]} in _as_list(deny["Resource"])  # the bucket itself
 
 
-def test_bucket_events_go_to_the_queue_for_incoming_and_dryrun(resources: dict[str, Any]) -> None:
+def test_bucket_events_go_to_the_intake_queue_for_removal_and_provisioning(resources: dict[str, Any]) -> None:
     bucket = resources[BUCKET]
     configs = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
     prefixes = set()
@@ -226,10 +228,12 @@ SECRET = (
     "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AWS::StackName}/"
     + names.ZOOM_SECRET_PATH
 )
-REPORT_FUNCTION = (
-    "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-participant-report"
-)
 FILES = "${FilesBucket.Arn}/"
+TOKENS = SECRET + "*/token-??????"
+CRUD = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query")
+JOBS_AND_LEDGER = {("dynamodb:GetItem", "JobsTable.Arn"), ("dynamodb:UpdateItem", "JobsTable.Arn")} | {
+    (f"dynamodb:{action}", "LedgerTable.Arn") for action in ("GetItem", "PutItem", "UpdateItem", "Query")
+}
 # Every (action, resource) each function is granted, exactly. test_least_privilege proves each is used
 # and enough; this pins the resources, so a widened pattern (which the same calls would still use) fails
 # here. A secret's ARN ends in "-" and six random characters: "token-??????" matches token secrets only;
@@ -245,7 +249,8 @@ EXPECTED_GRANTS = {
         ("s3:PutObject", FILES + names.RESULTS_PREFIX + "*"),
         ("s3:PutObject", FILES + names.PROCESSED_PREFIX + "*"),
         ("s3:PutObject", FILES + names.REJECTED_PREFIX + "*"),
-        ("sqs:SendMessage", "DisassociateQueue.Arn"),
+        ("states:StartExecution", "Ref:RemovalStateMachine"),
+        ("states:StartExecution", "Ref:ProvisionStateMachine"),
         ("secretsmanager:GetSecretValue", "Ref:LtiSecret"),
         ("dynamodb:GetItem", "JobsTable.Arn"),
         ("dynamodb:UpdateItem", "JobsTable.Arn"),
@@ -272,7 +277,7 @@ EXPECTED_GRANTS = {
         ("dynamodb:PutItem", "ManifestTable.Arn"),
         ("dynamodb:DeleteItem", "ManifestTable.Arn"),
         ("dynamodb:UpdateItem", "JobsTable.Arn"),
-        ("lambda:InvokeFunction", REPORT_FUNCTION),
+        ("states:StartExecution", "Ref:ReportStateMachine"),
     },
     "ApiFunction": {
         ("dynamodb:GetItem", "JobsTable.Arn"),
@@ -281,13 +286,61 @@ EXPECTED_GRANTS = {
         ("s3:PutObject", FILES + names.INCOMING_PREFIX + names.API_UPLOADS + "*"),
         ("s3:PutObject", FILES + names.DRYRUN_PREFIX + names.API_UPLOADS + "*"),
         ("s3:PutObject", FILES + names.REPORT_UPLOADS + "*"),
+        ("s3:PutObject", FILES + names.PROVISION_PREFIX + names.API_UPLOADS + "*"),
+        ("s3:PutObject", FILES + names.PROVISION_DRYRUN_PREFIX + names.API_UPLOADS + "*"),
         ("s3:GetObject", FILES + names.RESULTS_PREFIX + "*"),
         ("s3:GetObject", FILES + names.REPORTS_PREFIX + "runs/*"),
         ("s3:GetObject", FILES + names.PROCESSED_PREFIX + names.API_UPLOADS + "*"),
         ("secretsmanager:GetSecretValue", SECRET + "*/token-??????"),
         ("secretsmanager:GetSecretValue", SECRET + "*/token"),
-        ("lambda:InvokeFunction", REPORT_FUNCTION),
         ("lambda:InvokeFunction", "TokenRefreshFunction.Arn"),
+        ("states:StartExecution", "Ref:ReportStateMachine"),
+        ("states:StartExecution", "Ref:ProvisionStateMachine"),
+    },
+    "RemovalStepsFunction": {
+        ("s3:GetObjectVersion", FILES + names.INCOMING_PREFIX + "*"),
+        ("s3:DeleteObject", FILES + names.INCOMING_PREFIX + "*"),
+        ("s3:PutObject", FILES + names.RESULTS_PREFIX + "*"),
+        ("s3:PutObject", FILES + names.PROCESSED_PREFIX + "*"),
+        ("s3:PutObject", FILES + names.REJECTED_PREFIX + "*"),
+        ("s3:PutObject", FILES + names.WORK_PREFIX + "*"),
+        ("s3:GetObject", FILES + names.WORK_PREFIX + "*"),
+        ("secretsmanager:GetSecretValue", "Ref:LtiSecret"),
+        ("dynamodb:GetItem", "JobsTable.Arn"),
+        ("dynamodb:UpdateItem", "JobsTable.Arn"),
+        ("dynamodb:BatchGetItem", "JobsTable.Arn"),
+    },
+    "ReportStepsFunction": {
+        ("secretsmanager:GetSecretValue", TOKENS),
+        ("secretsmanager:GetSecretValue", "If(Pseudonymise, Ref:PseudonymKeySecret)"),
+        ("s3:PutObject", FILES + names.REPORTS_PREFIX + "*"),
+        ("s3:PutObject", FILES + names.WORK_PREFIX + "*"),
+        ("s3:GetObject", FILES + names.WORK_PREFIX + "*"),
+        ("s3:GetObject", FILES + names.INCOMING_PREFIX + "*"),
+        ("s3:GetObject", FILES + names.PROCESSED_PREFIX + "*"),
+        ("s3:GetObject", FILES + names.REPORT_UPLOADS + "*"),
+        ("dynamodb:GetItem", "ManifestTable.Arn"),
+        ("dynamodb:PutItem", "ManifestTable.Arn"),
+        ("dynamodb:DeleteItem", "ManifestTable.Arn"),
+        ("dynamodb:UpdateItem", "JobsTable.Arn"),
+    },
+    "ProvisionStepsFunction": {
+        ("s3:GetObject", FILES + names.PROVISION_PREFIX + "*"),
+        ("s3:GetObject", FILES + names.PROVISION_DRYRUN_PREFIX + "*"),
+        ("s3:GetObjectVersion", FILES + names.PROVISION_PREFIX + "*"),
+        ("s3:GetObjectVersion", FILES + names.PROVISION_DRYRUN_PREFIX + "*"),
+        ("s3:DeleteObject", FILES + names.PROVISION_PREFIX + "*"),
+        ("s3:DeleteObject", FILES + names.PROVISION_DRYRUN_PREFIX + "*"),
+        ("s3:GetObject", FILES + names.WORK_PREFIX + "*"),
+        ("s3:PutObject", FILES + names.RESULTS_PREFIX + "*"),
+        ("s3:PutObject", FILES + names.PROCESSED_PREFIX + "*"),
+        ("s3:PutObject", FILES + names.REJECTED_PREFIX + "*"),
+        ("s3:PutObject", FILES + names.WORK_PREFIX + "*"),
+        *JOBS_AND_LEDGER,
+        ("secretsmanager:GetSecretValue", TOKENS),
+        ("secretsmanager:GetSecretValue", "Ref:LtiSecret"),
+        ("secretsmanager:GetSecretValue", "Ref:WebMeetingSecret"),
+        ("secretsmanager:GetSecretValue", "Ref:LuminusSecret"),
     },
     "ConsoleFunction": set(),  # static pages and config.json: no AWS call at all (tests/test_template_console.py)
 }

@@ -38,27 +38,34 @@ class Runtime:
     jobs: Any  # zoomops.aws.jobstore.JobStore
     s3: Any  # presigning S3 client
     tokens: Any  # zoomops.zoom.tokens.TokenRefresher, reading only
-    invoker: Callable[[str, dict, bool], Any]  # the report and token functions
+    # (function or state machine ARN, payload, wait): the token function is invoked; a state machine (the
+    # routes' ``settings.report_function``) gets an execution named by ``payload["job_id"]``, started once.
+    invoker: Callable[[str, dict, bool], Any]
+    # (job kind "report" | "provision", job id, execution input) -> execution ARN; idempotent by job id.
+    start: Callable[[str, str, dict], str]
 
 
-def build(*, invoker=None, session=None) -> Runtime:
+def build(*, invoker=None, start=None, session=None) -> Runtime:
     """The container's runtime; the local stack injects an in-process ``invoker`` (moto runs no function code)."""
     import boto3
 
     from zoomops.aws import guard_sdk_logs
-    from zoomops.aws.functions import lambda_invoker
+    from zoomops.aws.functions import lambda_invoker, machine_invoker
     from zoomops.aws.jobstore import JobStore
     from zoomops.aws.s3 import presigning_s3
     from zoomops.aws.secrets import SecretsTokenStore
+    from zoomops.aws.workflows import starter
     from zoomops.zoom.tokens import TokenRefresher
 
     guard_sdk_logs()
     session = session or boto3.session.Session()
+    start = start or starter(session.client("stepfunctions"), settings.machines)
     return Runtime(
         jobs=JobStore(settings.jobs_table, session.client("dynamodb")),
         s3=presigning_s3(session),  # its presigned links must work on a new bucket in any region
         tokens=TokenRefresher(SecretsTokenStore(session.client("secretsmanager")), oauth=None),
-        invoker=invoker or lambda_invoker(session.client("lambda")),
+        invoker=invoker or machine_invoker(lambda_invoker(session.client("lambda")), start, settings.machines),
+        start=start,
     )
 
 

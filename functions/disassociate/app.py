@@ -1,12 +1,15 @@
-"""S3 object created under incoming/ or dryrun/ -> SQS -> this handler -> bulk disassociate.
+"""S3 object created under incoming/, dryrun/, provision/ or provision-dryrun/ -> SQS (the intake queue) ->
+this handler -> bulk disassociate here, or a state machine.
 
 Thin: each SQS record carries an S3 event notification; every object in it is
 processed once (Powertools Idempotency on DynamoDB keyed by bucket, key, eTag
-version and sequencer) by ``zoomops.aws.s3job.process_object``. Records that fail are reported
-back to SQS (partial batch response) and redelivered; after three receives
-they go to the DLQ. A run about to hit the time limit stops between batches
-(every accepted batch is checkpointed in the jobs table) and puts its message
-back on the queue, so the next invocation resumes without burning a receive.
+version and sequencer) by ``zoomops.aws.s3job.process_object``. A small removal file runs here; a large one,
+or a run about to hit the time limit (it stops between batches, every accepted batch checkpointed in the jobs
+table), continues on the removal state machine, and a provisioning file starts the provisioning one: an
+execution named by the job id, so a redelivery starts nothing twice. Nothing is ever put back on the queue.
+Records that fail are reported back to SQS (partial batch response) and redelivered; after three receives
+they go to the DLQ. A delivery of a file another invocation is processing right now is acknowledged: the
+message that started that invocation owns the file, and SQS redelivers it should that invocation die.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote_plus, unquote_plus
+from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -33,26 +36,18 @@ metrics = Metrics()
 settings = DisassociateSettings.from_env()
 processor = BatchProcessor(event_type=EventType.SQS)
 MAX_TIME_MARGIN = 60.0  # seconds
-IN_PROGRESS_RECHECK_SECONDS = 900  # SQS's longest delay
 
 
 @dataclass(frozen=True)
 class Runtime:
-    """What one container builds once: the idempotent job, and how to put a message back on the queue."""
+    """What one container builds once: the idempotent job (behind Powertools Idempotency)."""
 
     config: Any  # Powertools IdempotencyConfig (the Lambda context is registered per invocation)
     process: Callable[..., dict]  # process_object behind Powertools Idempotency
-    requeue: Callable[[str, int], None]  # (message body, delay seconds)
-    recheck_seconds: int
 
 
-def build(
-    *,
-    session=None,
-    process_object: Callable[..., dict] | None = None,
-    recheck_seconds: int = IN_PROGRESS_RECHECK_SECONDS,
-) -> Runtime:
-    """The container's runtime; tests and the local stack inject ``process_object`` or ``recheck_seconds``."""
+def build(*, session=None, process_object: Callable[..., dict] | None = None) -> Runtime:
+    """The container's runtime; tests and the local stack inject ``process_object``."""
     import boto3
     from aws_lambda_powertools.utilities.idempotency import (
         DynamoDBPersistenceLayer,
@@ -67,6 +62,7 @@ def build(
     from zoomops.aws.s3job import Deps
     from zoomops.aws.s3job import process_object as process_file
     from zoomops.aws.secrets import lti_credentials
+    from zoomops.aws.workflows import starter
 
     guard_sdk_logs()
     session = session or boto3.session.Session()
@@ -79,6 +75,11 @@ def build(
         ),
         sender=_senders(),
         batch_size=settings.batch_size,
+        start=starter(
+            session.client("stepfunctions"),
+            {"disassociate": settings.removal_machine, "provision": settings.provision_machine},
+        ),
+        inline_max_bytes=settings.inline_max_bytes,
     )
     config = IdempotencyConfig(
         event_key_jmespath="[bucket, key, etag, version, sequencer]", expires_after_seconds=settings.idempotency_ttl
@@ -92,12 +93,7 @@ def build(
     def process(ref: dict, time_left, min_time_left: float) -> dict:
         return work(ObjectRef(**ref), deps, time_left=time_left, min_time_left=min_time_left)
 
-    sqs = session.client("sqs")
-
-    def requeue(body: str, delay: int = 0) -> None:
-        sqs.send_message(QueueUrl=settings.queue_url, MessageBody=body, DelaySeconds=delay)
-
-    return Runtime(config, process, requeue, recheck_seconds)
+    return Runtime(config, process)
 
 
 def _senders() -> Callable:
@@ -139,23 +135,8 @@ def s3_objects(body: str) -> list[dict]:
     return objects
 
 
-def _notification(ref: dict) -> dict:
-    """A minimal S3 event record for ``ref`` (the shape ``s3_objects`` reads)."""
-    obj = {"key": quote_plus(ref["key"], safe="/"), "eTag": ref["etag"]}
-    for name, field in (("versionId", "version"), ("sequencer", "sequencer")):
-        if ref[field]:
-            obj[name] = ref[field]
-    return {
-        "eventSource": "aws:s3",
-        "eventName": "ObjectCreated:Continue",
-        "s3": {"bucket": {"name": ref["bucket"]}, "object": obj},
-    }
-
-
 def record_handler(record: SQSRecord, context: LambdaContext) -> None:
     from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
-
-    from zoomops.errors import OutOfTime
 
     rt = runtime.get()
     rt.config.register_lambda_context(context)
@@ -163,25 +144,22 @@ def record_handler(record: SQSRecord, context: LambdaContext) -> None:
     def time_left() -> float:
         return context.get_remaining_time_in_millis() / 1000
 
-    # Stop between batches with this much time left: enough to write results and re-queue.
+    # Stop between batches with this much time left: enough to hand the job to the removal state machine.
     margin = min(MAX_TIME_MARGIN, time_left() / 10)
     for ref in s3_objects(record.body):
         try:
             result = rt.process(ref=ref, time_left=time_left, min_time_left=margin)
-        except OutOfTime as stop:
-            # The idempotency record was released with the exception; the checkpoint stays.
-            logger.info(
-                "time limit near: continuing in a new invocation", extra={"file": ref["key"], "detail": str(stop)}
-            )
-            rt.requeue(json.dumps({"Records": [_notification(ref)]}), 0)
-            continue
         except IdempotencyAlreadyInProgressError:
-            # Another invocation is running this file now. Look again later (if that one dies,
-            # this delivery resumes its checkpoint) rather than failing and firing the alarms.
-            logger.info("already in progress elsewhere: looking again later", extra={"file": ref["key"]})
-            rt.requeue(json.dumps({"Records": [_notification(ref)]}), rt.recheck_seconds)
+            # Another invocation is running this file now: its own message owns the file (SQS redelivers that
+            # one should the invocation die), so this duplicate is acknowledged, not failed or re-queued.
+            logger.info("already in progress elsewhere: acknowledged", extra={"file": ref["key"]})
             continue
-        if "job_id" in result:
+        if "execution_arn" in result:
+            logger.info(
+                "job runs on a state machine",
+                extra={"job_id": result["job_id"], "file": ref["key"], "execution_arn": result["execution_arn"]},
+            )
+        elif "job_id" in result:
             counts = {k: result[k] for k in ("total_rows", "sent", "planned", "rejected", "duplicates", "failed")}
             logger.info(
                 "disassociate job finished",

@@ -4,9 +4,10 @@ Thin: the event becomes a ``zoomops.zoom.reports.request.ReportRequest`` (the sc
 user's meetings of the last days; a direct invocation: ``{"meeting_ids": [...]}``,
 ``{"csv": "s3://bucket/key"}`` or ``{"users": [...], "from": "YYYY-MM-DD", "to": ...}``, each
 with an optional ``"account"``), and ``zoomops.zoom.reports.run.ReportRun`` does the work through the
-one Zoom client. A run near the time limit stops between instances and invokes this function
-again with the meetings it still has to do; the manifest makes that continuation skip what
-is done. A daily-limit 429 ends the run cleanly and the manifest remembers when to resume.
+one Zoom client. A run that outgrows this invocation - near the time limit, or stopped by Zoom's
+daily limit - hands the meetings it still has to do to the report state machine (an execution named
+by the job id, so a retried invocation starts nothing twice), which waits for the daily reset if it
+must and finishes them; the manifest makes it skip what is done. This function never invokes itself.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from zoomops.runtime import PerContainer
-from zoomops.settings import ReportSettings
+from zoomops.settings import ParticipantReportSettings
 
 logger = Logger()
 tracer = Tracer(patch_modules=("botocore", "requests"))  # AWS SDK and HTTP calls; nothing else to scan at cold start
 metrics = Metrics()
 # Fail fast: a missing or malformed variable stops the cold start with an error naming it.
-settings = ReportSettings.from_env()
+settings = ParticipantReportSettings.from_env()
+_OWN = ("continuation", "job_id")  # payload fields of the function, not of the report request
 _PROGRESS = (
     "meetings",
     "instances",
@@ -49,20 +51,20 @@ class Runtime:
     jobs: Any  # zoomops.aws.jobstore.JobStore, or None without a jobs table
     pseudonymise: Any
     clock: Callable[[], float]
-    invoker: Callable[[str, dict, bool], Any]  # continues a run near the time limit
+    start: Callable[[str, str, dict], str]  # (job kind, job id, input) -> the report machine's execution ARN
 
 
-def build(*, clock: Callable[[], float] = time.time, invoker=None, session=None) -> Runtime:
-    """The container's runtime; tests inject ``clock`` and ``invoker``."""
+def build(*, clock: Callable[[], float] = time.time, start=None, session=None) -> Runtime:
+    """The container's runtime; tests inject ``clock`` and ``start``."""
     import boto3
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
     from zoomops.aws import guard_sdk_logs
     from zoomops.aws.dynamo import DynamoManifest
-    from zoomops.aws.functions import lambda_invoker
     from zoomops.aws.jobstore import JobStore
     from zoomops.aws.s3 import S3Sink
     from zoomops.aws.secrets import SecretTokenSource
+    from zoomops.aws.workflows import starter
     from zoomops.zoom.client import BUSINESS_RATES, PRO_RATES, RateLimiter, ZoomClient
     from zoomops.zoom.reports.pseudonymise import Pseudonymiser
 
@@ -86,7 +88,7 @@ def build(*, clock: Callable[[], float] = time.time, invoker=None, session=None)
         jobs=JobStore(settings.jobs_table, ddb) if settings.jobs_table else None,
         pseudonymise=pseudonymise,
         clock=clock,
-        invoker=invoker or lambda_invoker(session.client("lambda")),
+        start=start or starter(session.client("stepfunctions"), {"report": settings.report_machine}),
     )
 
 
@@ -108,28 +110,9 @@ def _job_progress(jobs, job_id):
     return progress
 
 
-def _meeting_ids(rt: Runtime, request, client) -> list[str]:
-    from zoomops.errors import Refused
-    from zoomops.zoom.reports.request import meeting_ids_from_csv, meetings_of_users
-
-    if request.meeting_ids:
-        return request.meeting_ids
-    if request.csv:
-        if not request.csv.startswith("s3://") or "/" not in request.csv[5:]:
-            raise Refused(f"csv must be an s3://bucket/key URL, got {request.csv!r}")
-        bucket, key = request.csv[5:].split("/", 1)
-        try:
-            body = rt.s3.get_object(Bucket=bucket, Key=key)["Body"]
-        except rt.s3.exceptions.NoSuchKey:
-            raise Refused(f"csv: no object {request.csv}") from None
-        except rt.s3.exceptions.ClientError as exc:
-            raise Refused(f"csv: cannot read {request.csv} ({exc.response['Error'].get('Code')})") from None
-        return meeting_ids_from_csv(body, key)
-    return meetings_of_users(client, request.users, request.since, request.until)
-
-
 def _plan(rt: Runtime, payload: dict, now: datetime):
     """(request, account, client, meeting ids) for the payload; raises ValueError naming what is wrong."""
+    from zoomops.aws.reports import meeting_ids
     from zoomops.zoom.reports.request import ReportRequest
 
     default_users = [u.strip() for u in settings.users.split(",") if u.strip()] or None
@@ -140,22 +123,27 @@ def _plan(rt: Runtime, payload: dict, now: datetime):
     if account not in rt.clients:
         raise ValueError(f"unknown account {account!r}; configured: {', '.join(rt.clients)}")
     client = rt.clients[account]
-    return request, account, client, _meeting_ids(rt, request, client)
+    return request, account, client, meeting_ids(rt.s3, request, client)
 
 
-def _continue(rt: Runtime, context: LambdaContext, summary, request, account: str, job_id: str | None) -> None:
-    """Invoke this function again, asynchronously, to go on where this run stopped."""
-    follow = {
-        "meeting_ids": summary.remaining_meetings,
-        "account": account,
-        "continuation": f"{summary.run_id}-next",
-        **({"job_id": job_id} if job_id else {}),
-    }
+def _hand_over(rt: Runtime, event: dict, summary, request, account: str, ids: list[str], job_id: str | None) -> str:
+    """The report state machine takes over the meetings left (the same window), as a job of its own."""
+    import hashlib
+
+    job_id = job_id or "rep-" + hashlib.sha256(str(event.get("id") or summary.run_id).encode()).hexdigest()[:24]
+    follow: dict[str, Any] = {"meeting_ids": summary.remaining_meetings or ids, "account": account}
     if request.since:  # the window this run worked in, whether asked for or the schedule's default
         follow["from"] = request.since.date().isoformat()
     if request.until:  # "to" is inclusive: the last day the window reaches into
         follow["to"] = (request.until - timedelta(microseconds=1)).date().isoformat()
-    rt.invoker(context.invoked_function_arn, follow, False)
+    if rt.jobs:
+        entry = "schedule" if event.get("source") == "aws.events" else "invoke"
+        rt.jobs.start(job_id, {"kind": "report", "request": follow, "entry": entry, "continues": summary.run_id})
+    arn = rt.start("report", job_id, {**follow, "job_id": job_id})
+    if rt.jobs:
+        rt.jobs.set(job_id, engine="stepfunctions", execution_arn=arn, step="queued", stopped=summary.stopped)
+    logger.info("report continues on the state machine", extra={"job_id": job_id, "stopped": summary.stopped})
+    return arn
 
 
 @logger.inject_lambda_context
@@ -166,12 +154,11 @@ def handler(event: dict, context: LambdaContext) -> dict:
 
     rt = runtime.get()
     now = datetime.fromtimestamp(rt.clock(), UTC)
-    payload = {} if event.get("source") == "aws.events" else dict(event)
-    continuation = payload.pop("continuation", None)
-    job_id = payload.pop("job_id", None)  # set when the API started this run
+    continuation = event.get("continuation")
+    job_id = event.get("job_id")  # set when a job's record follows this run
     jobs = rt.jobs if job_id else None
     try:
-        return _report(rt, context, payload, continuation, job_id, now)
+        return _report(rt, context, event, continuation, job_id, now)
     except (Refused, ValueError) as exc:
         return _ended(jobs, job_id, now, "rejected", f"{exc}", "report request refused")
     except ZoomError as exc:  # no token, an unknown user, Zoom unreachable: the job ends, saying why
@@ -192,12 +179,11 @@ def _ended(jobs, job_id: str | None, now: datetime, state: str, reason: str, log
     return {"refused" if state == "rejected" else "failed": reason}
 
 
-def _report(
-    rt: Runtime, context: LambdaContext, payload: dict, continuation, job_id: str | None, now: datetime
-) -> dict:
+def _report(rt: Runtime, context: LambdaContext, event: dict, continuation, job_id: str | None, now: datetime) -> dict:
     from zoomops.zoom.reports.run import Options, ReportRun
 
     jobs = rt.jobs if job_id else None
+    payload = {} if event.get("source") == "aws.events" else {k: v for k, v in event.items() if k not in _OWN}
     request, account, client, ids = _plan(rt, payload, now)
     if jobs:
         jobs.set(job_id, state="running", started_at=now.isoformat(timespec="seconds"))
@@ -213,14 +199,15 @@ def _report(
         progress=_job_progress(jobs, job_id),
     )
     summary = run.run(ids, run_id=None if continuation is None else f"{continuation}")
-    if summary.stopped == "time-limit":
-        _continue(rt, context, summary, request, account, job_id)
-    return _finished(summary, jobs, job_id)
+    result = _finished(summary, None if summary.stopped else jobs, job_id)
+    if summary.stopped:
+        result["execution_arn"] = _hand_over(rt, event, summary, request, account, ids, job_id)
+    return result
 
 
 def _finished(summary, jobs, job_id: str | None) -> dict:
     result = asdict(summary)
-    if jobs and summary.stopped != "time-limit":
+    if jobs:
         state = "partially_failed" if summary.failed or summary.stopped else "succeeded"
         jobs.set(
             job_id,

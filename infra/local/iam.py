@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-from zoomops.names import FUNCTIONS, LOCAL  # noqa: F401 - FUNCTIONS: handler folder -> logical id
+from zoomops.names import FUNCTIONS, LOCAL, MACHINES  # noqa: F401 - FUNCTIONS: handler folder -> logical id
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -277,12 +277,22 @@ def local_resources(stack, template: dict, *, pseudonym_secret_arn: str | None =
         "ZoomMainCredentialsSecret": {"Ref": secret_arn(f"{local.ZOOM_SECRET_PREFIX}main/credentials")},
         "ZoomMainTokenSecret": {"Ref": secret_arn(f"{local.ZOOM_SECRET_PREFIX}main/token")},
     }
+    resources["LedgerTable"] = table(local.LEDGER_TABLE)
+    for logical_id, name in (("WebMeetingSecret", local.WEBMEETING_SECRET), ("LuminusSecret", local.LUMINUS_SECRET)):
+        resources[logical_id] = {"Ref": secret_arn(name)}
+    for kind, logical_id in MACHINES.values():
+        name = LOCAL.state_machine(kind)
+        resources[logical_id] = {"Ref": state_machine_arn(name), "Arn": state_machine_arn(name), "Name": name}
     if pseudonym_secret_arn:
         resources["PseudonymKeySecret"] = {"Ref": pseudonym_secret_arn}
     names = function_names(template, Resolver(template, {}))
     for logical_id, name in names.items():
         resources[logical_id] = {"Ref": name, "Arn": function_arn(name)}
     return resources
+
+
+def state_machine_arn(name: str) -> str:
+    return f"arn:{PARTITION}:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
 
 
 def function_arn(name_or_arn: str) -> str:
@@ -402,6 +412,15 @@ def requested(service: str, operation: str, params: dict, response: dict | None 
     if service == "sqs" and "QueueUrl" in params:
         name = params["QueueUrl"].rstrip("/").rsplit("/", 1)[-1]
         return [(f"sqs:{operation}", f"arn:{PARTITION}:sqs:{REGION}:{ACCOUNT}:{name}")]
+    if service == "dynamodb" and operation == "BatchGetItem":
+        return [
+            (f"dynamodb:{operation}", f"arn:{PARTITION}:dynamodb:{REGION}:{ACCOUNT}:table/{table}")
+            for table in params["RequestItems"]
+        ]
+    if service == "stepfunctions" and operation == "StartExecution":
+        return [("states:StartExecution", params["stateMachineArn"])]
+    if service == "stepfunctions" and operation in ("DescribeExecution", "StopExecution"):
+        return [(f"states:{operation}", params["executionArn"])]
     if service == "dynamodb" and "TableName" in params:
         table = f"arn:{PARTITION}:dynamodb:{REGION}:{ACCOUNT}:table/{params['TableName']}"
         # A Query or Scan of an index is authorised against the index's ARN, not the table's.

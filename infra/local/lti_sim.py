@@ -180,6 +180,8 @@ class _Handler(SimHandler):
         fault = sim._next_fault() if split.path in ENDPOINTS else None  # only the API endpoints consume faults
         if fault is not None and self._apply_fault(fault, record, extra_headers):
             return
+        if sim.latency and split.path in ENDPOINTS:
+            sim._stopping.wait(sim.latency)  # no lock held: concurrent requests overlap
         try:
             status, out = sim._process(self.command, split, self.headers, body)
         except _Reject as r:
@@ -232,14 +234,19 @@ class LtiProSimulator(SimulatorBase):
         clock: Callable[[], float] = time.time,
         host: str = "127.0.0.1",
         port: int = 0,
+        latency: float = 0.0,
     ) -> None:
+        """``latency``: seconds before every API answer (LTI Pro's own time to answer), as the Zoom simulator's."""
         if not key or not secret:
             raise ValueError("key and secret must be non-empty")
+        if latency < 0:
+            raise ValueError("latency must be non-negative")
         self.key = key
         self._secret = secret.encode("utf-8")
         self.max_batch = max_batch
         self.window_ms = window_ms
         self.clock = clock
+        self.latency = float(latency)
         self._init_server(host, port)
         self.received: list[dict] = []
         self.accepted: list[dict] = []  # accepted bulkDisassociate calls
@@ -455,13 +462,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--max-batch", type=int, default=400)
     parser.add_argument("--window-ms", type=int, default=3_600_000)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each API answer")
     args = parser.parse_args(argv)
     secret = args.secret if args.secret is not None else os.environ.get("LTI_SIM_SECRET")
     if not secret:
         parser.error("a secret is required (--secret or LTI_SIM_SECRET)")
 
     sim = LtiProSimulator(
-        args.key, secret, max_batch=args.max_batch, window_ms=args.window_ms, host=args.host, port=args.port
+        args.key,
+        secret,
+        max_batch=args.max_batch,
+        window_ms=args.window_ms,
+        host=args.host,
+        port=args.port,
+        latency=args.latency,
     )
     sim.serve_until_signalled()
     return 0

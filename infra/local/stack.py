@@ -4,12 +4,16 @@
 * the resources template.yaml declares, with the same shape: the files bucket
   with its ``incoming/`` and ``dryrun/`` notifications to the queue, the queue
   with its DLQ redrive, the jobs and idempotency tables, the LTI secret;
-* the LTI Pro simulator (``lti_sim.py``) on another free port;
+* the LTI Pro, Zoom, Web Meeting v6 and LumiNUS simulators on other free ports (one clock for all of them:
+  ``use_clock``);
 * a dispatcher that does what Lambda's SQS event source mapping does: receive,
   hand the handler a real SQS event, delete what succeeded, leave the reported
-  failures for redelivery (and, after ``maxReceiveCount``, the DLQ).
+  failures for redelivery (and, after ``maxReceiveCount``, the DLQ);
+* the state machines template.yaml deploys, on demand (``workflows()``): their own ASL files executed by moto,
+  each Task answered by the steps function in this process (``workflows.py``), so an entry point's
+  StartExecution runs the real workflow.
 
-The handler runs in this process with the environment template.yaml gives it.
+The handlers run in this process with the environment template.yaml gives them.
 """
 
 from __future__ import annotations
@@ -30,9 +34,11 @@ from types import ModuleType
 from typing import Any
 
 from zoomops.aws.jobstore import LIST_INDEX
-from zoomops.names import FUNCTIONS, LOCAL, SOURCE_PREFIXES, zoom_credentials_secret, zoom_token_secret
+from zoomops.names import FUNCTIONS, LOCAL, MACHINES, SOURCE_PREFIXES, zoom_credentials_secret, zoom_token_secret
 
 from .lti_sim import LtiProSimulator
+from .luminus_sim import LuminusSimulator
+from .webmeeting_sim import WebMeetingSimulator
 from .zoom_sim import PROVISIONING_SCOPE, ZoomSimulator, seed_demo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +53,15 @@ IDEMPOTENCY_TABLE = LOCAL.idempotency_table
 MANIFEST_TABLE = LOCAL.manifest_table
 LTI_SECRET = LOCAL.lti_secret
 ZOOM_SECRET_PREFIX = LOCAL.zoom_secret_prefix
+LEDGER_TABLE = LOCAL.ledger_table
+WEBMEETING_SECRET = LOCAL.webmeeting_secret
+LUMINUS_SECRET = LOCAL.luminus_secret
+ACCOUNT = "123456789012"  # moto's default account
+# Job kind -> its state machine's ARN in the local stack (the template names them <stack>-<kind>).
+MACHINE_ARNS = {
+    job: f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{LOCAL.state_machine(kind)}"
+    for job, (kind, _) in MACHINES.items()
+}
 MAX_RECEIVE_COUNT = 3
 # Zoom accounts the local stack configures: name -> (account id, client id); the client secrets
 # are made up per stack and live only in Secrets Manager (moto) and the simulator.
@@ -113,11 +128,14 @@ class LocalStack:
         lti_secret: str = "local-lti-secret",
         lti_user_id: str | None = None,
         batch_size: int = 400,
+        inline_max_bytes: int = 1_048_576,
         visibility_timeout: int = 2,
         zoom_clock: Callable[[], float] = time.time,
         moto_server: Callable[[], Any] | None = None,
+        clock: Callable[[], float] | None = None,
     ):
-        """``moto_server``: makes the AWS server (default: moto's ``ThreadedMotoServer`` in this process; anything
+        """``clock``: every simulator's (``zoom_clock`` sets only the Zoom simulator's). ``moto_server``: makes the
+        AWS server (default: moto's ``ThreadedMotoServer`` in this process; anything
         with ``start()``, ``stop()`` and ``get_host_and_port()``, e.g. ``iam.MotoSubprocess`` for a stack whose
         state and IAM enforcement must not be shared with another stack in the same process)."""
         self.lti_key, self._lti_secret, self.lti_user_id = lti_key, lti_secret, lti_user_id
@@ -125,11 +143,17 @@ class LocalStack:
         # The harness's own AWS credentials (its clients and the environment it sets); see use_credentials().
         self._access_key, self._secret_key, self._session_token = "testing", "testing", "testing"
         self.batch_size = batch_size
+        self.inline_max_bytes = inline_max_bytes
         self.visibility_timeout = visibility_timeout
         self.moto = None
         self.endpoint = ""
         self.lti = LtiProSimulator(lti_key, lti_secret)
         self.zoom = ZoomSimulator(clock=zoom_clock)
+        self._platform_keys = {"webmeeting": f"local-wm-{uuid.uuid4().hex}", "luminus": f"local-lu-{uuid.uuid4().hex}"}
+        self.webmeeting = WebMeetingSimulator(self._platform_keys["webmeeting"])
+        self.luminus = LuminusSimulator(self._platform_keys["luminus"])
+        if clock is not None:
+            self.use_clock(clock)
         self._zoom_secrets = {name: f"local-{name}-{uuid.uuid4().hex}" for name in ZOOM_ACCOUNTS}
         for name, (account_id, client_id) in ZOOM_ACCOUNTS.items():
             self.zoom.add_account(account_id, client_id, self._zoom_secrets[name], scope=PROVISIONING_SCOPE)
@@ -137,6 +161,7 @@ class LocalStack:
         self.queue_url = self.dlq_url = ""
         self._saved_env: dict[str, str | None] = {}
         self.background: list[threading.Thread] = []
+        self.sfn: Any = None  # the installed StepFunctions harness (workflows())
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> LocalStack:
@@ -150,8 +175,8 @@ class LocalStack:
         self.moto.start()
         host, port = self.moto.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
-        self.lti.start()
-        self.zoom.start()
+        for sim in self.simulators():
+            sim.start()
         self._create_resources()
         self._set_env(self.function_env())
         return self
@@ -160,14 +185,24 @@ class LocalStack:
         """Empty every AWS resource and the simulator's records; recreate the resources."""
         import requests
 
+        self.close_workflows()
         requests.post(f"{self.endpoint}/moto-api/reset", timeout=10).raise_for_status()
-        self.lti.reset()
-        self.zoom.reset()
+        for sim in self.simulators():
+            sim.reset()
         self._create_resources()
 
+    def simulators(self) -> tuple[Any, ...]:
+        return (self.lti, self.zoom, self.webmeeting, self.luminus)
+
+    def use_clock(self, clock: Callable[[], float]) -> None:
+        """One clock for every simulator (a fast clock: signatures, daily limits and tokens on the same time)."""
+        for sim in self.simulators():
+            sim.clock = clock
+
     def stop(self) -> None:
-        self.lti.stop()
-        self.zoom.stop()
+        self.close_workflows()
+        for sim in self.simulators():
+            sim.stop()
         if self.moto is not None:
             self.moto.stop()
             self.moto = None
@@ -207,10 +242,16 @@ class LocalStack:
             "ZOOMOPS_ZOOM_SECRET_PREFIX": ZOOM_SECRET_PREFIX,
             "ZOOMOPS_JOBS_TABLE": JOBS_TABLE,
             "ZOOMOPS_FILES_BUCKET": BUCKET,
-            "ZOOMOPS_REPORT_FUNCTION": LOCAL.function("participant_report"),
             "ZOOMOPS_TOKEN_REFRESH_FUNCTION": LOCAL.function("token_refresh"),
+            "ZOOMOPS_REPORT_MACHINE": MACHINE_ARNS["report"],
+            "ZOOMOPS_PROVISION_MACHINE": MACHINE_ARNS["provision"],
         }
-        own = {"api": api, "participant_report": reports, "token_refresh": token_refresh}
+        own = {
+            "api": api,
+            "participant_report": {**reports, "ZOOMOPS_REPORT_MACHINE": MACHINE_ARNS["report"]},
+            "token_refresh": token_refresh,
+            **self._steps_env(reports),
+        }
         if function in own:
             return {
                 **self._common_env(),
@@ -224,13 +265,45 @@ class LocalStack:
             "ZOOMOPS_JOBS_TABLE": JOBS_TABLE,
             "ZOOMOPS_IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
             "ZOOMOPS_BATCH_SIZE": str(self.batch_size),
-            "ZOOMOPS_DISASSOCIATE_QUEUE_URL": self.queue_url,
+            "ZOOMOPS_INLINE_MAX_BYTES": str(self.inline_max_bytes),
+            "ZOOMOPS_REMOVAL_MACHINE": MACHINE_ARNS["disassociate"],
+            "ZOOMOPS_PROVISION_MACHINE": MACHINE_ARNS["provision"],
             "POWERTOOLS_SERVICE_NAME": "disassociate",
             "AWS_LAMBDA_FUNCTION_NAME": LOCAL.function("disassociate"),
         }
         if function == "disassociate":
             return {**self._common_env(), **disassociate}
-        return {**self._common_env(), **disassociate, **token_refresh, **reports, **api}
+        merged = {**disassociate, **token_refresh}
+        for name in ("participant_report", "api", "removal_steps", "report_steps", "provision_steps"):
+            merged.update(own[name])
+        return {**self._common_env(), **merged, "POWERTOOLS_SERVICE_NAME": "disassociate"}
+
+    def _steps_env(self, reports: dict[str, str]) -> dict[str, dict[str, str]]:
+        """The state machines' steps functions, as template.yaml sets them (concurrency: the parameters' defaults)."""
+        return {
+            "removal_steps": {
+                "ZOOMOPS_LTI_SECRET_ID": LTI_SECRET,
+                "ZOOMOPS_LTI_BASE_URL": self.lti.base_url,
+                "ZOOMOPS_JOBS_TABLE": JOBS_TABLE,
+                "ZOOMOPS_FILES_BUCKET": BUCKET,
+                "ZOOMOPS_REMOVAL_CONCURRENCY": "4",
+                "ZOOMOPS_LTI_REQUESTS_PER_SECOND": "4",
+            },
+            "report_steps": {**reports, "ZOOMOPS_REPORT_CONCURRENCY": "4"},
+            "provision_steps": {
+                "ZOOMOPS_BUCKET": BUCKET,
+                "ZOOMOPS_JOBS_TABLE": JOBS_TABLE,
+                "ZOOMOPS_LEDGER_TABLE": LEDGER_TABLE,
+                "ZOOMOPS_ZOOM_ACCOUNTS": ",".join(ZOOM_ACCOUNTS),
+                "ZOOMOPS_ZOOM_SECRET_PREFIX": ZOOM_SECRET_PREFIX,
+                "ZOOMOPS_LTI_BASE_URL": self.lti.base_url,
+                "ZOOMOPS_LTI_SECRET_ID": LTI_SECRET,
+                "ZOOMOPS_WEBMEETING_URL": self.webmeeting.base_url,
+                "ZOOMOPS_WEBMEETING_SECRET_ID": WEBMEETING_SECRET,
+                "ZOOMOPS_LUMINUS_URL": self.luminus.base_url,
+                "ZOOMOPS_LUMINUS_SECRET_ID": LUMINUS_SECRET,
+            },
+        }
 
     def use_credentials(self, access_key: str, secret_key: str, session_token: str | None = None) -> None:
         """Make the harness's own calls (its clients, and the environment it sets from now on) with these
@@ -329,6 +402,19 @@ class LocalStack:
         ddb.update_time_to_live(
             TableName=IDEMPOTENCY_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
         )
+        ddb.create_table(  # as template.yaml declares it: provisioning's ledger
+            TableName=LEDGER_TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk")],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        )
+        for table in (JOBS_TABLE, LEDGER_TABLE):
+            ddb.update_time_to_live(
+                TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+            )
+        keys = self._platform_keys
+        sm.create_secret(Name=WEBMEETING_SECRET, SecretString=json.dumps({"api_key": keys["webmeeting"]}))
+        sm.create_secret(Name=LUMINUS_SECRET, SecretString=json.dumps({"subscription_key": keys["luminus"]}))
         secret = {"key": self.lti_key, "secret": self._lti_secret}
         if self.lti_user_id:
             secret["user_id"] = self.lti_user_id
@@ -344,20 +430,65 @@ class LocalStack:
         # token secrets are created by their first refresh.
         sm.create_secret(Name=zoom_token_secret(ZOOM_SECRET_PREFIX, "main"), SecretString="{}")
 
+    # -- the state machines -----------------------------------------------------------------------
+    def workflows(self, clock: Any = None, parameters: dict[str, str] | None = None) -> Any:
+        """The template's state machines, executed in this process (``workflows.install``); installed once and
+        kept until ``close_workflows()`` (``reset()`` and ``stop()`` close them). ``clock``: a ``FastClock`` for
+        every simulator and step (Wait states and retries then take no real time). ``parameters``: template
+        parameters other than their defaults (the steps read theirs from the environment, as deployed)."""
+        if self.sfn is None:
+            from .workflows import install
+
+            self.sfn = install(self, clock, parameters)
+        elif clock is not None and self.sfn.clock is not clock:
+            raise RuntimeError("the state machines run on another clock: close_workflows() first")
+        return self.sfn
+
+    def close_workflows(self) -> None:
+        sfn, self.sfn = self.sfn, None
+        if sfn is not None:
+            sfn.uninstall()
+
+    def wait_workflows(self, timeout: float = 60.0) -> None:
+        """Until no execution of the state machines is running."""
+        if self.sfn is None:
+            return
+        deadline = time.monotonic() + timeout
+        client = self.client("stepfunctions")
+        while True:
+            running = [
+                e
+                for arn in self.sfn.machines.values()
+                for e in client.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
+            ]
+            if not running:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(running)} execution(s) still running after {timeout} s")
+            time.sleep(0.05)
+
     # -- what AWS does between the bucket and the function ---------------------------------------
     def load_api(self) -> ModuleType:
-        """The api handler, with its calls to other functions made in-process (moto runs no Lambda code)."""
+        """The api handler, with its calls to other functions made in-process (moto runs no Lambda code) and
+        the state machines it starts executed (``workflows()``)."""
         module = load_handler("api")
         module.runtime.use(invoker=self.invoker())
         return module
 
     def invoker(self) -> Callable[[str, dict, bool], dict | None]:
         """Lambda's Invoke for the local stack: the named function's handler, in this process (a thread for
-        an asynchronous invocation, as Lambda's event queue would run it)."""
+        an asynchronous invocation, as Lambda's event queue would run it). A state machine's ARN starts the
+        job's execution (named by the job id) on the local state machines, as the api's own invoker does."""
         functions = {LOCAL.function(folder): folder for folder in FUNCTIONS}
         loaded: dict[str, ModuleType] = {}
 
         def invoke(function: str, payload: dict, wait: bool) -> dict | None:
+            if function in MACHINE_ARNS.values():
+                from zoomops.aws.workflows import Workflows
+
+                self.workflows()
+                Workflows(self.client("stepfunctions")).start(function, payload["job_id"], payload)
+                return None
             name = functions[function.rsplit(":", 1)[-1]]
             target = loaded.setdefault(name, load_handler(name))
             call = lambda: target.handler(payload, LambdaContext(function_name=function))  # noqa: E731
@@ -371,10 +502,11 @@ class LocalStack:
         return invoke
 
     def wait_background(self, timeout: float = 30.0) -> None:
-        """Wait for the asynchronous invocations the api made to finish."""
+        """Wait for the asynchronous invocations the api made, and the executions it started, to finish."""
         for thread in self.background:
             thread.join(timeout)
         self.background.clear()
+        self.wait_workflows(timeout)
 
     def zoom_token(self, account: str = "main") -> dict | None:
         """The token secret's JSON as consumers read it (None before the first refresh)."""

@@ -2,39 +2,24 @@
 this process, every Lambda Task answered by the project's own handler, in-process.
 
 moto runs state machines once told to, but runs no Lambda code without Docker. ``StepFunctions`` (on a started
-``LocalStack`` whose moto server runs in this process) turns execution on and replaces, until ``uninstall()``
-puts every one of them back:
+``LocalStack`` whose moto server runs in this process) turns execution on and patches moto's interpreter
+(``sfn_engine.MotoEngine``: Lambda invocations, UTC Wait timestamps, a fast clock) until ``uninstall()`` puts
+every change back. Lambda's Invoke is answered by the registered handler as Lambda does: an exception becomes
+the Python runtime's error document, so ``ErrorEquals`` matches its class name as on AWS; an unknown function is
+Lambda's ``ResourceNotFoundException``; the result makes the JSON round trip the runtime makes.
 
-* ``lambda_eval_utils._invoke_lambda_function``, where both ``arn:aws:states:::lambda:invoke`` and a function
-  ARN as ``Resource`` end: the registered handler answers as Lambda's Invoke does (an exception becomes the
-  Python runtime's error document, so ``ErrorEquals`` matches its class name as on AWS; an unknown function
-  is Lambda's ``ResourceNotFoundException``; the result makes the JSON round trip the runtime makes);
-* ``Timestamp._get_wait_seconds``: moto compares a Wait's timestamp with naive *local* time and truncates;
-  here UTC, rounded up (a Wait never ends before its timestamp);
-* with a ``FastClock``: ``WaitFunction._wait_interval`` and the ``time`` module ``retrier_decl`` sleeps with,
-  so Wait states and Retry intervals move the virtual clock instead of sleeping.
-
-It also sets ``MOTO_PORT`` (moto's own S3 client for a Distributed Map's ItemReader dials localhost:MOTO_PORT)
-and raises the recursion limit (a Map worker recurses once per item it runs).
+The template side: ``create(logical_id)`` deploys a state machine as SAM does (its DefinitionUri file, its
+DefinitionSubstitutions resolved for the local stack, its Name), so the very ASL files template.yaml deploys
+are the ones that run.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import math
-import os
-import re
-import sys
 import threading
 import time
-import traceback
-import types
-import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -42,74 +27,25 @@ from typing import Any
 from zoomops.names import FUNCTIONS
 
 from .iam import ACCOUNT, PARTITION, REGION, ROOT, TEMPLATE, Resolver, function_names, load_template, local_resources
+from .sfn_engine import (
+    FastClock,
+    Invocation,
+    MotoEngine,
+    Outcome,
+    error_document,
+    function_name,
+    not_found,
+    runtime_json,
+    substitute,
+)
 from .stack import LambdaContext, load_handler
+
+__all__ = ["FastClock", "Invocation", "Outcome", "StepFunctions", "substitute"]
 
 Handler = Callable[[Any, Any], Any]
 MACHINE_TYPES = {"AWS::Serverless::StateMachine": "Name", "AWS::StepFunctions::StateMachine": "StateMachineName"}
 DEFAULT_LAMBDA_TIMEOUT = 3  # Lambda's own default, when neither the function nor Globals sets one
 _ACTIVE: list[StepFunctions] = []  # moto's interpreter is global to the process: one harness at a time
-
-
-class FastClock:
-    """Virtual UTC time: the real clock plus every interval a Wait state or a Retry skipped (and ``advance``).
-    Callable as the project's ``Clock`` (epoch seconds): give the same object to the handlers
-    (``runtime.use(clock=...)``) and the simulators (``LocalStack(zoom_clock=...)``).
-
-    One timeline for the whole process: Retry intervals of parallel Map items add up instead of overlapping;
-    a Timestamp wait moves it to the timestamp, never further (once there, another wait for it is instant)."""
-
-    def __init__(self, start: datetime | None = None):
-        self._origin = start.timestamp() if start else time.time()
-        self._real_start = time.monotonic()
-        self._offset = 0.0
-        self._lock = threading.Lock()
-        self.waits: list[float] = []  # every interval skipped, in order
-
-    def __call__(self) -> float:
-        return self._origin + (time.monotonic() - self._real_start) + self._offset
-
-    def now(self) -> datetime:
-        return datetime.fromtimestamp(self(), UTC)
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._offset += max(0.0, float(seconds))
-            self.waits.append(float(seconds))
-
-
-@dataclass(frozen=True)
-class Invocation:
-    """One call the hook answered: the function's name, the event, the errorType if it failed."""
-
-    function: str
-    event: Any
-    error: str | None
-    seconds: float
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """A finished execution: status, output (parsed JSON, None unless SUCCEEDED), error and cause."""
-
-    arn: str
-    status: str
-    output: Any
-    error: str | None
-    cause: str | None
-    seconds: float  # start to stop, as the service recorded them
-
-    @classmethod
-    def of(cls, described: dict) -> Outcome:
-        output = described.get("output")
-        took = (described["stopDate"] - described["startDate"]).total_seconds() if "stopDate" in described else 0.0
-        return cls(
-            described["executionArn"],
-            described["status"],
-            None if output is None else json.loads(output),
-            described.get("error"),
-            described.get("cause"),
-            took,
-        )
 
 
 class StepFunctions:
@@ -125,15 +61,18 @@ class StepFunctions:
         resources: Mapping[str, dict[str, str]] | None = None,
         recursion_limit: int = 20_000,
         drain_timeout: float = 10.0,
+        parameters: Mapping[str, str] | None = None,
     ):
         """``stack``: a started ``LocalStack`` (moto in this process). ``handlers``: function name -> handler.
         ``template``: SAM template (path, or a loaded dict whose DefinitionUri paths are relative to the repo).
-        ``resources``: logical id -> {"Ref"/attribute: value} for what ``iam.local_resources`` does not map."""
+        ``resources``: logical id -> {"Ref"/attribute: value} for what ``iam.local_resources`` does not map.
+        ``parameters``: template parameter values other than their defaults (a deploy's overrides)."""
         self.stack, self.clock = stack, clock
         self.client = stack.client("stepfunctions")
         self._template_source, self._template = template, template if isinstance(template, dict) else None
         self._base = Path(template).parent if isinstance(template, Path | str) else ROOT
         self._resources = dict(resources or {})
+        self._parameters = dict(parameters or {})
         self._handlers: dict[str, tuple[Handler, float]] = {}
         self._timeouts: dict[str, float] | None = None
         for name, handler in (handlers or {}).items():
@@ -141,10 +80,10 @@ class StepFunctions:
         self.recursion_limit, self.drain_timeout = recursion_limit, drain_timeout
         self.machines: dict[str, str] = {}  # logical id and name -> ARN, for start()
         self.invocations: list[Invocation] = []
+        self.modules: dict[str, ModuleType] = {}  # functions/<folder> -> module, for what register_function loaded
         self.aborted: list[str] = []  # executions uninstall() found running and stopped
         self._lock = threading.Lock()
-        self._undo: list[Callable[[], Any]] = []  # what install() changed, undone last first
-        self._threads = 0  # moto's thread list's length at install: later ones are this harness's
+        self._engine = MotoEngine()  # what install() changed, undone last first
 
     # -- lifecycle ------------------------------------------------------------------------------
     def install(self) -> StepFunctions:
@@ -156,8 +95,8 @@ class StepFunctions:
             raise RuntimeError("another StepFunctions is installed in this process: uninstall it first")
         _ACTIVE.append(self)
         try:
-            self._enable()
-            self._patch()
+            self._engine.enable(self.stack.endpoint, self.recursion_limit)
+            self._engine.patch(self._invoke, self.clock)
         except BaseException:
             self.uninstall()
             raise
@@ -169,17 +108,12 @@ class StepFunctions:
         if self not in _ACTIVE:
             return
         alive: list[threading.Thread] = []
-        failures: list[Exception] = []
         try:
-            if self._undo:
+            if self._engine.undo_stack:
                 self._abort_running()
-                alive = self._drain()
+                alive = self._engine.drain(self.drain_timeout)
         finally:
-            while self._undo:  # every one, whatever another raises
-                try:
-                    self._undo.pop()()
-                except Exception as error:
-                    failures.append(error)
+            failures = self._engine.undo()
             _ACTIVE.remove(self)
         if failures:
             raise failures[0]
@@ -192,45 +126,6 @@ class StepFunctions:
     def __exit__(self, *exc: Any) -> None:
         self.uninstall()
 
-    def _enable(self) -> None:
-        import requests
-        from moto.core.config import default_user_config
-        from moto.stepfunctions.parser.utils import TMP_THREADS
-
-        # The route turns execution on; it does not report the switch, and the server may be gone by uninstall:
-        # the previous value is read and put back in-process (the server runs in this process).
-        previous = dict(default_user_config.get("stepfunctions", {}))
-        config = {"stepfunctions": {"execute_state_machine": True}}
-        requests.post(f"{self.stack.endpoint}/moto-api/config", json=config, timeout=10).raise_for_status()
-        self._undo.append(lambda: default_user_config.update(stepfunctions=previous))
-        port = os.environ.get("MOTO_PORT")
-        os.environ["MOTO_PORT"] = self.stack.endpoint.rsplit(":", 1)[1]
-        self._undo.append(
-            lambda: os.environ.pop("MOTO_PORT", None) if port is None else os.environ.update(MOTO_PORT=port)
-        )
-        limit = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(limit, self.recursion_limit))
-        self._undo.append(lambda: sys.setrecursionlimit(limit))
-        self._threads = len(TMP_THREADS)
-
-    def _patch(self) -> None:
-        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-        from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-        from moto.stepfunctions.parser.asl.component.state.wait.wait_function import timestamp, wait_function
-
-        self._replace(lambda_eval_utils, "_invoke_lambda_function", self._invoke)
-        self._replace(timestamp.Timestamp, "_get_wait_seconds", _utc_wait_seconds(self.clock or time.time))
-        if self.clock is not None:
-            self._replace(wait_function.WaitFunction, "_wait_interval", _virtual_wait(self.clock))
-            fake_time = types.SimpleNamespace(sleep=self.clock.advance, time=time.time, monotonic=time.monotonic)
-            self._replace(retrier_decl, "time", fake_time)
-
-    def _replace(self, owner: Any, name: str, value: Any) -> None:
-        """``owner.name = value`` until uninstall (an attribute ``owner`` did not define itself is deleted again)."""
-        own, previous = name in vars(owner), vars(owner).get(name)
-        setattr(owner, name, value)
-        self._undo.append(lambda: setattr(owner, name, previous) if own else delattr(owner, name))
-
     def _abort_running(self) -> None:
         for page in self.client.get_paginator("list_state_machines").paginate():
             for machine in page["stateMachines"]:
@@ -241,27 +136,25 @@ class StepFunctions:
                     self.abort(execution["executionArn"])
                     self.aborted.append(execution["executionArn"])
 
-    def _drain(self) -> list[threading.Thread]:
-        from moto.stepfunctions.parser.utils import TMP_THREADS
-
-        deadline = time.monotonic() + self.drain_timeout
-        for thread in list(TMP_THREADS[self._threads :]):
-            thread.join(max(0.0, deadline - time.monotonic()))
-        return [t for t in TMP_THREADS[self._threads :] if t.is_alive()]
-
     # -- functions ------------------------------------------------------------------------------
     def register(self, name: str, handler: Handler, *, timeout: float | None = None) -> None:
         """Answer Invoke of function ``name`` (a name or an ARN) with ``handler(event, context)``; the context's
         timeout is ``timeout``, else the template's for that function name, else 900 s."""
-        name = _function_name(name)[0]
+        name = function_name(name)[0]
         if timeout is None:
             timeout = self.function_timeouts().get(name, 900.0)
         self._handlers[name] = (handler, float(timeout))
 
+    def wrap(self, name: str, wrapper: Callable[[Handler], Handler]) -> None:
+        """Answer ``name``'s invocations with ``wrapper(its handler)`` (a test's fault or observation)."""
+        name = function_name(name)[0]
+        handler, timeout = self._handlers[name]
+        self._handlers[name] = (wrapper(handler), timeout)
+
     def register_function(self, folder: str) -> ModuleType:
         """A cold copy of ``functions/<folder>/app.py`` registered under the function's local name; returned
         so a test can inject pieces (``module.runtime.use(clock=...)``)."""
-        module = load_handler(folder)
+        module = self.modules[folder] = load_handler(folder)
         self.register(function_names(self.template, Resolver(self.template, {}))[FUNCTIONS[folder]], module.handler)
         return module
 
@@ -280,13 +173,13 @@ class StepFunctions:
     def _invoke(self, parameters: dict, region: str, state_credentials: Any = None) -> dict:
         """moto's ``_invoke_lambda_function``: Lambda's Invoke answered by the registered handler."""
         requested = str(parameters["FunctionName"])
-        name, qualifier = _function_name(requested)
+        name, qualifier = function_name(requested)
         qualifier = parameters.get("Qualifier") or qualifier
         event = json.loads(parameters.get("Payload") or b"{}")
         entry = self._handlers.get(name)
         if entry is None:
             self._record(name, event, "ResourceNotFoundException", 0.0)
-            raise _not_found(name, qualifier, region)
+            raise not_found(name, qualifier, region)
         handler, timeout = entry
         context = LambdaContext(function_name=name, timeout_seconds=timeout)
         began = time.monotonic()
@@ -294,14 +187,14 @@ class StepFunctions:
             result = handler(event, context)
         except Exception as error:
             trace = error.__traceback__.tb_next  # from the handler's frame on, as the runtime reports it
-            document = _error_document(type(error).__name__, str(error), context.aws_request_id, trace)
+            document = error_document(type(error).__name__, str(error), context.aws_request_id, trace)
             return self._failed(name, event, began, document)
         try:  # what the runtime sends, parsed back as the service does
-            payload = json.loads(json.dumps(result, default=_decimal))
+            payload = runtime_json(result)
         except (TypeError, ValueError) as error:
             message = f"Unable to marshal response: {error}"
             return self._failed(
-                name, event, began, _error_document("Runtime.MarshalError", message, context.aws_request_id)
+                name, event, began, error_document("Runtime.MarshalError", message, context.aws_request_id)
             )
         self._record(name, event, None, time.monotonic() - began)
         return {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": payload}
@@ -341,7 +234,7 @@ class StepFunctions:
             arn = f"arn:{PARTITION}:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
             resources[logical_id] = {"Ref": arn, "Arn": arn, "Name": name}
         resources.update(self._resources)
-        return Resolver(self.template, resources)
+        return Resolver(self.template, resources, parameters=self._parameters)
 
     def create(self, logical_id: str) -> str:
         """The template's state machine as SAM deploys it: its DefinitionUri (or Definition) with its
@@ -441,71 +334,7 @@ class StepFunctions:
         return [self.client.describe_map_run(mapRunArn=run["mapRunArn"]) for run in runs]
 
 
-# -- helpers ------------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=8)
 def _load_template(path: str, mtime: float) -> dict:
     """A template read once per version of the file (harnesses only read it)."""
     return load_template(Path(path))
-
-
-def substitute(text: str, substitutions: Mapping[str, Any]) -> str:
-    for key, value in substitutions.items():
-        text = text.replace("${" + key + "}", str(value))
-    left = sorted(set(re.findall(r"\$\{[^}]*\}", text)))
-    if left:
-        raise ValueError(f"not substituted: {', '.join(left)}")
-    return text
-
-
-def _function_name(requested: str) -> tuple[str, str | None]:
-    """Lambda's FunctionName forms: name, name:qualifier, account:function:name[:q], the full ARN[:q]."""
-    parts = requested.split(":")
-    if parts[0] == "arn":
-        parts = parts[4:]
-    if len(parts) >= 3 and parts[1] == "function":
-        parts = parts[2:]
-    return parts[0], (parts[1] if len(parts) > 1 else None)
-
-
-def _not_found(name: str, qualifier: str | None, region: str) -> Exception:
-    from botocore.exceptions import ClientError
-
-    arn = f"arn:{PARTITION}:lambda:{region}:{ACCOUNT}:function:{name}" + (f":{qualifier}" if qualifier else "")
-    error = {"Code": "ResourceNotFoundException", "Message": f"Function not found: {arn}", "Type": "User"}
-    return ClientError(
-        {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 404, "RequestId": str(uuid.uuid4())}}, "Invoke"
-    )
-
-
-def _error_document(kind: str, message: str, request_id: str, trace: types.TracebackType | None = None) -> dict:
-    """The Python runtime's answer for an unhandled exception (keys in its order)."""
-    stack = traceback.format_list(traceback.extract_tb(trace)) if trace is not None else []
-    return {"errorMessage": message, "errorType": kind, "requestId": request_id, "stackTrace": stack}
-
-
-def _decimal(value: Any) -> Any:
-    if isinstance(value, Decimal):  # as the runtime's encoder writes a DynamoDB number
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-def _utc_wait_seconds(clock: Callable[[], float]) -> Callable[..., int]:
-    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
-
-    def get_wait_seconds(self: Any, env: Any) -> int:
-        self.string.eval(env=env)
-        text = env.stack.pop()
-        target = self._from_timestamp_string(timestamp=text)
-        if target is None:
-            raise FailureEventException(self._create_failure_event(env, text))
-        return math.ceil(target.replace(tzinfo=UTC).timestamp() - clock())
-
-    return get_wait_seconds
-
-
-def _virtual_wait(clock: FastClock) -> Callable[..., None]:
-    def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
-        if wait_seconds > 0 and env.is_running():
-            clock.advance(wait_seconds)
-
-    return wait_interval

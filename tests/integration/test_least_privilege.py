@@ -21,9 +21,12 @@ How (``infra/local/iam.py`` holds the machinery):
   ARN of the name as given when the secret does not exist, since AWS has no other; the function's) must
   be allowed by the template's own resolved statements. An S3 404 to a function without s3:ListBucket
   counts as refused (AWS answers such a caller 403 for a missing key).
-* Lambda runs no code here: ``lambda:Invoke`` from the api (report jobs, token refresh) and from the report
-  function's continuation near its time limit goes through the real client call, is recorded and checked
-  like any call, and is answered by running the target function in this process with *its* user's keys.
+* Lambda runs no code here: ``lambda:Invoke`` from the api (token refresh) goes through the real client call,
+  is recorded and checked like any call, and is answered by running the target function in this process with
+  *its* user's keys. Step Functions runs no state machine here either: an entry point's StartExecution (a
+  removal handed over, a report job, a report that outgrew its invocation, a provisioning file) is made for
+  real and recorded, and its machine's steps are then run as the ASL runs them, each with *its* steps
+  function's user and policy (``drive_removal``, ``drive_report``).
 * Presigned URLs the api hands out are used as a browser would (``Recorder.send_presigned``): the URL's
   signature and expiry are checked with the signer's key, then the same request is made signed with the
   same keys so moto decides with the api user's policy (moto answers 500 to query-string signatures once
@@ -59,6 +62,7 @@ from infra.local.lti_sim import Fault as LtiFault
 from infra.local.stack import (
     BUCKET,
     JOBS_TABLE,
+    LTI_SECRET,
     MANIFEST_TABLE,
     REGION,
     ZOOM_ACCOUNTS,
@@ -70,6 +74,7 @@ from infra.local.stack import (
 from tests import testkit
 from tests.conftest import load_event
 from tests.testkit import HEADER, meetings_csv
+from zoomops.names import LOCAL, MACHINES
 
 SCHEDULED = load_event("eventbridge_scheduled.json")
 API_EVENT = load_event("apigw_http_v2.json")
@@ -78,13 +83,14 @@ LECTURE, OFFICE, REVIEW = "81234567890", "82345678901", "83456789012"  # the Zoo
 # What a function's container needs beyond the template: quicker Zoom rates (both sides), the report window
 # over the demo's September 2024 meetings, and one worker, so planning precedes fetching and a scripted time
 # limit lands at a known point.
+REPORT_ENV = {"ZOOMOPS_ZOOM_PLAN": "business", "ZOOMOPS_REPORT_LOOKBACK_DAYS": "30", "ZOOMOPS_REPORT_WORKERS": "1"}
 EXTRA_ENV = {
-    "participant_report": {
-        "ZOOMOPS_ZOOM_PLAN": "business",
-        "ZOOMOPS_REPORT_LOOKBACK_DAYS": "30",
-        "ZOOMOPS_REPORT_WORKERS": "1",
-    }
+    "participant_report": REPORT_ENV,
+    "report_steps": REPORT_ENV,
+    "disassociate": {"ZOOMOPS_INLINE_MAX_BYTES": "1000"},  # larger files go to the removal state machine
 }
+PASS = json.dumps({"StartAt": "Steps", "States": {"Steps": {"Type": "Pass", "End": True}}})  # run by drive_*
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
 OK = {"batchItemFailures": []}
 
 
@@ -96,7 +102,7 @@ class Container:
         self.aws, self.function, self.env = aws, function, env
         with aws.running_as(env):
             self.module: ModuleType = load_handler(function)
-        if function == "participant_report":
+        if function in ("participant_report", "report_steps"):
             self.module.runtime.use(clock=lambda: SEPT_20)
 
     def handler(self, event: dict, context: Any = None) -> Any:
@@ -167,6 +173,52 @@ class Aws:
             self.pending.append((function, event))  # runs after the caller returns (drain)
             return None
         return json.dumps(self.warm(function)(event)).encode()
+
+    def started(self, mark: int, principal: str) -> list[dict]:
+        """The inputs of the executions ``principal`` started since ``mark`` (StartExecution, recorded)."""
+        return [
+            json.loads(c.params["input"])
+            for c in self.recorder.since(mark, principal)
+            if (c.service, c.operation, c.status) == ("stepfunctions", "StartExecution", 200)
+        ]
+
+    def drive_removal(self, document: dict, steps: Container | None = None) -> dict:
+        """The removal state machine on ``document``: its steps as the ASL calls them, as removal_steps' user
+        (in ``steps``, a container of its own, or the warm one)."""
+        steps = steps or self.warm("removal_steps")
+        plan = steps({"step": "plan", "job": document, "execution": f"execution:{document['job_id']}"})
+        if plan["to_send"]:
+            for item in json.loads(self.stack.read(plan["items_key"])):
+                send = {"step": "send", "item": item, **{k: plan[k] for k in ("job_id", "user_id", "batches_key")}}
+                assert steps(send) == {}
+        keys = ("job_id", "bucket", "key", "version", "items_key")
+        return steps({"step": "finalize", **{k: plan[k] for k in keys}})
+
+    def drive_report(self, document: dict, steps: Container | None = None) -> dict:
+        """The report state machine on ``document``: its steps as the ASL calls them, as report_steps' user."""
+        steps = steps or self.warm("report_steps")
+        state = steps({"step": "plan", "job": document, "execution": f"execution:{document['job_id']}"})
+        if state["ended"]:
+            return state
+        child = ("job_id", "run_id", "account", "since", "until", "round")
+        for meeting_id in json.loads(self.stack.read(state["items_key"])) if state["to_fetch"] else []:
+            assert steps({"step": "meeting", "meeting_id": meeting_id, **{k: state[k] for k in child}}) == {}
+        state = steps({**state, "step": "tally"})
+        assert state["left"] == 0  # no daily limit here (the machine would wait, then fetch again)
+        return steps({**state, "step": "finalize"})
+
+    def drive_provision(self, document: dict, steps: Container | None = None) -> dict:
+        """The provisioning state machine on ``document``: plan, each part, plan again (no waits here), until
+        done, then finalize, as provision_steps' user."""
+        steps = steps or self.warm("provision_steps")
+        state = steps({"step": "plan", "job": document})
+        while not state["done"]:
+            assert state["wait_until"] is None  # no host allowance spent here (the machine would wait)
+            for item in json.loads(self.stack.read(state["items_key"])):
+                part = {"step": "part", "job": document, "pass": state["pass"], "parts": state["parts"]}
+                assert steps({**part, "concurrency": 8, "part": item["part"]})["part"] == item["part"]
+            state = steps({"step": "plan", "job": document, "pass": state["pass"]})
+        return steps({"step": "finalize", "job": document, "pass": state["pass"], "done": True})
 
     def drain(self) -> list[tuple[str, Any]]:
         """Run the asynchronous invocations made so far (and those they make), in order."""
@@ -272,6 +324,11 @@ def aws():
         policies = {fn: iam.moto_statements(resolver.statements(logical)) for fn, logical in iam.FUNCTIONS.items()}
         principals = iam.create_users(stack.client("iam"), policies)
         stack.use_credentials(principals["admin"].access_key, principals["admin"].secret_key)
+        for kind, _ in MACHINES.values():  # there to be started; their steps are run by Aws.drive_*
+            role = f"arn:aws:iam::{iam.ACCOUNT}:role/{kind}"
+            stack.client("stepfunctions").create_state_machine(
+                name=LOCAL.state_machine(kind), definition=PASS, roleArn=role
+            )
         iam.enable_enforcement(stack.endpoint)
         harness = Aws(stack, resolver, principals)
         harness.recorder.install(patch)
@@ -338,8 +395,8 @@ def test_disassociate_runs_every_flow_on_exactly_its_template_policy(aws: Aws):
     assert summary_of(stack, "photo.csv")["refused"].startswith("photo.csv: binary file")
     assert {"processed/lp/fall.csv", "processed/lp/plan.csv", "rejected/lp/photo.csv"} <= set(stack.keys())
 
-    # Near the time limit: stops between batches, re-queues itself (sqs:SendMessage), releases its
-    # idempotency record (DeleteItem) and resumes from the checkpoint in the next invocation.
+    # Near the time limit: stops between batches and hands the job to the removal state machine
+    # (states:StartExecution, named by the job id), which resumes from the checkpoint.
     def runs_out_after_two_batches() -> LambdaContext:
         context, start = aws.context("disassociate"), len(stack.lti.received)
         context.get_remaining_time_in_millis = lambda: 100_000 if len(stack.lti.received) - start < 2 else 1_000
@@ -347,10 +404,36 @@ def test_disassociate_runs_every_flow_on_exactly_its_template_policy(aws: Aws):
 
     stack.put_file("incoming/lp/long.csv", meetings_csv(5, 81_500_000_200), metadata={"batch-size": "1"})
     assert all(r == OK for r in stack.dispatch(fn.handler, context_factory=runs_out_after_two_batches))
+    [handed] = aws.started(mark, "disassociate")
+    assert handed["key"] == "incoming/lp/long.csv" and aws.drive_removal(handed)["state"] == "succeeded"
     long = summary_of(stack, "long.csv")
-    assert (long["sent"], long["failed"], long["batches"]) == (5, 0, 5)
+    assert (long["sent"], long["failed"], long["batches"], long["resumed_batches"]) == (5, 0, 5, 2)
     long_job = next(job for job in jobs(stack) if job.get("file") == "long.csv")
-    assert long_job["attempts"] >= 3 and long_job["state"] == "succeeded"
+    assert (long_job["attempts"], long_job["state"], long_job["engine"]) == (1, "succeeded", "stepfunctions")
+
+    # A provisioning file starts the provisioning state machine.
+    stack.put_file("provision/lp/courses.csv", b"Context ID,Domain,Host,Topic\n")
+    assert all(r == OK for r in dispatch())
+    assert aws.started(mark, "disassociate")[-1]["key"] == "provision/lp/courses.csv"
+
+    # A misconfigured LTI secret fails the invocation, which releases the file's idempotency record
+    # (DeleteItem): once the secret is fixed, the redelivery runs it.
+    sm = stack.client("secretsmanager")
+    good = sm.get_secret_value(SecretId=LTI_SECRET)["SecretString"]
+    sm.put_secret_value(SecretId=LTI_SECRET, SecretString="not json")
+    stack.put_file("incoming/lp/broken.csv", meetings_csv(2, 81_500_000_500))
+    event, receipts = stack.receive_events()
+    while event["Records"] and "broken.csv" not in event["Records"][0]["body"]:
+        event, receipts = stack.receive_events()
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    with pytest.raises(BatchProcessingError):  # the one record failed: SQS redelivers it
+        aws.container("disassociate")(event)  # a cold container reads the secret now
+    sm.put_secret_value(SecretId=LTI_SECRET, SecretString=good)
+    assert aws.container("disassociate")(event) == OK
+    for receipt in receipts.values():
+        stack.client("sqs").delete_message(QueueUrl=stack.queue_url, ReceiptHandle=receipt)
+    assert summary_of(stack, "broken.csv")["sent"] == 2
 
     # The same event delivered twice: the second answer comes from the idempotency record.
     stack.put_file("incoming/lp/twice.csv", meetings_csv(2, 81_500_000_300))
@@ -426,22 +509,22 @@ def test_participant_report_runs_every_flow_on_exactly_its_template_policy(aws: 
     fn = aws.container("participant_report")
     assert fn.env["ZOOMOPS_PSEUDONYM_SECRET_ID"].startswith("arn:aws:secretsmanager:")
 
-    # A request (with the job id the api gives it) that runs out of time: it checkpoints, invokes itself
-    # (lambda:InvokeFunction on its own ARN) and the continuation finishes the job.
+    # A request (with the job id the api gives it) that runs out of time: it hands the meetings left to the
+    # report state machine (states:StartExecution; it never invokes itself), which finishes the job.
     job_id = "rep-0123456789abcdef01234567"
     stack.client("dynamodb").put_item(
         TableName=JOBS_TABLE, Item={"job_id": {"S": job_id}, "kind": {"S": "report"}, "state": {"S": "queued"}}
     )
     first = fn({"meeting_ids": [LECTURE, OFFICE], "job_id": job_id}, runs_out_after(aws, 8))
     assert first["stopped"] == "time-limit" and first["failed"] == []
-    assert [f for f, _ in aws.pending] == ["participant_report"]
-    [(_, rest)] = aws.drain()
-    assert rest["stopped"] is None and rest["failed"] == []
-    assert first["instances_written"] + rest["instances_written"] == 5
+    [handed] = aws.started(mark, "participant_report")
+    assert handed["job_id"] == job_id and aws.drive_report(handed)["state"] == "succeeded"
     job = stack.job(job_id)
-    assert job["state"] == "succeeded" and job["instances_written"] == rest["instances_written"]
+    assert job["state"] == "succeeded" and first["instances_written"] + job["instances_written"] == 5
 
-    # The schedule; then the meetings of an import CSV wherever it may be read from.
+    # The schedule (on a fresh manifest: it fetches and marks every instance itself); then the meetings of an
+    # import CSV wherever it may be read from.
+    aws.empty_table(MANIFEST_TABLE, "key")
     scheduled = fn(SCHEDULED)
     assert (scheduled["meetings"], scheduled["instances"], scheduled["failed"]) == (2, 5, [])
     csv_body = (
@@ -461,11 +544,132 @@ def test_participant_report_runs_every_flow_on_exactly_its_template_policy(aws: 
     aws.assert_least_privilege("participant_report", mark)
 
 
+# ------------------------------------------------------------------ the state machines' steps
+def test_removal_steps_run_every_flow_on_exactly_their_template_policy(aws: Aws):
+    stack, mark = aws.stack, aws.recorder.mark()
+    intake = aws.container("disassociate")
+    # Files over the one-invocation limit, handed over whole: one sent in batches, one refused as a whole.
+    stack.put_file("incoming/lp-steps/big.csv", meetings_csv(30, 81_800_000_000), metadata={"batch-size": "10"})
+    stack.put_file("incoming/lp-steps/big-photo.csv", PNG + bytes(range(256)) * 8)
+    assert all(r == OK for r in stack.dispatch(intake.handler, context_factory=lambda: aws.context("disassociate")))
+    handed = {document["key"]: document for document in aws.started(mark, "disassociate")}
+    assert set(handed) == {"incoming/lp-steps/big.csv", "incoming/lp-steps/big-photo.csv"}
+    steps = aws.container("removal_steps")  # cold: it reads the LTI secret itself
+    assert aws.drive_removal(handed["incoming/lp-steps/big.csv"], steps)["state"] == "succeeded"
+    assert aws.drive_removal(handed["incoming/lp-steps/big-photo.csv"], steps)["state"] == "rejected"
+    assert summary_of(stack, "big.csv")["sent"] == 30 and summary_of(stack, "big.csv")["batches"] == 3
+    assert "rejected/lp-steps/big-photo.csv" in stack.keys("rejected/")
+    # A child's Catch for a batch decided already changes nothing; an execution's Catch ends its job.
+    big = handed["incoming/lp-steps/big.csv"]["job_id"]
+    error = {
+        "Error": "LtiUnavailable",
+        "Cause": json.dumps({"errorMessage": "HTTP 503", "errorType": "LtiUnavailable"}),
+    }
+    assert steps({"step": "batch_failed", "job_id": big, "item": {"batch": 0, "rows": 10}, "error": error}) == {}
+    assert stack.job(big)["failed"] == 0
+    failed = steps({"step": "abandon", "job": {"job_id": "dis-00000000000000000000abcd"}, "error": error})
+    assert failed["state"] == "failed" and stack.job("dis-00000000000000000000abcd")["state"] == "failed"
+
+    aws.assert_least_privilege("removal_steps", mark)
+
+
+def test_report_steps_run_every_flow_on_exactly_their_template_policy(aws: Aws):
+    stack = aws.stack
+    aws.warm("token_refresh")(SCHEDULED)  # the tokens it reads (the refresher's calls are its own)
+    aws.empty_table(MANIFEST_TABLE, "key")
+    mark = aws.recorder.mark()
+    assert aws.container("report_steps").env["ZOOMOPS_PSEUDONYM_SECRET_ID"].startswith("arn:aws:secretsmanager:")
+    csv_body = f"{HEADER}\n{LECTURE},ctx-1,https://lms.example.edu,1\n".encode()
+    requests = [{"meeting_ids": [OFFICE]}]
+    for key in ("incoming/lp-steps/courses.csv", "processed/lp-steps/courses.csv", "reports/requests/lp/import.csv"):
+        stack.put_file(key, csv_body)
+        requests.append({"csv": f"s3://{BUCKET}/{key}"})
+    aws.discard_notifications("incoming/lp-steps/courses.csv")  # not for the disassociate function here
+    steps = aws.container("report_steps")  # cold: it reads the secrets itself
+    for n, request in enumerate(requests):
+        job_id = f"rep-{n:024d}"
+        stack.client("dynamodb").put_item(
+            TableName=JOBS_TABLE, Item={"job_id": {"S": job_id}, "kind": {"S": "report"}, "state": {"S": "queued"}}
+        )
+        assert aws.drive_report({**request, "job_id": job_id}, steps)["state"] == "succeeded", request
+        assert stack.job(job_id)["state"] == "succeeded"
+    assert len(stack.keys("reports/participants/")) == 10
+    # A request the rules refuse ends the job at its plan; a child that failed for good leaves a part.
+    refused = aws.drive_report({"meeting_ids": "not a list", "job_id": "rep-00000000000000000000000f"}, steps)
+    assert refused["ended"] and stack.job("rep-00000000000000000000000f")["state"] == "rejected"
+    error = {
+        "Error": "TokenUnavailable",
+        "Cause": json.dumps({"errorMessage": "no token", "errorType": "TokenUnavailable"}),
+    }
+    assert (
+        steps(
+            {
+                "step": "meeting_failed",
+                "job_id": "rep-00000000000000000000000f",
+                "round": 0,
+                "meeting_id": "1",
+                "error": error,
+            }
+        )
+        == {}
+    )
+    assert (
+        steps({"step": "abandon", "job": {"job_id": "rep-00000000000000000000000f"}, "error": error})["state"]
+        == "failed"
+    )
+
+    aws.assert_least_privilege("report_steps", mark)
+
+
+def test_provision_steps_run_every_flow_on_exactly_their_template_policy(aws: Aws):
+    stack, mark = aws.stack, aws.recorder.mark()
+    host = "prof.lp@campus.example.edu"
+    stack.zoom.add_user(ZOOM_ACCOUNTS["main"][0], email=host, timezone="America/New_York")
+    aws.warm("token_refresh")(SCHEDULED)  # the token it reads (the refresher's calls are its own)
+    header = "Context ID,Domain,custom_canvas_course_id,Host,Topic,Start,Timezone,Duration"
+    zoom = f"{header}\nctx-lp,https://canvas.example.edu,7,{host},Lab,2027-02-01 09:00,America/New_York,50\n"
+    wm = "Host,Organizer First Name,Topic,Start,Timezone,Duration\n"
+    wm += "ada.lp@uni.example.edu,Ada,Seminar,2027-02-02 10:00,Europe/Zurich,60\n"
+    lu = "Host,Topic,Start,Timezone,Duration,Module ID\n"
+    lu += "lecturer@nus.edu.sg,CS1010,2027-02-03 10:00,Asia/Singapore,90,c0a80121-7ac0-4e1c-8a3e-2f6b1d9e4a55\n"
+    files = {  # key: (text, the event names its version, object metadata)
+        "provision/lp-steps/zoom.csv": (zoom, True, {}),  # created, associated by import files
+        "provision/lp-steps/api.csv": (zoom.replace("ctx-lp", "ctx-api"), False, {"associate": "api"}),
+        "provision/webmeeting/lp-steps/wm.csv": (wm, True, {}),  # an organizer's account, then its meeting
+        "provision/luminus/lp-steps/lu.csv": (lu, False, {}),
+        "provision-dryrun/lp-steps/plan.csv": (zoom, True, {}),  # planned in the plan step
+        "provision-dryrun/lp-steps/again.csv": (zoom, False, {}),
+        "provision/lp-steps/photo.csv": (PNG.decode("latin-1"), True, {}),  # refused as a whole
+    }
+    for key, (text, _, metadata) in files.items():
+        stack.put_file(key, text.encode("latin-1"), metadata)
+    aws.discard_notifications(*files)  # documents made here as the intake function makes them
+    steps = aws.container("provision_steps")  # cold: it reads the secrets itself
+    for n, (key, (_, versioned, _)) in enumerate(files.items()):
+        version = stack.client("s3").head_object(Bucket=BUCKET, Key=key)["VersionId"] if versioned else ""
+        document = {"job_id": f"pro-{n:024d}", "bucket": BUCKET, "key": key, "version": version, "dry_run": False}
+        aws.drive_provision(document, steps)
+    states = {key: stack.job(f"pro-{n:024d}")["state"] for n, key in enumerate(files)}
+    assert states == dict.fromkeys(files, "succeeded") | {"provision/lp-steps/photo.csv": "rejected"}, states
+    assert stack.keys("rejected/provision/") == ["rejected/provision/lp-steps/photo.csv"]
+    assert [i["contextId"] for i in stack.lti.imported_items()] == ["ctx-api"]  # LTI Pro's import API
+    # A part that failed for good after writing its outcomes keeps them; the execution's Catch ends a job.
+    zoom_job = {"job_id": "pro-000000000000000000000000", "bucket": BUCKET, "key": "provision/lp-steps/zoom.csv"}
+    error = {"Error": "ZoomError", "Cause": json.dumps({"errorMessage": "HTTP 503", "errorType": "ZoomError"})}
+    kept = steps({"step": "part_failed", "job": zoom_job, "pass": 0, "part": 0, "error": error})
+    assert kept == {"part": 0, "kept": "its outcomes"}
+    state = {"job": {**zoom_job, "job_id": "pro-00000000000000000000dead"}}
+    assert steps({"step": "abandon", "state": state, "error": error})["state"] == "failed"
+    assert stack.job("pro-00000000000000000000dead")["state"] == "failed"
+
+    aws.assert_least_privilege("provision_steps", mark)
+
+
 # ------------------------------------------------------------------ api
 class Api:
     """The api function behind API Gateway: HTTP API payload v2 events, as the IAM authoriser passes them."""
 
-    ROUTES = ("/disassociate-jobs/{job_id}", "/report-jobs/{job_id}")
+    ROUTES = ("/disassociate-jobs/{job_id}", "/report-jobs/{job_id}", "/provision-jobs/{job_id}")
 
     def __init__(self, aws: Aws):
         self.container = aws.container("api")
@@ -539,10 +743,11 @@ def test_api_serves_every_route_on_exactly_its_template_policy(aws: Aws):
         assert (summary["sent"], summary["planned"]) == (sent, planned)
         assert len(list(csv.DictReader(io.StringIO(download(job["results"]["rows.csv"]).decode())))) == 3
 
-    # A report job: the api invokes the report function, which reports progress to the job record.
+    # A report job: the api starts the report state machine (named by the job id), whose steps report progress.
     status, report = api("POST", "/report-jobs", {"meetingIds": [OFFICE]})
     assert status == 201
-    assert [(f, r["failed"]) for f, r in aws.drain()] == [("participant_report", [])]
+    [started] = aws.started(mark, "api")
+    assert started["job_id"] == report["jobId"] and aws.drive_report(started)["state"] == "succeeded"
     status, job = api("GET", f"/report-jobs/{report['jobId']}")
     assert status == 200 and job["state"] == "succeeded" and job["progress"]["instances"] == 2, job
 
@@ -568,7 +773,7 @@ def test_api_serves_every_route_on_exactly_its_template_policy(aws: Aws):
     put = recorder.send_presigned("PUT", by_csv["upload"]["url"], data=csv_body, headers=by_csv["upload"]["headers"])
     assert put.status_code == 200, put.text
     status, _ = api("POST", f"/report-jobs/{by_csv['jobId']}/start")
-    assert status == 201 and [(f, r["failed"]) for f, r in aws.drain()] == [("participant_report", [])]
+    assert status == 201 and aws.drive_report(aws.started(mark, "api")[-1])["state"] == "succeeded"
     status, job = api("GET", f"/report-jobs/{by_csv['jobId']}")
     assert status == 200 and job["state"] == "succeeded", job
     assert download(job["files"]["attendance.csv"]).startswith(b"meeting_id,")
@@ -576,13 +781,28 @@ def test_api_serves_every_route_on_exactly_its_template_policy(aws: Aws):
     status, document = api("GET", "/openapi.json")
     assert status == 200 and document["openapi"].startswith("3.")
 
+    # Provisioning jobs: a presigned upload for the CSV (dry run or not); the upload starts the job from the bucket.
+    for dry in (True, False):
+        status, created = api("POST", "/provision-jobs", {"fileName": "lp-courses.csv", "dryRun": dry})
+        assert status == 201, created
+        upload = created["upload"]
+        put = recorder.send_presigned("PUT", upload["url"], data=b"Context ID,Domain\n", headers=upload["headers"])
+        assert put.status_code == 200, put.text
+        key = unquote_plus(upload["url"].split(f"/{BUCKET}/", 1)[1].split("?", 1)[0])
+        aws.discard_notifications(key)  # not for the disassociate function here
+    # The provisioning jobs' start, as the runtime offers it: an execution named by the job id, once.
+    with aws.running_as(api.container.env):
+        start = api.container.module.runtime.get().start
+        document = {"job_id": "pro-0123456789abcdef01234567", "key": "provision/api/x.csv"}
+        assert start("provision", document["job_id"], document) == start("provision", document["job_id"], document)
+
     invoked = [
         (c.params["FunctionName"], c.params.get("InvocationType"))
         for c in recorder.since(mark, "api")
         if c.service == "lambda"
     ]
-    report_run = (aws.names["participant_report"], "Event")
-    assert invoked == [(aws.names["token_refresh"], "RequestResponse"), report_run, report_run]
+    assert invoked == [(aws.names["token_refresh"], "RequestResponse")]
+    assert [d["job_id"][:4] for d in aws.started(mark, "api")] == ["rep-", "rep-", "pro-", "pro-"]
     aws.assert_least_privilege("api", mark)
 
 

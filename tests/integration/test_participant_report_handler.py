@@ -2,8 +2,8 @@
 Zoom simulator of the local stack (accounts "main" and "sub", seeded with the demo data).
 
 The token_refresh handler runs first, so the token secrets exist. The handler's ``clock`` is frozen at a
-time after the demo's September 2024 meetings; its ``invoker`` (how a run continues) is a recorder. Every test
-reads what landed in S3 (and the DynamoDB manifest) back.
+time after the demo's September 2024 meetings; its ``start`` (how a run that outgrows one invocation goes on, on
+the report state machine) is a recorder. Every test reads what landed in S3 (and the DynamoDB manifest) back.
 """
 
 from __future__ import annotations
@@ -50,9 +50,13 @@ class Reports:
     def __init__(self, stack: LocalStack, module):
         self.stack, self.module, self.continued = stack, module, []
         self.s3, self.ddb = stack.client("s3"), stack.client("dynamodb")
-        module.runtime.use(
-            clock=lambda: SEPT_20, invoker=lambda function, payload, wait: self.continued.append(payload)
-        )
+        module.runtime.use(clock=lambda: SEPT_20, start=self.start)
+
+    def start(self, kind: str, job_id: str, document: dict) -> str:
+        """The report state machine's StartExecution, recorded: what it would have been given."""
+        assert kind == "report" and document["job_id"] == job_id
+        self.continued.append(document)
+        return f"arn:aws:states:us-east-1:123456789012:execution:zoomops-local-reports:{job_id}"
 
     def cold(self) -> Reports:
         """A new container: it reads the environment as it is now."""
@@ -272,7 +276,17 @@ def test_a_daily_limit_stops_cleanly_and_the_run_after_the_reset_resumes(reports
     assert datetime.fromisoformat(stopped["resume_after"]) == midnight  # the simulator's Retry-After
     assert reports.manifest()["main#resume"]["resume_after"]["S"] == stopped["resume_after"]
     assert reports.json(f"runs/{stopped['run_id']}/summary.json")["stopped"] == "daily-limit"
-    assert reports.continued == []  # nothing to continue before the reset
+    # The report state machine takes the rest over (it waits for the reset): no self-invocation, no new schedule.
+    [follow] = reports.continued
+    assert set(follow["meeting_ids"]) <= {LECTURE, OFFICE} and follow["account"] == "main"
+    job = reports.stack.job(follow["job_id"])
+    assert (job["kind"], job["engine"], job["step"], job["stopped"]) == (
+        "report",
+        "stepfunctions",
+        "queued",
+        "daily-limit",
+    )
+    assert stopped["execution_arn"] == job["execution_arn"]
     written = reports.keys("participants/")
 
     before = reports.at(midnight.timestamp() - 600)({"meeting_ids": [LECTURE, OFFICE]})
@@ -299,11 +313,12 @@ def test_near_the_time_limit_it_checkpoints_and_the_continuation_finishes(report
     assert first["instances_written"] < 5 and first["instances_written"] + first["deferred"] <= 5
     assert len(reports.continued) == 1
     follow = reports.continued[0]
-    assert follow["account"] == "main" and follow["continuation"] == f"{first['run_id']}-next"
+    assert follow["account"] == "main" and follow["job_id"].startswith("rep-")
     assert follow["meeting_ids"] and set(follow["meeting_ids"]) <= {LECTURE, OFFICE}
+    assert reports.stack.job(follow["job_id"])["continues"] == first["run_id"]
 
-    rest = reports.at(SEPT_20 + 120)(follow)
-    assert rest["run_id"] == f"{first['run_id']}-next" and rest["stopped"] is None and rest["failed"] == []
+    rest = reports.at(SEPT_20 + 120)(follow)  # what the state machine is given is a request that finishes the rest
+    assert rest["stopped"] is None and rest["failed"] == []
     assert rest["skipped_done"] + rest["instances_written"] == rest["instances"]
     assert first["instances_written"] + rest["instances_written"] == 5
     assert len(reports.continued) == 1  # finished: no further continuation

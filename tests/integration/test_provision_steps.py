@@ -19,7 +19,8 @@ from infra.local.zoom_sim import FakeClock
 from tests.conftest import load_event
 from zoomops.aws.jobstore import JobStore
 from zoomops.provision import steps
-from zoomops.provision.stack import ProvisionSettings, contexts
+from zoomops.provision.stack import contexts
+from zoomops.settings import ProvisionStepsSettings
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +54,8 @@ def deps(stack, monkeypatch):
     env = stack.function_env("participant_report")
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    settings = ProvisionSettings(BUCKET, JOBS_TABLE, LEDGER, "", stack.lti.base_url)
+    names = {"bucket": BUCKET, "jobs_table": JOBS_TABLE, "ledger_table": LEDGER}
+    settings = ProvisionStepsSettings("main", "zoomops/zoom/", **names, lti_base_url=stack.lti.base_url)
     import boto3
 
     session = boto3.session.Session()

@@ -128,3 +128,18 @@ class OAuthError(Unavailable):
 
 class StoreError(Unavailable):
     """Secrets Manager refused or failed a write: the message names the secret, never a value."""
+
+
+def caught_message(error: dict) -> str:
+    """The message of an error a state machine's Catch passes on: the Lambda error document's
+    ``errorType: errorMessage``, else the error's name (and cause)."""
+    import json
+
+    cause = error.get("Cause") or ""
+    try:
+        document = json.loads(cause)
+    except ValueError:
+        document = None
+    if isinstance(document, dict) and document.get("errorMessage"):
+        return f"{document.get('errorType') or error.get('Error')}: {document['errorMessage']}"
+    return f"{error.get('Error') or 'failed'}: {cause}".rstrip(": ")

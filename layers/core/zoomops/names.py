@@ -16,7 +16,12 @@ RESULTS_PREFIX = "results/"  # results/<file name>/<run id>/...
 REPORTS_PREFIX = "reports/"  # participant and registrant reports
 API_UPLOADS = "api/"  # <incoming|dryrun>/api/<job id>/<file>: uploads for jobs the API created
 REPORT_UPLOADS = "reports/requests/"  # reports/requests/<job id>/import.csv: an LTI import CSV to report on
-SOURCE_PREFIXES = (INCOMING_PREFIX, DRYRUN_PREFIX)  # what the bucket notifies the disassociate queue of
+PROVISION_PREFIX = "provision/"  # a course-meetings CSV to provision (the provisioning state machine)
+PROVISION_DRYRUN_PREFIX = "provision-dryrun/"  # the same, planned only
+WORK_PREFIX = "work/"  # work/<job id>/...: a state machine's work items and parts (its steps' scratch space)
+REMOVAL_PREFIXES = (INCOMING_PREFIX, DRYRUN_PREFIX)
+PROVISION_PREFIXES = (PROVISION_PREFIX, PROVISION_DRYRUN_PREFIX)
+SOURCE_PREFIXES = REMOVAL_PREFIXES + PROVISION_PREFIXES  # what the bucket notifies the intake queue of
 
 # Zoom account secrets: <prefix><account>/credentials (the admin's) and <prefix><account>/token (the refresher's).
 # The stack's prefix is "<stack name>/zoom/".
@@ -41,7 +46,24 @@ FUNCTIONS = {
     "token_refresh": "TokenRefreshFunction",
     "participant_report": "ParticipantReportFunction",
     "api": "ApiFunction",
+    "removal_steps": "RemovalStepsFunction",
+    "report_steps": "ReportStepsFunction",
+    "provision_steps": "ProvisionStepsFunction",
 }
+
+# Long jobs on Step Functions: job kind -> the state machine's kind in its name (``<stack>-<kind>``) and the
+# template's logical id.
+MACHINES = {
+    "disassociate": ("removal", "RemovalStateMachine"),
+    "report": ("reports", "ReportStateMachine"),
+    "provision": ("provisioning", "ProvisionStateMachine"),
+}
+
+
+def execution_name(job_id: str) -> str:
+    """A job's execution name: the job id itself (Step Functions refuses a second execution of that name for
+    90 days, so every entry point that starts a job's execution twice gets the first one)."""
+    return job_id
 
 
 @dataclass(frozen=True)
@@ -74,6 +96,15 @@ class StackNames:
     @property
     def manifest_table(self) -> str:
         return f"{self.stack}-manifest"
+
+    @property
+    def ledger_table(self) -> str:
+        """Provisioning's ledger: what was created where (HASH pk, RANGE sk; TTL expires_at)."""
+        return f"{self.stack}-ledger"
+
+    def state_machine(self, kind: str) -> str:
+        """A state machine's name: ``<stack>-removal``, ``<stack>-reports``, ``<stack>-provisioning``."""
+        return f"{self.stack}-{kind}"
 
     @property
     def lti_secret(self) -> str:

@@ -46,14 +46,31 @@ def _url(env: Mapping[str, str], name: str) -> str:
     return value.rstrip("/")
 
 
+def _machine(env: Mapping[str, str], name: str) -> str:
+    """A state machine's ARN (``arn:<partition>:states:<region>:<account>:stateMachine:<name>``)."""
+    value = _required(env, name)
+    parts = value.split(":")
+    if len(parts) != 7 or parts[0] != "arn" or parts[2] != "states" or parts[5] != "stateMachine":
+        raise ConfigError(f"environment variable {name} must be a state machine ARN, got {value!r}")
+    return value
+
+
+DEFAULT_INLINE_MAX_BYTES = 1_048_576  # ~12,000 rows: about 30 batches, a minute of sending in one invocation
+
+
 @dataclass(frozen=True)
 class DisassociateSettings:
+    """The intake queue's function: removal files run here when small, on the removal state machine when
+    large (or when a run reaches the time limit); provisioning files start the provisioning state machine."""
+
     lti_secret_id: str
     lti_base_url: str
     jobs_table: str
     idempotency_table: str
-    queue_url: str  # where a run cut short by the time limit re-queues itself
+    removal_machine: str
+    provision_machine: str
     batch_size: int = MAX_BATCH
+    inline_max_bytes: int = DEFAULT_INLINE_MAX_BYTES  # a larger removal file goes to the state machine
     secret_max_age: int = 300  # seconds the LTI secret is cached per container
     idempotency_ttl: int = 3600
 
@@ -65,9 +82,43 @@ class DisassociateSettings:
             lti_base_url=_url(env, "ZOOMOPS_LTI_BASE_URL"),
             jobs_table=_required(env, "ZOOMOPS_JOBS_TABLE"),
             idempotency_table=_required(env, "ZOOMOPS_IDEMPOTENCY_TABLE"),
-            queue_url=_url(env, "ZOOMOPS_DISASSOCIATE_QUEUE_URL"),
+            removal_machine=_machine(env, "ZOOMOPS_REMOVAL_MACHINE"),
+            provision_machine=_machine(env, "ZOOMOPS_PROVISION_MACHINE"),
             batch_size=_int(env, "ZOOMOPS_BATCH_SIZE", MAX_BATCH, 1, MAX_BATCH),
+            inline_max_bytes=_int(env, "ZOOMOPS_INLINE_MAX_BYTES", DEFAULT_INLINE_MAX_BYTES, 0, 100 * 1_048_576),
         )
+
+
+@dataclass(frozen=True)
+class RemovalStepsSettings:
+    """The removal state machine's steps: plan, send one batch, finalize. ``concurrency`` is the machine's
+    MaxConcurrency; with ``requests_per_second`` it paces every child so that all of them together never
+    send LTI Pro more than that many requests a second."""
+
+    lti_secret_id: str
+    lti_base_url: str
+    jobs_table: str
+    bucket: str
+    concurrency: int = 4
+    requests_per_second: int = 4
+    secret_max_age: int = 300
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RemovalStepsSettings:
+        env = os.environ if env is None else env
+        return cls(
+            lti_secret_id=_required(env, "ZOOMOPS_LTI_SECRET_ID"),
+            lti_base_url=_url(env, "ZOOMOPS_LTI_BASE_URL"),
+            jobs_table=_required(env, "ZOOMOPS_JOBS_TABLE"),
+            bucket=_required(env, "ZOOMOPS_FILES_BUCKET"),
+            concurrency=_int(env, "ZOOMOPS_REMOVAL_CONCURRENCY", 4, 1, 1000),
+            requests_per_second=_int(env, "ZOOMOPS_LTI_REQUESTS_PER_SECOND", 4, 1, 1000),
+        )
+
+    @property
+    def seconds_per_request(self) -> float:
+        """Each child holds its slot at least this long per request: concurrency / ceiling."""
+        return self.concurrency / self.requests_per_second
 
 
 @dataclass(frozen=True)
@@ -124,6 +175,14 @@ class TokenRefreshSettings(ZoomAccountsSettings):
         return settings
 
 
+def _plan(env: Mapping[str, str]) -> str:
+    """ZOOMOPS_ZOOM_PLAN: the Zoom account's rate-limit plan (pro, the default, or business)."""
+    plan = (env.get("ZOOMOPS_ZOOM_PLAN") or "pro").strip().lower()
+    if plan not in ("pro", "business"):
+        raise ConfigError(f"environment variable ZOOMOPS_ZOOM_PLAN must be pro or business, got {plan!r}")
+    return plan
+
+
 @dataclass(frozen=True)
 class ReportSettings(ZoomAccountsSettings):
     bucket: str = ""
@@ -139,9 +198,7 @@ class ReportSettings(ZoomAccountsSettings):
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ReportSettings:
         env = os.environ if env is None else env
-        plan = (env.get("ZOOMOPS_ZOOM_PLAN") or "pro").strip().lower()
-        if plan not in ("pro", "business"):
-            raise ConfigError(f"environment variable ZOOMOPS_ZOOM_PLAN must be pro or business, got {plan!r}")
+        plan = _plan(env)
         settings = cls(
             account_names=_required(env, "ZOOMOPS_ZOOM_ACCOUNTS"),
             secret_prefix=_required(env, "ZOOMOPS_ZOOM_SECRET_PREFIX"),
@@ -160,11 +217,53 @@ class ReportSettings(ZoomAccountsSettings):
 
 
 @dataclass(frozen=True)
+class ParticipantReportSettings(ReportSettings):
+    """The scheduled (and directly invoked) report: runs in one invocation, and hands a run that outgrows it
+    (the time limit, a daily limit) to the report state machine."""
+
+    report_machine: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ParticipantReportSettings:
+        env = os.environ if env is None else env
+        base = ReportSettings.from_env(env)
+        return cls(**vars(base), report_machine=_machine(env, "ZOOMOPS_REPORT_MACHINE"))
+
+
+@dataclass(frozen=True)
+class ReportStepsSettings(ReportSettings):
+    """The report state machine's steps. ``concurrency`` is the machine's MaxConcurrency: each child's rate
+    limiter gets 1/concurrency of the account's rates, so all children together keep Zoom's."""
+
+    concurrency: int = 4
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ReportStepsSettings:
+        env = os.environ if env is None else env
+        base = ReportSettings.from_env(env)
+        if not base.jobs_table:
+            raise ConfigError("environment variable ZOOMOPS_JOBS_TABLE is required and is not set")
+        return cls(**vars(base), concurrency=_int(env, "ZOOMOPS_REPORT_CONCURRENCY", 4, 1, 1000))
+
+
+@dataclass(frozen=True)
 class ApiSettings(ZoomAccountsSettings):
     jobs_table: str = ""
     bucket: str = ""
-    report_function: str = ""
     token_function: str = ""
+    report_machine: str = ""
+    provision_machine: str = ""
+
+    @property
+    def report_function(self) -> str:
+        """What the routes hand ``runtime.invoker`` to run a report job: the report state machine (the api's
+        invoker starts an execution named by the job id for a state machine ARN)."""
+        return self.report_machine
+
+    @property
+    def machines(self) -> dict[str, str]:
+        """The state machines the api starts, by job kind (removals start from the bucket, never here)."""
+        return {"report": self.report_machine, "provision": self.provision_machine}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiSettings:
@@ -174,8 +273,52 @@ class ApiSettings(ZoomAccountsSettings):
             secret_prefix=_required(env, "ZOOMOPS_ZOOM_SECRET_PREFIX"),
             jobs_table=_required(env, "ZOOMOPS_JOBS_TABLE"),
             bucket=_required(env, "ZOOMOPS_FILES_BUCKET"),
-            report_function=_required(env, "ZOOMOPS_REPORT_FUNCTION"),
             token_function=_required(env, "ZOOMOPS_TOKEN_REFRESH_FUNCTION"),
+            report_machine=_machine(env, "ZOOMOPS_REPORT_MACHINE"),
+            provision_machine=_machine(env, "ZOOMOPS_PROVISION_MACHINE"),
+        )
+        _ = settings.accounts  # malformed names fail here, at cold start
+        return settings
+
+
+def _optional_url(env: Mapping[str, str], name: str) -> str:
+    return _url(env, name) if env.get(name, "").strip() else ""
+
+
+@dataclass(frozen=True)
+class ProvisionStepsSettings(ZoomAccountsSettings):
+    """The provisioning state machine's steps: the files bucket, the jobs table and the ledger, and every
+    platform a course meeting may be provisioned on (Zoom, LTI Pro, Web Meeting v6, LumiNUS; the last two
+    optional: an empty URL means not used)."""
+
+    bucket: str = ""
+    jobs_table: str = ""
+    ledger_table: str = ""
+    lti_base_url: str = ""
+    lti_secret_id: str = ""
+    webmeeting_url: str = ""
+    webmeeting_secret_id: str = ""
+    luminus_url: str = ""
+    luminus_secret_id: str = ""
+    secret_max_age: int = 300  # seconds the LTI secret is cached per container
+    plan: str = "pro"  # the Zoom account's rate-limit plan: pro | business (each part gets its share)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ProvisionStepsSettings:
+        env = os.environ if env is None else env
+        settings = cls(
+            account_names=_required(env, "ZOOMOPS_ZOOM_ACCOUNTS"),
+            secret_prefix=_required(env, "ZOOMOPS_ZOOM_SECRET_PREFIX"),
+            bucket=_required(env, "ZOOMOPS_BUCKET"),
+            jobs_table=_required(env, "ZOOMOPS_JOBS_TABLE"),
+            ledger_table=_required(env, "ZOOMOPS_LEDGER_TABLE"),
+            lti_base_url=_url(env, "ZOOMOPS_LTI_BASE_URL"),
+            lti_secret_id=_required(env, "ZOOMOPS_LTI_SECRET_ID"),
+            webmeeting_url=_optional_url(env, "ZOOMOPS_WEBMEETING_URL"),
+            webmeeting_secret_id=_required(env, "ZOOMOPS_WEBMEETING_SECRET_ID"),
+            luminus_url=_optional_url(env, "ZOOMOPS_LUMINUS_URL"),
+            luminus_secret_id=_required(env, "ZOOMOPS_LUMINUS_SECRET_ID"),
+            plan=_plan(env),
         )
         _ = settings.accounts  # malformed names fail here, at cold start
         return settings

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
 
@@ -186,6 +186,63 @@ class ReportJob(Strict):
     results: Optional[str] = None
     files: Optional[dict[str, str]] = Field(default=None, description="short-lived links to the run's files")
     timings: Timings
+
+
+class ZoomProvisionRequest(Strict):
+    """A provisioning job on Zoom: the answer holds where to PUT the course-meetings CSV; the job runs when it
+    lands. Its meetings are tied to their courses in LTI Pro (import files, or its import API)."""
+
+    fileName: Optional[str] = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    dryRun: StrictBool = Field(default=False, description="plan every request into requests.jsonl; change nothing")
+    provider: Literal["zoom"] = "zoom"
+    associate: Optional[Literal["csv", "api", "none"]] = Field(
+        default=None, description="csv (default): LTI Pro import files; api: LTI Pro's import API; none"
+    )
+    userId: Optional[str] = Field(default=None, min_length=1, max_length=128, description="LTI Pro admin (api)")
+    account: Optional[str] = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Zoom account")
+
+
+class PlatformProvisionRequest(Strict):
+    """A provisioning job on Web Meeting v6 or LumiNUS: LTI Pro holds Zoom meetings only, so nothing is
+    associated, and neither platform has Zoom accounts."""
+
+    fileName: Optional[str] = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    dryRun: StrictBool = Field(default=False, description="plan every request into requests.jsonl; change nothing")
+    provider: Literal["webmeeting", "luminus"]
+    associate: Optional[Literal["none"]] = None
+
+
+ProvisionJobRequest = Union[ZoomProvisionRequest, PlatformProvisionRequest]
+
+
+class ProvisionProgress(Strict):
+    total_rows: int
+    created: int
+    updated: int
+    unchanged: int
+    rejected: int
+    failed: int
+    deferred: int
+    planned: int
+
+
+class ProvisionJob(Strict):
+    jobId: str
+    state: State
+    step: Optional[str] = Field(default=None, description="where the job is: working, waiting until..., finished")
+    file: Optional[str] = None
+    dryRun: bool
+    provider: Optional[str] = None
+    associate: Optional[str] = None
+    progress: ProvisionProgress
+    association: dict[str, int] = Field(default_factory=dict, description="rows by LTI association outcome")
+    resumeAfter: Optional[str] = Field(default=None, description="when hosts' daily allowances let it go on")
+    engine: Optional[str] = Field(default=None, description="stepfunctions: the provisioning state machine")
+    executionArn: Optional[str] = Field(default=None, description="the job's execution (named by the job id)")
+    timings: Timings
+    refused: Optional[str] = None
+    origin: Optional[str] = Field(default=None, description="the dry run this job confirms")
+    results: Optional[dict[str, str]] = Field(default=None, description="short-lived links to the run's files")
 
 
 class TokenState(Strict):

@@ -19,6 +19,8 @@ from .models import (
     JobList,
     Kind,
     Problem,
+    ProvisionJob,
+    ProvisionJobRequest,
     ReportJob,
     ReportJobRequest,
     ResultRows,
@@ -254,3 +256,50 @@ def _optional_body(model: Any, body: str | None) -> Any:
         return model.model_validate_json(body)
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors()]) from None
+
+
+# -- provisioning --------------------------------------------------------------------------------
+@router.post("/provision-jobs", responses={**CREATED, **WRITES})
+def post_provision_job(job: ProvisionJobRequest) -> Response[JobCreated]:
+    from ..provision.jobs import create_provision_job
+
+    only_query()
+    rt, settings = _ctx()
+    created = create_provision_job(
+        rt.jobs,
+        rt.s3,
+        settings.bucket,
+        file_name=job.fileName,
+        dry_run=job.dryRun,
+        provider=job.provider,
+        associate=job.associate,
+        user_id=getattr(job, "userId", None),
+        account=getattr(job, "account", None),
+    )
+    return Response(201, "application/json", JobCreated(**created))
+
+
+@router.get("/provision-jobs", responses={**ok(JobList), **READS})
+def get_provision_jobs(
+    state: Annotated[Optional[State], Query()] = None, limit: Limit = 50, next: Next = None
+) -> JobList:  # noqa: A002
+    only_query("state", "limit", "next")
+    return _listing("provision", state, limit, next)
+
+
+@router.get("/provision-jobs/<job_id>", responses={**ok(ProvisionJob), **READS})
+def get_provision_job(job_id: Annotated[str, Path(pattern=JOB_ID)]) -> ProvisionJob:
+    from ..provision.jobs import describe_provision_job
+
+    only_query()
+    rt, settings = _ctx()
+    return ProvisionJob(**describe_provision_job(rt.jobs, rt.s3, settings.bucket, job_id))
+
+
+@router.post("/provision-jobs/<job_id>/confirm", responses={**CREATED, **READS, **_problems(409)})
+def confirm_provision_job(job_id: Annotated[str, Path(pattern=JOB_ID)]) -> Response[JobCreated]:
+    from ..provision.jobs import confirm_provision_job as confirm
+
+    only_query()
+    rt, settings = _ctx()
+    return Response(201, "application/json", JobCreated(**confirm(rt.jobs, rt.s3, settings.bucket, job_id)))

@@ -126,9 +126,7 @@ class DynamoMemory(MutableMapping):
         self._all()[name] = value
 
     def __delitem__(self, name: str) -> None:
-        ledger = self._ledger
-        ledger._db.delete_item(TableName=ledger.table, Key=ledger._key(f"memory#{name}"))
-        del self._all()[name]
+        raise TypeError("the ledger's memory is never forgotten: what a platform made stays known")
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._all())

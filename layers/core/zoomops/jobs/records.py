@@ -74,3 +74,9 @@ def _listed(job: dict[str, Any]) -> dict[str, Any]:
         "finishedAt": job.get("finished_at"),
         "counts": {name: int(job.get(name, 0) or 0) for name in LIST_COUNTS.get(kind, ())},
     }
+
+
+def workflow(job: dict[str, Any]) -> dict[str, Any]:
+    """Where the job runs and which step it is in, as its record says (the steps record it themselves: one
+    read answers it, and the api needs no Step Functions permission)."""
+    return {"engine": job.get("engine"), "executionArn": job.get("execution_arn"), "step": job.get("step")}

@@ -3,7 +3,8 @@ describe with result links, the result rows for a preview, confirm a dry run, re
 
 Every removal runs through the bucket: the API hands out a presigned upload URL for
 ``incoming/api/<job id>/<file>`` (``dryrun/...`` for a dry run), or writes the CSV there itself; the
-normal S3 -> SQS -> function flow does the rest and updates the same record.
+normal S3 -> SQS -> function flow does the rest (in that invocation, or on the removal state machine for a
+large file) and updates the same record.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import io
 from typing import Any
 
 from ..errors import Conflict
-from ..jobs.records import download_link, get_job, new_job_id, timings, upload_link
+from ..jobs.records import download_link, get_job, new_job_id, timings, upload_link, workflow
 from ..names import API_UPLOADS, DRYRUN_PREFIX, INCOMING_PREFIX
 from .rows import TEMPLATE_HEADER
 
@@ -69,7 +70,8 @@ def rows_csv(rows: list[dict]) -> bytes:
     return buffer.getvalue().encode()
 
 
-def describe_disassociate_job(store: Any, s3, bucket: str, job_id: str) -> dict[str, Any]:
+def describe_disassociate_job(store: Any, s3, bucket: str, job_id: str, *, workflow_fields: bool = False) -> dict:
+    """The job as the API shows it; ``workflow_fields``: with ``engine``, ``executionArn`` and ``step``."""
     job = get_job(store, job_id, "disassociate")
     progress = {name: int(job.get(name, 0)) for name in PROGRESS}
     answer: dict[str, Any] = {
@@ -82,6 +84,7 @@ def describe_disassociate_job(store: Any, s3, bucket: str, job_id: str) -> dict[
         "refused": job.get("refused"),
         "origin": job.get("origin"),
         "results": None,
+        **(workflow(job) if workflow_fields else {}),
     }
     if job.get("results_prefix"):
         answer["results"] = {

@@ -21,11 +21,13 @@ names the setting to fix.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..clock import Clock
 from ..errors import ConfigError, TokenUnavailable, Unavailable
 from ..settings import _required, _url
 
@@ -55,11 +57,14 @@ class Credential:
         return f"Credential(where={self.where!r})"
 
 
-def adapter(provider: str, account: str | None, env: Mapping[str, str]) -> tuple[Callable[[Any], Any], str | None, str]:
-    """(a factory of the adapter given the ledger, the Zoom account, the ledger's scope)."""
+def adapter(
+    provider: str, account: str | None, env: Mapping[str, str], *, share: float = 1.0, clock: Clock = time.time
+) -> tuple[Callable[[Any], Any], str | None, str]:
+    """(a factory of the adapter given the ledger, the Zoom account, the ledger's scope). ``share``: the part
+    of the account's Zoom rates this process may use (a state machine's child gets 1/MaxConcurrency)."""
 
     if provider == "zoom":
-        factory, name = _zoom(account, env)
+        factory, name = _zoom(account, env, share, clock)
         return factory, name, scope_of(provider, name, None)
     if account:
         raise ConfigError(f"--account is for Zoom: {provider} has none")
@@ -255,14 +260,16 @@ class Guarded:
 
 
 # ---- Zoom and LTI Pro -----------------------------------------------------------------------------------
-def _zoom(account: str | None, env: Mapping[str, str]) -> tuple[Callable[[Any], Any], str]:
+def _zoom(
+    account: str | None, env: Mapping[str, str], share: float = 1.0, clock: Clock = time.time
+) -> tuple[Callable[[Any], Any], str]:
     import boto3
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
     from ..aws import guard_sdk_logs
     from ..aws.secrets import SecretTokenSource
     from ..settings import parse_accounts
-    from ..zoom.client import ZoomClient
+    from ..zoom.client import BUSINESS_RATES, PRO_RATES, RateLimiter, ZoomClient
     from ..zoom.meetings import ZoomMeetings
 
     accounts = {
@@ -274,7 +281,9 @@ def _zoom(account: str | None, env: Mapping[str, str]) -> tuple[Callable[[Any], 
     chosen = accounts[account] if account else next(iter(accounts.values()))
     guard_sdk_logs()
     secrets = SecretsProvider(boto3_client=boto3.session.Session().client("secretsmanager"))
-    client = ZoomClient(SecretTokenSource(chosen.token_secret, secrets))
+    rates = BUSINESS_RATES if (env.get("ZOOMOPS_ZOOM_PLAN") or "").strip().lower() == "business" else PRO_RATES
+    limiter = RateLimiter({category: rate * share for category, rate in rates.items()})
+    client = ZoomClient(SecretTokenSource(chosen.token_secret, secrets), limiter=limiter, clock=clock)
     return (lambda ledger: ZoomMeetings(client)), chosen.name
 
 

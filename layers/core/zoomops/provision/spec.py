@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
 
 from ..errors import Refused, Unavailable
 
@@ -127,3 +128,13 @@ def safe_join_url(url: str) -> str:
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() != "pwd"]
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def zoned_start(spec: MeetingSpec) -> datetime | None:
+    """The start as an aware time in the row's zone; None when that wall-clock time does not exist there
+    (skipped by a DST change). An ambiguous time (repeated by a DST change) is its first occurrence."""
+    zone = ZoneInfo(spec.timezone)
+    aware = spec.start.replace(tzinfo=zone, fold=0)
+    if aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != spec.start.replace(fold=0):
+        return None
+    return aware

@@ -7,41 +7,22 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from ..clock import Clock
 from ..errors import ConfigError
+from ..settings import ProvisionStepsSettings
 from .run import Context
 
 
-@dataclass(frozen=True)
-class ProvisionSettings:
-    bucket: str
-    jobs_table: str
-    ledger_table: str
-    lti_secret_id: str = ""
-    lti_base_url: str = ""
-    secret_max_age: int = 300
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ProvisionSettings:
-        env = os.environ if env is None else env
-        missing = [n for n in ("ZOOMOPS_BUCKET", "ZOOMOPS_JOBS_TABLE", "ZOOMOPS_LEDGER_TABLE") if not env.get(n)]
-        if missing:
-            raise ConfigError(f"{', '.join(missing)} must be set")
-        return cls(
-            bucket=env["ZOOMOPS_BUCKET"],
-            jobs_table=env["ZOOMOPS_JOBS_TABLE"],
-            ledger_table=env["ZOOMOPS_LEDGER_TABLE"],
-            lti_secret_id=env.get("ZOOMOPS_LTI_SECRET_ID", ""),
-            lti_base_url=env.get("ZOOMOPS_LTI_BASE_URL", ""),
-        )
-
-
-def contexts(settings: ProvisionSettings, session, env: Mapping[str, str] | None = None) -> Callable[[dict], Context]:
-    """``options -> Context`` for the steps: the job's platform and account, the ledger of that scope, and
-    (``associate: api``) LTI Pro's import API signed with the LTI secret."""
+def contexts(
+    settings: ProvisionStepsSettings, session, env: Mapping[str, str] | None = None, *, clock: Clock = time.time
+) -> Callable[..., Context]:
+    """``(options, share=1.0) -> Context`` for the steps: the job's platform and account (``share``: the part
+    of the account's Zoom rates one worker may use), the ledger of that scope, and (``associate: api``) LTI
+    Pro's import API signed with the LTI secret."""
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
     from ..aws.ledger import DynamoLedger
@@ -50,14 +31,14 @@ def contexts(settings: ProvisionSettings, session, env: Mapping[str, str] | None
     env = os.environ if env is None else env
     dynamodb = session.client("dynamodb")
     secrets = SecretsProvider(boto3_client=session.client("secretsmanager"))
-    adapters: dict[tuple[str, str], tuple[Any, str | None, str]] = {}
+    adapters: dict[tuple[str, str, float], tuple[Any, str | None, str]] = {}
     lock = threading.Lock()
 
-    def context(options: dict[str, Any]) -> Context:
-        wanted = (options["provider"], options.get("account") or "")
+    def context(options: dict[str, Any], share: float = 1.0) -> Context:
+        wanted = (options["provider"], options.get("account") or "", share)
         with lock:
             if wanted not in adapters:
-                adapters[wanted] = platforms.adapter(wanted[0], wanted[1] or None, env)
+                adapters[wanted] = platforms.adapter(wanted[0], wanted[1] or None, env, share=share, clock=clock)
             factory, account, scope = adapters[wanted]
         ledger = DynamoLedger(settings.ledger_table, dynamodb, scope)
         lti = _lti_import(settings, secrets, ledger, options) if options["associate"] == "api" else None
@@ -66,7 +47,7 @@ def contexts(settings: ProvisionSettings, session, env: Mapping[str, str] | None
     return context
 
 
-def _lti_import(settings: ProvisionSettings, secrets, ledger, options: dict[str, Any]):
+def _lti_import(settings: ProvisionStepsSettings, secrets, ledger, options: dict[str, Any]):
     from ..aws.secrets import lti_credentials
     from ..lti.client import LtiClient
     from .associate import IMPORT_PATH, ApiImport

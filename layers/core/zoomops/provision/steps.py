@@ -8,6 +8,8 @@ provisioning.asl.json), the same stages the CLI runs in one process.
   (or not reached before a worker's time limit) form the next pass, with the time to wait until;
 * **part** (a Map item): one part's rows decided against the ledger (DynamoDB) and done through the platform
   adapter, each outcome written beside the part;
+* **part_failed** (a Map item's Catch): a part whose worker failed for good leaves its rows failed with the
+  error (a re-run finds in the ledger whatever it had created);
 * **finalize**: every line's last outcome over the passes, the association (import files or LTI Pro's import
   API), the result files under ``results/<file>/<run id>/``, the source moved to ``processed/`` and the
   job record finished.
@@ -18,7 +20,6 @@ Nothing is sent twice: a part's rows go through the same ledger protocol as the 
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,16 +29,15 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import run_stamp, utc_now
-from ..errors import FileRefused, Refused
+from ..errors import FileRefused, caught_message
 from ..names import PROCESSED_PREFIX, REJECTED_PREFIX, RESULTS_PREFIX
+from . import workfiles as work
 from .execute import Executor
+from .jobs import as_options, job_options
 from .plan import Row, decide, read, rows_of
-from .run import Context, Options, Summary, default_association, finish, new_summary, refuse
+from .run import Context, Summary, finish, new_summary, refuse
 from .run import run as run_inline
 
-PROVISION_DRYRUN_PREFIX = "provision-dryrun/"  # names.PROVISION_DRYRUN_PREFIX once the stack wires it
-
-WORK = "work/provision/"
 PART_ROWS = 100
 WAIT_MARGIN = timedelta(seconds=30)  # a host's allowance resets at 00:00 UTC: look a little after
 TIME_MARGIN = 60.0  # seconds a worker keeps for writing its outcomes
@@ -51,7 +51,7 @@ class Deps:
 
     s3: Any
     jobs: Any  # zoomops.aws.jobstore.JobStore
-    context: Callable[[dict[str, Any]], Context]  # the job's options -> platform adapter, ledger, LTI import
+    context: Callable[..., Context]  # (the job's options, rate share) -> platform adapter, ledger, LTI import
     clock: Callable[[], float] = time.time
 
 
@@ -64,7 +64,7 @@ def plan(event: dict[str, Any], deps: Deps) -> dict[str, Any]:
     if record.get("finished_at"):
         return {**_state(job, 0), "done": True, "skipped": f"job {job['job_id']} has finished already"}
     try:
-        obj = _source(deps, job)
+        obj = work.source(deps.s3, job)
     except deps.s3.exceptions.NoSuchKey:
         return {**_state(job, 0), "done": True, "skipped": f"{job['key']} no longer exists (already processed)"}
     found_options = record.get("options") or job_options(job["key"], obj.get("Metadata", {}))
@@ -81,7 +81,7 @@ def plan(event: dict[str, Any], deps: Deps) -> dict[str, Any]:
         summary = _inline(job, options, run_id, obj, ctx, deps)
         return {**_state(job, 0), "done": True, "finished": summary.refused or "dry run"}
     try:
-        found = read(obj["Body"], _name(job), ctx.provider, associate=options["associate"] != "none")
+        found = read(obj["Body"], work.name(job), ctx.provider, associate=options["associate"] != "none")
     except FileRefused as exc:
         _finish_refused(job, options, run_id, exc, ctx, deps)
         return {**_state(job, 0), "done": True, "finished": "refused"}
@@ -91,34 +91,40 @@ def plan(event: dict[str, Any], deps: Deps) -> dict[str, Any]:
 
 
 def _next_pass(job: dict[str, Any], number: int, deps: Deps) -> dict[str, Any]:
-    """Pass ``number - 1``'s outcomes: what is left forms pass ``number``, after the wait it needs."""
-    outcomes = _outcomes(deps, job, number - 1)
-    header = _header(deps, job)
+    """Pass ``number - 1``'s outcomes: what is left forms pass ``number``, after the wait it needs; what is
+    settled is carried into pass ``number``'s own files (work files expire after days: a job that waits for
+    many daily resets reads only its latest pass)."""
+    before = number - 1
+    outcomes = work.outcomes(deps.s3, job, before)
     left = [o for o in outcomes.values() if o["status"] in ("deferred", PENDING)] if number < MAX_PASSES else []
+    taken = {o["line"] for o in left}
+    settled = work.settled(deps.s3, job, before) | {line: o for line, o in outcomes.items() if line not in taken}
     resume = [datetime.fromisoformat(o["resume_after"]) for o in left if o.get("resume_after")]
     wait_until = max(resume) + WAIT_MARGIN if resume else None
-    counts = _progress(deps, job, number)
+    statuses = [o["status"] for o in (*settled.values(), *left)]
+    counts = {s: statuses.count(s) for s in ("created", "updated", "unchanged", "failed", "deferred")}
     step = (
         f"waiting until {wait_until.isoformat(timespec='seconds')} for hosts' allowances" if wait_until else "working"
     )
     resume_after = wait_until.isoformat(timespec="seconds") if wait_until else ""
     deps.jobs.set(job["job_id"], step=step if left else "finishing", resume_after=resume_after, **counts)
     lines = [(o["line"], o["raw"], o["host"]) for o in sorted(left, key=lambda o: o["line"])]
-    return _write_pass(job, number, header, lines, wait_until, deps)
+    return _write_pass(job, number, work.header(deps.s3, job, before), lines, wait_until, deps, settled)
 
 
-def _write_pass(job, number: int, header: list[str], lines: list[tuple[int, list[str], str]], wait_until, deps):
+def _write_pass(job, number: int, header: list[str], lines, wait_until, deps, settled=None) -> dict[str, Any]:
+    """Pass ``number``'s files: the header, the settled outcomes so far, the parts and the Map's items."""
     parts = _parts(lines)
-    prefix = _pass_prefix(job, number)
-    if number == 0:
-        _put(deps, job, f"{WORK}{job['job_id']}/header.json", header)
+    prefix = work.pass_prefix(job, number)
+    work.put(deps.s3, job, f"{prefix}header.json", header)
+    work.put_lines(deps.s3, job, f"{prefix}settled.jsonl", list((settled or {}).values()))
     for i, part in enumerate(parts):
-        body = "\n".join(json.dumps({"line": line, "raw": raw, "host": host}) for line, raw, host in part)
-        deps.s3.put_object(Bucket=job["bucket"], Key=f"{prefix}part-{i:05d}.jsonl", Body=body.encode())
-    _put(deps, job, f"{prefix}items.json", [{"part": i} for i in range(len(parts))])
+        items = [{"line": line, "raw": raw, "host": host} for line, raw, host in part]
+        work.put_lines(deps.s3, job, f"{prefix}part-{i:05d}.jsonl", items)
+    work.put(deps.s3, job, f"{prefix}items.json", [{"part": i} for i in range(len(parts))])
     state = {**_state(job, number), "items_key": f"{prefix}items.json", "parts": len(parts), "done": not parts}
-    if wait_until is not None and parts:
-        state["wait_until"] = wait_until.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Always present (the Choice tests its type): a UTC timestamp ending in Z for the Wait state, or null.
+    state["wait_until"] = wait_until.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if wait_until and parts else None
     return state
 
 
@@ -142,12 +148,14 @@ def part(event: dict[str, Any], deps: Deps, time_left: Callable[[], float] | Non
     job, number, index = event["job"], int(event["pass"]), int(event["part"])
     record = deps.jobs.get(job["job_id"]) or {}
     options = record["options"]
-    ctx = deps.context(options)
-    prefix = _pass_prefix(job, number)
-    body = deps.s3.get_object(Bucket=job["bucket"], Key=f"{prefix}part-{index:05d}.jsonl")["Body"].read()
-    items = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
+    # The Map runs at most ``concurrency`` parts at once: each may use that share of the platform's rates.
+    at_once = max(1, min(int(event.get("parts") or 1), int(event.get("concurrency") or 1)))
+    ctx = deps.context(options, 1.0 / at_once)
+    prefix = work.pass_prefix(job, number)
+    items = work.read_lines(deps.s3, job, f"{prefix}part-{index:05d}.jsonl") or []
     associate = options["associate"] != "none"
-    rows = rows_of(_header(deps, job), [(i["line"], i["raw"]) for i in items], ctx.provider, associate=associate)
+    lines = [(i["line"], i["raw"]) for i in items]
+    rows = rows_of(work.header(deps.s3, job, number), lines, ctx.provider, associate=associate)
     decide(rows, ctx.provider, ctx.ledger)
     out_of_time = (lambda: "time limit" if time_left() < TIME_MARGIN else None) if time_left else None
     executor = Executor(
@@ -161,8 +169,7 @@ def part(event: dict[str, Any], deps: Deps, time_left: Callable[[], float] | Non
     executor.run(rows)
     resume_after = executor.resume_after.isoformat(timespec="seconds") if executor.resume_after else None
     outcomes = [_outcome(row, item, resume_after) for row, item in zip(rows, items, strict=True)]
-    text = "\n".join(json.dumps(o) for o in outcomes)
-    deps.s3.put_object(Bucket=job["bucket"], Key=f"{prefix}part-{index:05d}.out.jsonl", Body=text.encode())
+    work.put_lines(deps.s3, job, f"{prefix}part-{index:05d}.out.jsonl", outcomes)
     statuses = [o["status"] for o in outcomes]
     return {"part": index, **{s: statuses.count(s) for s in set(statuses)}}
 
@@ -176,6 +183,19 @@ def _outcome(row: Row, item: dict[str, Any], resume_after: str | None) -> dict[s
     return found | ({"resume_after": resume_after} if status == "deferred" and resume_after else {})
 
 
+def part_failed(event: dict[str, Any], deps: Deps) -> dict[str, Any]:
+    """The part's worker failed for good: its rows failed with the error, unless it wrote its outcomes (a
+    conditional write: outcomes already there are kept, and nothing is read that may not exist)."""
+    job, number, index = event["job"], int(event["pass"]), int(event["part"])
+    key = f"{work.pass_prefix(job, number)}part-{index:05d}"
+    reason = f"not done: {caught_message(event.get('error') or {})}"[:500]
+    items = work.read_lines(deps.s3, job, f"{key}.jsonl") or []
+    outcomes = [{**i, "status": "failed", "reason": reason, "meeting_id": "", "join_url": ""} for i in items]
+    if not work.put_lines(deps.s3, job, f"{key}.out.jsonl", outcomes, only_new=True):
+        return {"part": index, "kept": "its outcomes"}
+    return {"part": index, "failed": len(outcomes)}
+
+
 # -- finalize ----------------------------------------------------------------------------------------------
 def finalize(event: dict[str, Any], deps: Deps) -> dict[str, Any]:
     job = event["job"]
@@ -184,13 +204,13 @@ def finalize(event: dict[str, Any], deps: Deps) -> dict[str, Any]:
         return {"job_id": job["job_id"], "state": record.get("state"), "skipped": event.get("skipped")}
     options = record["options"]
     ctx = deps.context(options)
-    found = read(_source(deps, job)["Body"], _name(job), ctx.provider, associate=options["associate"] != "none")
-    last: dict[int, dict[str, Any]] = {}
-    for number in range(int(event.get("pass", 0)) + 1):
-        last |= _outcomes(deps, job, number)
+    associate = options["associate"] != "none"
+    found = read(work.source(deps.s3, job)["Body"], work.name(job), ctx.provider, associate=associate)
+    final = int(event.get("pass", 0))
+    last = work.settled(deps.s3, job, final) | work.outcomes(deps.s3, job, final)
     for row in found.rows:
         _settle(row, last.get(row.line), ctx)
-    summary = new_summary(_name(job), _options(options), ctx)
+    summary = new_summary(work.name(job), as_options(options), ctx)
     summary.encoding, summary.warnings = found.encoding, list(found.warnings)
     done = _write_results(
         job,
@@ -198,9 +218,20 @@ def finalize(event: dict[str, Any], deps: Deps) -> dict[str, Any]:
         record["run_id"],
         summary,
         deps,
-        lambda out: finish(found.rows, found.header, out, _options(options), ctx, summary),
+        lambda out: finish(found.rows, found.header, out, as_options(options), ctx, summary),
     )
     return {"job_id": job["job_id"], "refused": done.refused, "failed": done.failed, "total_rows": done.total_rows}
+
+
+def abandon(event: dict[str, Any], deps: Deps) -> dict[str, Any]:
+    """The execution failed (a step's retries spent): the job ends failed, saying why. What the platform
+    accepted is in the ledger: the same file run again repeats none of it."""
+    state = event.get("state") or {}
+    job_id = (state.get("job") or state).get("job_id")
+    reason = f"{caught_message(event.get('error') or {})}; what was created is kept: run the file again"[:1000]
+    if job_id:
+        deps.jobs.set(job_id, state="failed", step="failed", refused=reason, finished_at=utc_now())
+    return {"job_id": job_id, "state": "failed", "reason": reason}
 
 
 def _settle(row: Row, outcome: dict[str, Any] | None, ctx: Context) -> None:
@@ -215,23 +246,26 @@ def _settle(row: Row, outcome: dict[str, Any] | None, ctx: Context) -> None:
 
 
 def _inline(job, options, run_id, obj, ctx: Context, deps: Deps) -> Summary:
+    name = work.name(job)
     return _write_results(
-        job, options, run_id, None, deps, lambda out: run_inline(obj["Body"], _name(job), out, _options(options), ctx)
+        job, options, run_id, None, deps, lambda out: run_inline(obj["Body"], name, out, as_options(options), ctx)
     )
 
 
 def _finish_refused(job, options, run_id, exc: FileRefused, ctx: Context, deps: Deps) -> Summary:
-    summary = new_summary(_name(job), _options(options), ctx)
-    return _write_results(job, options, run_id, summary, deps, lambda out: refuse(summary, out, _options(options), exc))
+    summary = new_summary(work.name(job), as_options(options), ctx)
+    options_ = as_options(options)
+    return _write_results(job, options, run_id, summary, deps, lambda out: refuse(summary, out, options_, exc))
 
 
 def _write_results(job, options, run_id: str, summary, deps: Deps, produce) -> Summary:
     """Run ``produce(folder)``, upload the folder as the job's results, move the source, finish the record."""
     from ..aws.s3 import ObjectRef, move_object, upload_dir
 
-    results = f"{RESULTS_PREFIX}{_name(job)}/{run_id}/"
+    results = f"{RESULTS_PREFIX}{work.name(job)}/{run_id}/"
     with tempfile.TemporaryDirectory(prefix="zoomops-provision-") as tmp:
         summary = produce(Path(tmp))
+        files = sorted(p.name for p in Path(tmp).iterdir() if p.is_file())
         upload_dir(deps.s3, Path(tmp), job["bucket"], results)
     target = (REJECTED_PREFIX if summary.refused else PROCESSED_PREFIX) + job["key"]
     move_object(deps.s3, ObjectRef(job["bucket"], job["key"], job.get("etag", ""), job.get("version", "")), target)
@@ -250,6 +284,7 @@ def _write_results(job, options, run_id: str, summary, deps: Deps, produce) -> S
         step="finished",
         finished_at=utc_now(),
         results_prefix=results,
+        files=files,
         moved_to=target,
         refused=summary.refused or "",
         association=summary.association,
@@ -259,47 +294,11 @@ def _write_results(job, options, run_id: str, summary, deps: Deps, produce) -> S
 
 
 # -- shared ------------------------------------------------------------------------------------------------
-PROVIDERS = ("zoom", "webmeeting", "luminus")
-ASSOCIATIONS = ("csv", "api", "none")
-
-
-def job_options(key: str, metadata: dict[str, str]) -> dict[str, Any] | str:
-    """A bucket drop's options: ``provision-dryrun/`` plans only; ``provision/<platform>/...`` (or the object
-    metadata ``provider``) names the platform (default zoom); metadata ``associate``, ``user-id``, ``account``.
-    A string: why the metadata cannot be used."""
-    parts = key.split("/")
-    options: dict[str, Any] = {"provider": "zoom", "user_id": "", "account": ""}
-    options["dry_run"] = parts[0] == PROVISION_DRYRUN_PREFIX.rstrip("/")
-    if len(parts) > 2 and parts[1] in PROVIDERS:
-        options["provider"] = parts[1]
-    for name, allowed in (("provider", PROVIDERS), ("associate", ASSOCIATIONS)):
-        value = metadata.get(name, "").strip().lower()
-        if value and value not in allowed:
-            return f"object metadata {name} must be one of {', '.join(allowed)}, got {value!r}"
-        options[name] = value or options.get(name) or default_association(options["provider"])
-    try:
-        _options(options)
-    except Refused as exc:
-        return f"object metadata: {exc}"
-    options["user_id"] = metadata.get("user-id", "").strip()
-    options["account"] = metadata.get("account", "").strip()
-    return options
-
-
-def _options(options: dict[str, Any]) -> Options:
-    return Options(
-        provider=options["provider"],
-        associate=options["associate"],
-        dry_run=bool(options["dry_run"]),
-        user_id=options.get("user_id") or None,
-    )
-
-
 def _record(job: dict[str, Any], options: dict[str, Any], run_id: str) -> dict[str, Any]:
     return {
         "kind": "provision",
         "source": f"s3://{job['bucket']}/{job['key']}",
-        "file": _name(job),
+        "file": work.name(job),
         "run_id": run_id,
         "dry_run": bool(options["dry_run"]),
         "options": options,
@@ -309,46 +308,3 @@ def _record(job: dict[str, Any], options: dict[str, Any], run_id: str) -> dict[s
 
 def _state(job: dict[str, Any], number: int) -> dict[str, Any]:
     return {"job": job, "pass": number}
-
-
-def _name(job: dict[str, Any]) -> str:
-    return job["key"].rsplit("/", 1)[-1]
-
-
-def _pass_prefix(job: dict[str, Any], number: int) -> str:
-    return f"{WORK}{job['job_id']}/pass-{number}/"
-
-
-def _source(deps: Deps, job: dict[str, Any]) -> dict[str, Any]:
-    version = {"VersionId": job["version"]} if job.get("version") else {}
-    return deps.s3.get_object(Bucket=job["bucket"], Key=job["key"], **version)
-
-
-def _put(deps: Deps, job: dict[str, Any], key: str, value: Any) -> None:
-    deps.s3.put_object(Bucket=job["bucket"], Key=key, Body=json.dumps(value).encode(), ContentType="application/json")
-
-
-def _header(deps: Deps, job: dict[str, Any]) -> list[str]:
-    key = f"{WORK}{job['job_id']}/header.json"
-    return json.loads(deps.s3.get_object(Bucket=job["bucket"], Key=key)["Body"].read())
-
-
-def _outcomes(deps: Deps, job: dict[str, Any], number: int) -> dict[int, dict[str, Any]]:
-    """Pass ``number``'s outcomes by line (a part whose worker failed has none)."""
-    found: dict[int, dict[str, Any]] = {}
-    paginator = deps.s3.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=job["bucket"], Prefix=_pass_prefix(job, number)):
-        for obj in page.get("Contents", []):
-            if obj["Key"].endswith(".out.jsonl"):
-                text = deps.s3.get_object(Bucket=job["bucket"], Key=obj["Key"])["Body"].read().decode()
-                found |= {o["line"]: o for o in map(json.loads, filter(str.strip, text.splitlines()))}
-    return found
-
-
-def _progress(deps: Deps, job: dict[str, Any], passes: int) -> dict[str, int]:
-    """Rows settled so far, for the job record while the job goes on."""
-    last: dict[int, dict[str, Any]] = {}
-    for number in range(passes):
-        last |= _outcomes(deps, job, number)
-    statuses = [o["status"] for o in last.values()]
-    return {s: statuses.count(s) for s in ("created", "updated", "unchanged", "failed", "deferred")}

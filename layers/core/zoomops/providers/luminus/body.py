@@ -12,11 +12,9 @@ mins"; ``recordType`` and ``authenticationOpt`` 1..2; ``meetingType`` 1..3; ``ac
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from ...provision.spec import MeetingSpec
+from ...provision.spec import MeetingSpec, zoned_start
 from .fields import (
     ACCESS_GROUPS,
     ACCESS_INHERIT,
@@ -61,16 +59,6 @@ DOCUMENT_ORDER = (
 )
 _HOST_EMAIL = re.compile(r"[^\s@,;]+@[^\s@,;]+\Z")
 _HOST_ID = re.compile(r"[A-Za-z0-9._-]+\Z")
-
-
-def zoned_start(spec: MeetingSpec) -> datetime | None:
-    """The start as an aware time in the row's zone; None when that wall-clock time does not exist there
-    (skipped by a DST change). An ambiguous time (repeated by a DST change) is its first occurrence."""
-    zone = ZoneInfo(spec.timezone)
-    aware = spec.start.replace(tzinfo=zone, fold=0)
-    if aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != spec.start.replace(fold=0):
-        return None
-    return aware
 
 
 def build(spec: MeetingSpec) -> tuple[dict[str, Any], list[tuple[str, str]]]:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from ...provision.spec import MeetingSpec
+from ...provision.spec import MeetingSpec, zoned_start
 
 MEETING_TYPE = "standard"  # the only type the document shows
 ACCOUNT_TYPE = "trial"  # the only account type the document shows
@@ -24,16 +23,6 @@ _ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")  # goes into a URL path: no '/', '?',
 FIRSTNAME, LASTNAME = "organizer_firstname", "organizer_lastname"
 ACCOUNT_ID, USER_ID = "organizer_account_id", "organizer_user_id"
 EXTRA_FIELDS = (FIRSTNAME, LASTNAME, ACCOUNT_ID, USER_ID)
-
-
-def zoned_start(spec: MeetingSpec) -> datetime | None:
-    """The start as an aware time in the row's zone; None when that wall-clock time does not exist there
-    (skipped by a DST change). An ambiguous time (repeated by a DST change) is its first occurrence."""
-    zone = ZoneInfo(spec.timezone)
-    aware = spec.start.replace(tzinfo=zone, fold=0)
-    if aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != spec.start.replace(fold=0):
-        return None
-    return aware
 
 
 def iso_utc(moment: datetime) -> str:

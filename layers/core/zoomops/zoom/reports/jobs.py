@@ -1,5 +1,6 @@
 """Report jobs as the API and the console see them: create (meeting IDs, users and dates, or an uploaded LTI
-import CSV) and describe, with links to the run's files."""
+import CSV) and describe, with links to the run's files. Every report job the API creates runs on the report
+state machine: ``invoke_async`` starts its execution, named by the job id (started once however often asked)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...errors import Conflict
-from ...jobs.records import download_link, get_job, new_job_id, timings, upload_link
+from ...jobs.records import download_link, get_job, new_job_id, timings, upload_link, workflow
 from ...names import REPORT_UPLOADS
 
 PROGRESS = (
@@ -49,7 +50,12 @@ def start_report_job(store: Any, invoke_async: Callable[[dict], None], job_id: s
     return {"jobId": job_id, "state": "queued"}
 
 
-def describe_report_job(store: Any, job_id: str, *, s3=None, bucket: str = "") -> dict[str, Any]:
+def describe_report_job(
+    store: Any, job_id: str, *, s3=None, bucket: str = "", workflow_fields: bool = False
+) -> dict[str, Any]:
+    """The job as the API shows it; ``workflow_fields``: with ``engine``, ``executionArn`` and ``step``
+    (``waiting`` while a daily limit holds it, until ``resumeAfter``)."""
+
     job = get_job(store, job_id, "report")
     progress = {k: int(job.get(k, 0)) for k in PROGRESS}
     prefix = job.get("results_prefix")
@@ -68,4 +74,5 @@ def describe_report_job(store: Any, job_id: str, *, s3=None, bucket: str = "") -
         "results": prefix,
         "files": files,
         "timings": timings(job),
+        **(workflow(job) if workflow_fields else {}),
     }

@@ -86,11 +86,14 @@ class ReportRun:
         time_left: Callable[[], float] | None = None,
         min_time_left: float = 60.0,
         progress: Callable[[RunSummary], None] | None = None,
+        collect: Callable[[RunSummary, list[dict], list[dict]], None] | None = None,
     ):
+        """``collect``: the run's roll-up (summary, attendance rows, instance rows) goes there instead of into
+        ``runs/<run id>/`` (a report state machine child: its finalize writes the job's run files)."""
         self.client, self.sink, self.manifest = client, sink, manifest
         self.options = options or Options()
         self._clock, self._time_left, self._min_time_left = clock, time_left, min_time_left
-        self._progress = progress
+        self._progress, self._roll_up = progress, collect
         self._lock = threading.Lock()
 
     def run(self, meeting_ids: Iterable[str], run_id: str | None = None) -> RunSummary:
@@ -306,9 +309,25 @@ class ReportRun:
 
     def _finish(self, summary: RunSummary, attendance: list[dict], instances: list[dict]) -> RunSummary:
         summary.finished_at = iso(self._clock())
-        base = f"runs/{summary.run_id}"
-        order = lambda r: (r["meeting_id"], r["start_time"], r["instance_uuid"])  # noqa: E731
-        self.sink.put(f"{base}/attendance.csv", csv_bytes(sorted(attendance, key=order), ATTENDANCE_FIELDS), "text/csv")
-        self.sink.put(f"{base}/instances.csv", csv_bytes(sorted(instances, key=order), INSTANCE_FIELDS), "text/csv")
-        self.sink.put(f"{base}/summary.json", json.dumps(asdict(summary), indent=2).encode(), "application/json")
+        if self._roll_up is not None:
+            self._roll_up(summary, attendance, instances)
+        else:
+            write_run_files(self.sink, summary, attendance, instances)
         return summary
+
+
+def row_order(row: dict) -> tuple[str, str, str]:
+    """The run files' order: meeting, then instance start, then instance (rows of one instance keep theirs)."""
+    return row["meeting_id"], row["start_time"], row["instance_uuid"]
+
+
+def write_run_files(sink: Sink, summary: RunSummary, attendance: list[dict], instances: list[dict]) -> None:
+    """``runs/<run id>/``: attendance.csv, instances.csv (both in ``row_order``) and summary.json."""
+    base = f"runs/{summary.run_id}"
+    sink.put(f"{base}/attendance.csv", csv_bytes(sorted(attendance, key=row_order), ATTENDANCE_FIELDS), "text/csv")
+    sink.put(f"{base}/instances.csv", csv_bytes(sorted(instances, key=row_order), INSTANCE_FIELDS), "text/csv")
+    sink.put(f"{base}/summary.json", summary_json(summary), "application/json")
+
+
+def summary_json(summary: RunSummary) -> bytes:
+    return json.dumps(asdict(summary), indent=2).encode()

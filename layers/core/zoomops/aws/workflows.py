@@ -1,0 +1,53 @@
+"""Starting a job's state machine execution, idempotently: the execution is named by the job id.
+
+Step Functions (Standard) keeps an execution's name for 90 days: StartExecution with the same name and input
+while it runs answers the same execution, and anything else with that name is ``ExecutionAlreadyExists``.
+Either way the job already has its execution, so a redelivered S3 event, a repeated API call or a retried
+hand-over never starts a second one: :meth:`Workflows.start` answers the one execution's ARN.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..names import execution_name
+
+ENGINE_LAMBDA = "lambda"  # the job ran (or runs) in one invocation
+ENGINE_STEP_FUNCTIONS = "stepfunctions"
+
+
+def execution_arn(machine_arn: str, name: str) -> str:
+    """``arn:<p>:states:<region>:<account>:execution:<machine>:<name>`` (the form Step Functions gives it)."""
+    prefix, _, machine = machine_arn.rpartition(":stateMachine:")
+    return f"{prefix}:execution:{machine}:{name}"
+
+
+class Workflows:
+    """StartExecution of the zoomops state machines, named by job id (``names.execution_name``)."""
+
+    def __init__(self, client):
+        self._sfn = client
+
+    def start(self, machine_arn: str, job_id: str, document: dict[str, Any]) -> str:
+        """The ARN of the job's execution: started now, or the one a previous call started."""
+        name = execution_name(job_id)
+        try:
+            answer = self._sfn.start_execution(
+                stateMachineArn=machine_arn, name=name, input=json.dumps(document, separators=(",", ":"))
+            )
+        except self._sfn.exceptions.ExecutionAlreadyExists:
+            return execution_arn(machine_arn, name)
+        return answer["executionArn"]
+
+
+def starter(client, machines: dict[str, str]):
+    """``start(kind, job_id, document) -> execution ARN`` for the job kinds in ``machines`` (kind -> ARN)."""
+    workflows = Workflows(client)
+
+    def start(kind: str, job_id: str, document: dict[str, Any]) -> str:
+        if kind not in machines:
+            raise ValueError(f"no state machine for job kind {kind!r}; known: {', '.join(sorted(machines))}")
+        return workflows.start(machines[kind], job_id, document)
+
+    return start

@@ -1,0 +1,146 @@
+"""Provisioning jobs as the API, the console and the bucket see them: a bucket drop's options (its prefix and
+object metadata), a job the API creates (a presigned upload under ``provision/api/<job id>/``), and a job's
+description with its progress, the step it is in, and links to its files.
+
+Every provisioning job runs through the bucket: the file lands under ``provision/`` (``provision-dryrun/`` to
+plan only), the intake queue's function starts the provisioning state machine named by the job id, and the
+steps keep the same job record up to date.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import Conflict, Refused
+from ..jobs.records import download_link, get_job, new_job_id, timings, upload_link, workflow
+from ..names import PROVISION_DRYRUN_PREFIX, PROVISION_PREFIX
+from .run import ASSOCIATE, Options, default_association
+
+PROVIDERS = ("zoom", "webmeeting", "luminus")
+API_UPLOADS = "api/"
+PROGRESS = ("total_rows", "created", "updated", "unchanged", "rejected", "failed", "deferred", "planned")
+
+
+def job_options(key: str, metadata: dict[str, str]) -> dict[str, Any] | str:
+    """A bucket drop's options: ``provision-dryrun/`` plans only; ``provision/<platform>/...`` (or the object
+    metadata ``provider``) names the platform (default zoom); metadata ``associate``, ``user-id``, ``account``.
+    A string: why the metadata cannot be used."""
+    parts = key.split("/")
+    options: dict[str, Any] = {"provider": "zoom", "user_id": "", "account": ""}
+    options["dry_run"] = parts[0] == PROVISION_DRYRUN_PREFIX.rstrip("/")
+    if len(parts) > 2 and parts[1] in PROVIDERS:
+        options["provider"] = parts[1]
+    for name, allowed in (("provider", PROVIDERS), ("associate", ASSOCIATE)):
+        value = metadata.get(name, "").strip().lower()
+        if value and value not in allowed:
+            return f"object metadata {name} must be one of {', '.join(allowed)}, got {value!r}"
+        options[name] = value or options.get(name) or default_association(options["provider"])
+    options["user_id"] = metadata.get("user-id", "").strip()
+    options["account"] = metadata.get("account", "").strip()
+    try:
+        as_options(options)
+    except Refused as exc:
+        return f"object metadata: {exc}"
+    return options
+
+
+def as_options(options: dict[str, Any]) -> Options:
+    return Options(
+        provider=options["provider"],
+        associate=options["associate"],
+        dry_run=bool(options["dry_run"]),
+        user_id=options.get("user_id") or None,
+    )
+
+
+def create_provision_job(
+    store: Any,
+    s3,
+    bucket: str,
+    *,
+    file_name: str | None,
+    dry_run: bool,
+    provider: str,
+    associate: str | None,
+    user_id: str | None,
+    account: str | None,
+    body: bytes | None = None,
+    origin: str | None = None,
+) -> dict[str, Any]:
+    """A queued job, its options kept on its record, and where to PUT the CSV (the job runs when it lands);
+    with ``body`` (a confirmed dry run's file) the API puts the file there itself."""
+    options = {
+        "provider": provider,
+        "associate": associate or default_association(provider),
+        "user_id": user_id or "",
+        "account": account or "",
+        "dry_run": dry_run,
+    }
+    as_options(options)  # a refused combination is refused now, not after the upload
+    job_id = new_job_id("pro")
+    name = file_name or "upload.csv"
+    key = f"{PROVISION_DRYRUN_PREFIX if dry_run else PROVISION_PREFIX}{API_UPLOADS}{job_id}/{name}"
+    record = {
+        "kind": "provision",
+        "source": f"s3://{bucket}/{key}",
+        "file": name,
+        "dry_run": dry_run,
+        "options": options,
+        "entry": "api",
+        **({"origin": origin} if origin else {}),
+    }
+    store.create(job_id, record)
+    if body is not None:
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="text/csv")
+        return {"jobId": job_id, "state": "queued"}
+    return {"jobId": job_id, "state": "queued", "upload": upload_link(s3, bucket, key)}
+
+
+def confirm_provision_job(store: Any, s3, bucket: str, job_id: str) -> dict[str, Any]:
+    """Run for real the file a finished dry run planned, with the dry run's options."""
+    job = get_job(store, job_id, "provision")
+    if not job.get("finished_at") or not job.get("moved_to"):
+        raise Conflict(f"job {job_id} has not finished: confirm it once it has")
+    if not job.get("dry_run"):
+        raise Conflict(f"job {job_id} was not a dry run: there is nothing to confirm")
+    if job.get("state") == "rejected":
+        raise Conflict(f"job {job_id}'s file was refused: upload a corrected file instead")
+    options = job.get("options") or {}
+    return create_provision_job(
+        store,
+        s3,
+        bucket,
+        file_name=job.get("file"),
+        dry_run=False,
+        provider=options.get("provider", "zoom"),
+        associate=options.get("associate"),
+        user_id=options.get("user_id") or None,
+        account=options.get("account") or None,
+        body=s3.get_object(Bucket=bucket, Key=job["moved_to"])["Body"].read(),
+        origin=f"confirms {job_id}",
+    )
+
+
+def describe_provision_job(store: Any, s3, bucket: str, job_id: str) -> dict[str, Any]:
+    job = get_job(store, job_id, "provision")
+    options = job.get("options") or {}
+    answer: dict[str, Any] = {
+        "jobId": job_id,
+        "state": job["state"],
+        "file": job.get("file"),
+        "dryRun": bool(job.get("dry_run")),
+        "provider": options.get("provider"),
+        "associate": options.get("associate"),
+        "progress": {name: int(job.get(name, 0) or 0) for name in PROGRESS},
+        "association": {k: int(v) for k, v in (job.get("association") or {}).items()},
+        "resumeAfter": job.get("resume_after") or None,
+        **workflow(job),
+        "timings": timings(job),
+        "refused": job.get("refused") or None,
+        "origin": job.get("origin"),
+        "results": None,
+    }
+    prefix = job.get("results_prefix")
+    if prefix:  # the files the run wrote, as its record lists them (no listing: the api has no s3:ListBucket)
+        answer["results"] = {name: download_link(s3, bucket, prefix + name) for name in job.get("files") or []}
+    return answer
