@@ -29,7 +29,7 @@ $(STAMP): $(REQUIREMENTS)
 
 setup: $(STAMP) ## Create .venv from the pinned requirements
 
-demo: $(STAMP) ## Run bulk disassociate end to end on the embedded local stack
+demo: $(STAMP) ## Provision, remove, report and the API end to end on the embedded local stack
 	$(BIN)/python -m infra.local.demo
 
 test: lint browser ## Lint, then run the whole test suite (unit, integration, end to end, template)

@@ -1,6 +1,8 @@
-"""``make demo``: bulk disassociate end to end on the embedded local stack.
+"""``make demo``: the course-meeting lifecycle end to end on the embedded local stack.
 
-Starts moto's server and the LTI Pro simulator on 127.0.0.1, drops a sample CSV
+Starts moto's server and the Zoom and LTI Pro simulators on 127.0.0.1; provisions a small semester with
+``zoomops provision``, imports it, re-runs it (nothing changes) and removes it with its removal file
+(``demo_provision``). Then bulk disassociate from the bucket: drops a sample CSV
 (valid rows, bad rows, a duplicate) into ``incoming/``, lets the dispatcher
 deliver the bucket event to the handler as AWS would, prints the summary, where
 the results are and what LTI Pro received; then does the same as a dry run. Then the
@@ -25,6 +27,7 @@ from zoomops.aws.secrets import SecretTokenSource
 from zoomops.names import LOCAL
 from zoomops.zoom.client import ZoomClient
 
+from . import demo_provision
 from .api_adapter import LocalApi
 from .stack import BUCKET, ROOT, ZOOM_SECRET_PREFIX, LambdaContext, LocalStack, load_handler
 
@@ -46,9 +49,11 @@ def main() -> int:
     body = SAMPLE.read_bytes()
     with LocalStack(lti_key="demo-lti-key", lti_secret="demo-lti-secret") as stack:
         print(f"local AWS (moto) at {stack.endpoint}; LTI Pro simulator at {stack.lti.base_url}")
+        provisioned = demo_provision.semester(stack) and demo_provision.platforms(stack)
         handler = load_handler("disassociate").handler
+        calls, items = len(stack.lti.accepted), len(stack.lti.accepted_items())  # the removal above made some
 
-        print(f"\n1. drop {SAMPLE.name} into s3://{BUCKET}/incoming/")
+        print(f"\n3. bulk disassociate: drop {SAMPLE.name} into s3://{BUCKET}/incoming/")
         stack.put_file(f"incoming/{SAMPLE.name}", body)
         stack.dispatch(handler)
         results = stack.results(SAMPLE.name)
@@ -63,13 +68,13 @@ def main() -> int:
         print(f"   results: s3://{BUCKET}/{prefix}{{{','.join(sorted(results))}}}")
         print(f"   source moved to: {', '.join(stack.keys('processed/'))}")
         print(
-            f"   LTI Pro accepted {len(stack.lti.accepted)} signed call(s) with "
-            f"{len(stack.lti.accepted_items())} meeting(s):"
+            f"   LTI Pro accepted {len(stack.lti.accepted) - calls} signed call(s) with "
+            f"{len(stack.lti.accepted_items()) - items} meeting(s):"
         )
-        for item in stack.lti.accepted_items():
+        for item in stack.lti.accepted_items()[items:]:
             print(f"     - meeting {item['meetingId']} from {item['contextId'][:24]} on {item['domain']}")
 
-        print(f"\n2. dry run: drop the same file into s3://{BUCKET}/dryrun/")
+        print(f"\n4. dry run: drop the same file into s3://{BUCKET}/dryrun/")
         before = len(stack.lti.received)
         stack.put_file(f"dryrun/{SAMPLE.name}", body)
         stack.dispatch(handler)
@@ -84,13 +89,13 @@ def main() -> int:
         print(f"     X-Lti-Signature: {first['headers']['X-Lti-Signature']}  body: {len(first['body'])} meeting(s)")
 
         bulk_ok = (
-            summary["sent"] == len(stack.lti.accepted_items())
+            summary["sent"] == len(stack.lti.accepted_items()) - items
             and summary["failed"] == 0
             and summary["sent"] + summary["rejected"] + summary["duplicates"] == summary["total_rows"]
             and len(stack.lti.received) == before
         )
 
-        print("\n3. Zoom tokens: the scheduled refresher stores one per account in Secrets Manager")
+        print("\n5. Zoom tokens: the scheduled refresher stores one per account in Secrets Manager")
         refresher = load_handler("token_refresh")
         scheduled = json.loads(SCHEDULED_EVENT.read_text())
         for entry in refresher.handler(scheduled, LambdaContext(function_name=LOCAL.function("token_refresh")))[
@@ -116,7 +121,7 @@ def main() -> int:
         )
         print(f"   OAuth requests made by the consumer: {sum(stack.zoom.token_requests.values()) - oauth_before}")
 
-        print("\n4. the same jobs over the API (a real HTTP server on 127.0.0.1, API Gateway events to the handler)")
+        print("\n6. the same jobs over the API (a real HTTP server on 127.0.0.1, API Gateway events to the handler)")
         with LocalApi(stack.load_api().handler) as api:
             print(f"   API at {api.base_url}")
             rows = [
@@ -144,7 +149,7 @@ def main() -> int:
             )
             api_ok = job["state"] == "succeeded" and report["state"] == "succeeded"
 
-        ok = api_ok and bulk_ok
+        ok = api_ok and bulk_ok and provisioned
         print("\ndemo finished: every row accounted for" if ok else "\ndemo FAILED: counts do not add up")
         return 0 if ok else 1
 

@@ -27,7 +27,7 @@ import requests
 from infra.local import cognito
 from infra.local.api_adapter import ConsoleSite, LocalApi
 from infra.local.lti_sim import Fault
-from infra.local.stack import REGION, LocalStack, load_handler
+from infra.local.stack import REGION, ZOOM_ACCOUNTS, LocalStack, load_handler
 
 SAMPLE = Path(__file__).parent / "samples" / "fall-2026-meetings.csv"
 DEMO_MEETING = "81234567890"  # the Zoom simulator's recurring demo lecture
@@ -53,6 +53,7 @@ class LocalConsole:
         self._stop = threading.Event()
         self._dispatcher: threading.Thread | None = None
         self._saved_env: dict[str, str | None] = {}
+        self._own_workflows = False
 
     @property
     def url(self) -> str:
@@ -74,6 +75,9 @@ class LocalConsole:
         }
 
     def start(self) -> LocalConsole:
+        # The state machines template.yaml deploys: a provisioning file the queue delivers starts one.
+        self._own_workflows = self.stack.sfn is None
+        self.stack.workflows()
         idp = self.stack.client("cognito-idp")
         self.pool = cognito.create_pool(idp, endpoint=self.stack.endpoint, region=REGION)
         cognito.add_user(idp, self.pool, self.user, self.password)
@@ -113,6 +117,9 @@ class LocalConsole:
             if server is not None:
                 server.__exit__(None, None, None)
         self.stack.wait_background(10)
+        if self._own_workflows:
+            self.stack.close_workflows()
+            self._own_workflows = False
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -172,10 +179,31 @@ def seed_demo(console: LocalConsole) -> list[str]:
     )
     job = _removal(api, rows, "spring-cleanup.csv", dry_run=False, batch_size=2)
     lines.append(f"removal {job['jobId']} {job['state']} (LTI Pro refused a batch: re-drive it from the console)")
+    lines += _provisioning(console)
     report = requests.post(f"{api}/report-jobs", json={"meetingIds": [DEMO_MEETING]}, timeout=30).json()
     stack.wait_background(60)
     job = _wait(f"{api}/report-jobs/{report['jobId']}")
     lines.append(f"report {job['jobId']} {job['state']}")
+    return lines
+
+
+def _provisioning(console: LocalConsole) -> list[str]:
+    """A small semester planned (dry run), then confirmed: its LTI import file and removal file to download."""
+    from infra.local.demo_provision import HOSTS, SEMESTER
+
+    assert console.api is not None
+    api, lines = console.api.base_url, []
+    for email in HOSTS:
+        console.stack.zoom.add_user(ZOOM_ACCOUNTS["main"][0], email=email, timezone="America/New_York")
+    requests.post(f"{api}/tokens/refresh", json={"force": True}, timeout=60).raise_for_status()
+    created = requests.post(f"{api}/provision-jobs", json={"fileName": SEMESTER.name, "dryRun": True}, timeout=30)
+    upload = created.json()["upload"]
+    requests.put(upload["url"], data=SEMESTER.read_bytes(), headers=upload["headers"], timeout=30).raise_for_status()
+    planned = _wait(f"{api}/provision-jobs/{created.json()['jobId']}")
+    lines.append(f"provisioning {planned['jobId']} (dry run) {planned['state']}")
+    confirmed = requests.post(f"{api}/provision-jobs/{planned['jobId']}/confirm", timeout=30).json()
+    done = _wait(f"{api}/provision-jobs/{confirmed['jobId']}")
+    lines.append(f"provisioning {done['jobId']} {done['state']}: {done['progress']['created']} meetings created")
     return lines
 
 

@@ -345,6 +345,51 @@ def test_report_by_meeting_ids_runs_to_its_attendance_file(page, site) -> None:
     assert attendance and all(row["meeting_id"] == LECTURE for row in attendance)
 
 
+def test_provisioning_preview_then_create_and_download_the_import_and_removal_files(page, site) -> None:
+    hosts = ("prof.console@campus.example.edu", "dr.console@campus.example.edu")
+    for email in hosts:
+        site.stack.zoom.add_user(ZOOM_ACCOUNTS["main"][0], email=email, timezone="America/New_York")
+    requests.post(f"{site.api.base_url}/tokens/refresh", json={"force": True}, timeout=60).raise_for_status()
+    header = "Context ID,Domain,custom_canvas_course_id,Host,Topic,Start,Timezone,Duration,Repeat,Until"
+    rows = [
+        f"cs-101,{DOMAIN},101,{hosts[0]},<script>document.title='pwned'</script>,2027-01-11 09:00,"
+        "America/New_York,75,Mon;Wed,2027-03-31",
+        f"bio-201,{DOMAIN},201,{hosts[1]},BIO201 Lab,2027-01-12 13:30,America/New_York,60,,",
+        f"phy-110,{DOMAIN},310,{hosts[1]},PHY110 Review,2027-01-13 25:00,America/New_York,60,,",
+    ]
+    sign_in(page, site)
+    show(page, "provisioning")
+    page.locator("input[type=file]").set_input_files(
+        {"name": "spring 2027.csv", "mimeType": "text/csv", "buffer": ("\n".join([header, *rows]) + "\n").encode()}
+    )
+    page.get_by_role("button", name="Upload and preview").click()
+    page.get_by_role("heading", level=1, name="Provisioning job").wait_for()
+    assert finished(page, timeout=60.0) == "succeeded"
+    page.get_by_role("heading", name="Preview").wait_for()
+    counts = page.get_by_role("region", name="Preview")
+    assert counts.count() == 1 and site.stack.zoom.meetings(ZOOM_ACCOUNTS["main"][0], hosts[0]) == []
+    assert page.title() != "pwned" and axe_violations(page) == []
+    shot(page, "provisioning-preview-1280")
+    phone(page, "provisioning-preview-390")
+    preview_url = page.url
+
+    page.get_by_role("button", name="Create the meetings now").click()
+    page.wait_for_url(lambda url: url != preview_url and "#/jobs/pro-" in url)
+    assert finished(page, timeout=90.0) == "succeeded"
+    page.get_by_role("heading", name="Result files").wait_for()
+    page.get_by_role("link", name="Download lti-import-001.csv").focus()
+    imported = list(csv.reader(io.StringIO(read_download(page, "Download lti-import-001.csv"))))
+    assert imported[0] == ["Meeting ID", "Context ID", "Domain", "custom_canvas_course_id"]
+    assert [row[1] for row in imported[1:]] == ["cs-101", "bio-201"]  # the 25:00 row was rejected, not created
+    page.get_by_role("link", name="Download removal.csv").focus()
+    assert list(csv.reader(io.StringIO(read_download(page, "Download removal.csv")))) == imported
+    page.get_by_role("link", name="Download rows.csv").focus()
+    statuses = [r["status"] for r in csv.DictReader(io.StringIO(read_download(page, "Download rows.csv")))]
+    assert statuses == ["created", "created", "rejected"] and page.title() != "pwned"
+    assert axe_violations(page) == []
+    shot(page, "provisioning-done-1280")
+
+
 def test_token_refresh_updates_every_account(page, site) -> None:
     sign_in(page, site)
     show(page, "tokens")

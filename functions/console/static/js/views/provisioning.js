@@ -11,9 +11,15 @@ export async function renderProvisioning(main, _params, context) {
   const provider = h("select", {}, options([["zoom", "Zoom"], ["webmeeting", "Web Meeting"], ["luminus", "LumiNUS"]]));
   const associate = h("select", {}, options([["csv", "Write LTI import files"], ["api", "Associate through LTI Pro"], ["none", "Do not associate"]]));
   const userId = h("input", { type: "text", autocomplete: "off", maxlength: "128" });
+  // LTI Pro holds Zoom meetings only: the other platforms' meetings are not associated with courses.
+  provider.addEventListener("change", () => {
+    const zoom = provider.value === "zoom";
+    associate.disabled = userId.disabled = !zoom;
+    if (!zoom) associate.value = "none";
+  });
   const submit = h("button", { type: "submit", class: "primary" }, "Upload and preview");
   const status = h("div", { "aria-live": "polite" });
-  const form = h("form", { class: "card", "aria-label": "Upload a course-meetings CSV" }, field, labelled("Platform", provider), labelled("Course association", associate), labelled("Host user ID (optional)", userId), submit, status);
+  const form = h("form", { class: "card", "aria-label": "Upload a course-meetings CSV" }, field, labelled("Platform", provider), labelled("Course association", associate), labelled("LTI Pro admin user ID (import API only, optional)", userId), submit, status);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const file = input.files[0];
@@ -22,7 +28,7 @@ export async function renderProvisioning(main, _params, context) {
     replace(status, progress("Uploading", 0, 0, `Uploading ${file.name}…`));
     try {
       const body = { fileName: safeFileName(file.name), dryRun: true, provider: provider.value, associate: associate.value };
-      if (userId.value.trim()) body.userId = userId.value.trim();
+      if (provider.value === "zoom" && userId.value.trim()) body.userId = userId.value.trim();
       const created = await post("/provision-jobs", body);
       await upload(created.upload, file);
       context.go(`#/jobs/${created.jobId}`);
@@ -57,7 +63,7 @@ export async function renderProvisionJob(main, jobId, context) {
         replace(head, h("p", {}, h("span", { class: "mono" }, answer.jobId), " ", badge(answer.state), answer.dryRun ? h("span", { class: "tag" }, "dry run") : ""));
         const bar = FINISHED.has(answer.state) ? progress("Progress", 1, 1, `Finished: ${count(handled)} rows handled.`) : progress("Progress", handled, p.total_rows || 0, `${count(handled)} of ${count(p.total_rows)} rows handled.`);
         replace(live, bar, facts(NAMES.map((name) => [name.replace(/_/g, " "), count(p[name] || 0)]), "Counts"));
-        if (answer.resumeAfter) live.append(h("p", { class: "notice" }, `Waiting for Zoom's daily limit: resumes after ${when(answer.resumeAfter)}.`));
+        if (answer.resumeAfter) live.append(h("p", { class: "notice" }, `Waiting for the hosts' daily allowance (100 meetings a host a day): resumes after ${when(answer.resumeAfter)}.`));
       },
       (answer) => FINISHED.has(answer.state),
     );
@@ -78,7 +84,8 @@ export async function renderProvisionJob(main, jobId, context) {
       });
       after.append(h("section", { class: "card", "aria-label": "Preview" }, h("h2", {}, "Preview"), h("p", {}, "A dry run: nothing was created."), h("div", { class: "actions" }, confirm), box));
     }
-    const files = downloads(job.results, ["lti-import-001.csv", "removal.csv", "rows.csv", "retry.csv", "summary.json"]);
+    const imports = Object.keys(job.results || {}).filter((name) => name.startsWith("lti-import-")).sort();
+    const files = downloads(job.results, [...imports, "removal.csv", "rows.csv", "retry.csv", "summary.json"]);
     if (files) after.append(files);
   }
 }
