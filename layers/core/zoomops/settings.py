@@ -1,8 +1,7 @@
 """Validated settings, read from the environment, and the Zoom account list they name.
 
-Each handler builds its settings at import, so a missing or malformed variable fails the
-cold start (a Lambda init error) with a message naming it; the core itself reads nothing
-at import. Tests construct the dataclasses directly.
+Each handler builds its settings at import, so a missing or malformed variable fails the cold start (a
+Lambda init error) with a message naming it; the core reads nothing at import. Tests construct them directly.
 """
 
 from __future__ import annotations

@@ -205,11 +205,16 @@ def add_parser(commands) -> None:
         "lands in shell history. Values are never printed.",
     )
     kinds = creds.add_subparsers(dest="credentials_command", required=True, metavar="KIND")
-    raw = argparse.RawDescriptionHelpFormatter
+    for add in (_lti_parser, _zoom_parser, _webmeeting_parser, _luminus_parser):
+        add(kinds)
+    creds.set_defaults(run=run)
+
+
+def _lti_parser(kinds) -> None:
     lti = kinds.add_parser(
         "lti",
         help="the LTI Pro key and secret (the disassociate function's secret)",
-        formatter_class=raw,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Read the LTI Pro key and secret (lines: key, secret) and store them as a new version of\n"
         'the LTI secret: {"key": ..., "secret": ...[, "user_id": ...]}.\n\n' + _STDIN_HELP,
         epilog="examples:\n"
@@ -225,10 +230,13 @@ def add_parser(commands) -> None:
         help="also store a default Zoom admin user id (the {userId, "
         "meetingList} body form); without it the secret has none",
     )
+
+
+def _zoom_parser(kinds) -> None:
     zoom = kinds.add_parser(
         "zoom",
         help="a Zoom account's Server-to-Server OAuth app credentials",
-        formatter_class=raw,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Read a Zoom S2S OAuth app's credentials (lines: account_id, client_id, client_secret)\n"
         "and store them in <ZOOMOPS_ZOOM_SECRET_PREFIX><account>/credentials, the secret the token\n"
         "refresher reads (created if it does not exist).\n\n" + _STDIN_HELP,
@@ -243,10 +251,13 @@ def add_parser(commands) -> None:
         metavar="NAME",
         help="account name (letters, digits, - and _), as in ZOOMOPS_ZOOM_ACCOUNTS",
     )
+
+
+def _webmeeting_parser(kinds) -> None:
     webmeeting = kinds.add_parser(
         "webmeeting",
         help="the Web Meeting v6 API key (zoomops provision --provider webmeeting)",
-        formatter_class=raw,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description='Read the Web Meeting v6 API key (one line: api_key; it needs the "Account" and "Meeting"\n'
         'permissions) and store it as a new version of the Web Meeting secret: {"api_key": ...}.\n'
         "zoomops provision --provider webmeeting reads it when ZOOMOPS_WEBMEETING_SECRET_ID names the secret.\n\n"
@@ -263,10 +274,13 @@ def add_parser(commands) -> None:
         metavar="ID_OR_ARN",
         help="the Web Meeting secret: <stack name>/webmeeting, or its ARN",
     )
+
+
+def _luminus_parser(kinds) -> None:
     luminus = kinds.add_parser(
         "luminus",
         help="the LumiNUS subscription key and an optional bearer token (zoomops provision --provider luminus)",
-        formatter_class=raw,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Read the LumiNUS Ocp-Apim-Subscription-Key, then optionally a signed-in user's bearer token\n"
         "(lines: subscription_key[, token]; on a terminal, Enter at the token prompt stores none) and store\n"
         'them as a new version of the LumiNUS secret: {"subscription_key": ...[, "token": ...]}. A version\n'
@@ -284,7 +298,6 @@ def add_parser(commands) -> None:
         metavar="ID_OR_ARN",
         help="the LumiNUS secret: <stack name>/luminus, or its ARN",
     )
-    creds.set_defaults(run=run)
 
 
 def _target(args: argparse.Namespace) -> Target:

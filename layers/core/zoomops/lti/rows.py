@@ -11,7 +11,7 @@ from itertools import compress, count, repeat
 from operator import add, methodcaller, mul, not_, or_, sub
 from typing import Any
 
-from ..jobs.csvreader import Column, Schema
+from ..jobs.schema import Column, Schema
 
 # The four columns of LTI Pro's "Download a CSV Template", in template order; other accepted names are
 # normalised (lower case, no spaces, `_` or `-`), best first.

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..jobs.csvreader import Column, Schema
+from ..jobs.schema import Column, Schema
 from .spec import WEEKDAYS, MeetingSpec
 
 COURSE = ("context_id", "domain", "course_id")
