@@ -25,6 +25,7 @@ import requests
 from infra.local.api_adapter import LocalApi
 from infra.local.stack import BUCKET, MACHINE_ARNS, ZOOM_ACCOUNTS, LambdaContext, LocalStack, load_handler
 from infra.local.stepfunctions import FastClock
+from infra.local.webmeeting_sim import Fault as WebMeetingFault
 from tests.conftest import load_event
 from zoomops.names import LOCAL
 
@@ -234,6 +235,88 @@ def test_web_meeting_and_luminus_files_run_on_the_same_machine(stack, sfn, clock
         issued += [meeting["meetingPassword"], meeting["hostKey"], meeting["joinUrl"].split("pwd=", 1)[1]]
     for secret in issued:
         assert all(secret not in text for text in shown)
+
+
+def test_platform_drops_again_call_nothing_and_a_corrected_row_is_updated_or_reported(stack, sfn):
+    stack.webmeeting.reset()
+    stack.luminus.reset()
+    intake = load_handler("disassociate").handler
+    wm = "Host,Organizer First Name,Organizer Last Name,Topic,Start,Timezone,Duration\n"
+    wm_rows = [
+        "grace.hopper@uni.example.edu,Grace,Hopper,COBOL workshop,2027-02-02 10:00,Europe/Zurich,60",
+        "grace.hopper@uni.example.edu,Grace,Hopper,Compilers,2027-02-04 10:00,Europe/Zurich,60",
+    ]
+    module = "c0a80121-7ac0-4e1c-8a3e-2f6b1d9e4a55"
+    lu = "Host,Topic,Start,Timezone,Duration,Module ID\n"
+    lu_row = f"lecturer@nus.edu.sg,CS2030 Lecture,2027-02-01 10:00,Asia/Singapore,{{}},{module}"
+
+    def drop(name: str, web: list[str], nus: str) -> dict[str, dict]:
+        before = {job["job_id"] for job in provision_jobs(stack)}
+        stack.put_file(f"provision/webmeeting/{name}", (wm + "\n".join(web) + "\n").encode())
+        stack.put_file(f"provision/luminus/{name}", (lu + nus + "\n").encode())
+        stack.dispatch(intake)
+        stack.wait_workflows(timeout=120)
+        new = [job for job in provision_jobs(stack) if job["job_id"] not in before]
+        return {job["options"]["provider"]: job for job in new}
+
+    def statuses(job: dict) -> list[str]:
+        return [r["status"] for r in table(results(stack, job)["rows.csv"])]
+
+    first = drop("spring.csv", wm_rows, lu_row.format(90))
+    assert statuses(first["webmeeting"]) == ["created"] * 2 and statuses(first["luminus"]) == ["created"]
+    calls = (len(stack.webmeeting.received), len(stack.luminus.received))
+
+    again = drop("spring-again.csv", wm_rows, lu_row.format(90))
+    assert statuses(again["webmeeting"]) == ["unchanged"] * 2 and statuses(again["luminus"]) == ["unchanged"]
+    assert (len(stack.webmeeting.received), len(stack.luminus.received)) == calls  # nothing called at all
+
+    fixed = drop("spring-fixed.csv", [wm_rows[0], wm_rows[1].replace("10:00", "14:00")], lu_row.format(105))
+    assert statuses(fixed["webmeeting"]) == ["unchanged", "updated"]
+    writes = [(r["method"], r["path"]) for r in stack.webmeeting.received[calls[0] :]]
+    assert len(writes) == 1 and writes[0][0] == "PUT" and writes[0][1].endswith("/false")
+    assert statuses(fixed["luminus"]) == ["failed"] and fixed["luminus"]["state"] == "partially_failed"
+    reason = table(results(stack, fixed["luminus"])["rows.csv"])[0]["reason"]
+    assert reason.startswith("needs a manual change: LumiNUS cannot update a meeting through its API")
+    assert len(stack.luminus.received) == calls[1] and len(stack.luminus.meetings) == 1  # never added twice
+
+
+def test_a_platforms_4xx_and_5xx_are_row_reasons_and_a_lost_create_is_retried_by_metadata(stack, sfn):
+    stack.webmeeting.reset()
+    refused = {"responseCode": -4, "responseMessage": "Data not valid: room is locked", "data": None}
+    stack.webmeeting.add_faults(
+        WebMeetingFault(status=400, endpoint="create_meeting", body=refused),
+        WebMeetingFault(status=503, endpoint="create_meeting"),
+    )
+    wm = "Host,Organizer First Name,Topic,Start,Timezone,Duration\n" + "".join(
+        f"ada.faults@uni.example.edu,Ada,Lecture {n},2027-03-0{n} 09:00,Europe/Zurich,60\n" for n in (1, 2, 3)
+    )
+    intake = load_handler("disassociate").handler
+    stack.put_file("provision/webmeeting/faults.csv", wm.encode())
+    stack.dispatch(intake)
+    stack.wait_workflows(timeout=120)
+    [job] = provision_jobs(stack)
+    files = results(stack, job)
+    rows = table(files["rows.csv"])
+    assert job["state"] == "partially_failed" and sorted(r["status"] for r in rows) == ["created", "failed", "failed"]
+    reasons = " | ".join(r["reason"] for r in rows)
+    assert "(HTTP 400) (responseCode -4): Data not valid: room is locked" in reasons and "HTTP 503" in reasons
+    assert len(table(files["retry.csv"])) == 2 and len(stack.webmeeting.meetings()) == 1
+
+    # Dropped again: the refused row is created; the lost one waits until the admin says retry-lost.
+    stack.put_file("provision/webmeeting/faults-retry.csv", files["retry.csv"].encode())
+    stack.dispatch(intake)
+    stack.wait_workflows(timeout=120)
+    second = next(j for j in provision_jobs(stack) if j["file"] == "faults-retry.csv")
+    lost = next(r for r in table(results(stack, second)["rows.csv"]) if r["status"] == "failed")
+    assert "object metadata retry-lost=true" in lost["reason"]
+    stack.put_file(
+        "provision/webmeeting/faults-lost.csv", results(stack, second)["retry.csv"].encode(), {"retry-lost": "true"}
+    )
+    stack.dispatch(intake)
+    stack.wait_workflows(timeout=120)
+    third = next(j for j in provision_jobs(stack) if j["file"] == "faults-lost.csv")
+    assert third["state"] == "succeeded" and third["created"] == 1
+    assert sorted(m["topic"] for m in stack.webmeeting.meetings()) == ["Lecture 1", "Lecture 2", "Lecture 3"]
 
 
 def test_an_api_job_is_planned_confirmed_and_downloaded_over_http(stack, sfn, hosts):

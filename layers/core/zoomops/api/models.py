@@ -210,6 +210,11 @@ class PlatformProvisionRequest(Strict):
     dryRun: StrictBool = Field(default=False, description="plan every request into requests.jsonl; change nothing")
     provider: Literal["webmeeting", "luminus"]
     associate: Optional[Literal["none"]] = None
+    retryLost: StrictBool = Field(
+        default=False,
+        description="create again the rows whose create answer was lost (neither platform can be asked whether "
+        "it made the meeting): only after checking the host's meetings",
+    )
 
 
 ProvisionJobRequest = Union[ZoomProvisionRequest, PlatformProvisionRequest]

@@ -275,6 +275,7 @@ def post_provision_job(job: ProvisionJobRequest) -> Response[JobCreated]:
         associate=job.associate,
         user_id=getattr(job, "userId", None),
         account=getattr(job, "account", None),
+        retry_lost=getattr(job, "retryLost", False),
     )
     return Response(201, "application/json", JobCreated(**created))
 

@@ -124,7 +124,8 @@ class Executor:
             "failed",
             f"a create was sent for this row but its answer was lost, and {self.provider.name} "
             f"cannot be asked whether it made the meeting: check the host's meetings for "
-            f"{row.spec.topic!r}; if it is not there, run again with --retry-lost",
+            f"{row.spec.topic!r}; if it is not there, run again with --retry-lost (a bucket drop: object metadata "
+            f"retry-lost=true; the API: retryLost)",
         )
         return True
 

@@ -23,7 +23,8 @@ PROGRESS = ("total_rows", "created", "updated", "unchanged", "rejected", "failed
 
 def job_options(key: str, metadata: dict[str, str]) -> dict[str, Any] | str:
     """A bucket drop's options: ``provision-dryrun/`` plans only; ``provision/<platform>/...`` (or the object
-    metadata ``provider``) names the platform (default zoom); metadata ``associate``, ``user-id``, ``account``.
+    metadata ``provider``) names the platform (default zoom); metadata ``associate``, ``user-id``, ``account``,
+    ``retry-lost`` (true: create again where a lost create cannot be looked for, after the admin checked).
     A string: why the metadata cannot be used."""
     parts = key.split("/")
     options: dict[str, Any] = {"provider": "zoom", "user_id": "", "account": ""}
@@ -37,6 +38,10 @@ def job_options(key: str, metadata: dict[str, str]) -> dict[str, Any] | str:
         options[name] = value or options.get(name) or default_association(options["provider"])
     options["user_id"] = metadata.get("user-id", "").strip()
     options["account"] = metadata.get("account", "").strip()
+    retry_lost = metadata.get("retry-lost", "").strip().lower()
+    if retry_lost not in ("", "true", "false"):
+        return f"object metadata retry-lost must be true or false, got {retry_lost!r}"
+    options["retry_lost"] = retry_lost == "true"
     try:
         as_options(options)
     except Refused as exc:
@@ -50,6 +55,7 @@ def as_options(options: dict[str, Any]) -> Options:
         associate=options["associate"],
         dry_run=bool(options["dry_run"]),
         user_id=options.get("user_id") or None,
+        retry_lost=bool(options.get("retry_lost")),
     )
 
 
@@ -64,6 +70,7 @@ def create_provision_job(
     associate: str | None,
     user_id: str | None,
     account: str | None,
+    retry_lost: bool = False,
     body: bytes | None = None,
     origin: str | None = None,
 ) -> dict[str, Any]:
@@ -75,6 +82,7 @@ def create_provision_job(
         "user_id": user_id or "",
         "account": account or "",
         "dry_run": dry_run,
+        "retry_lost": retry_lost,
     }
     as_options(options)  # a refused combination is refused now, not after the upload
     job_id = new_job_id("pro")
@@ -116,6 +124,7 @@ def confirm_provision_job(store: Any, s3, bucket: str, job_id: str) -> dict[str,
         associate=options.get("associate"),
         user_id=options.get("user_id") or None,
         account=options.get("account") or None,
+        retry_lost=bool(options.get("retry_lost")),
         body=s3.get_object(Bucket=bucket, Key=job["moved_to"])["Body"].read(),
         origin=f"confirms {job_id}",
     )

@@ -165,6 +165,7 @@ def part(event: dict[str, Any], deps: Deps, time_left: Callable[[], float] | Non
         workers=4,
         clock=deps.clock,
         stop=out_of_time,
+        retry_lost=bool(options.get("retry_lost")),
     )
     executor.run(rows)
     resume_after = executor.resume_after.isoformat(timespec="seconds") if executor.resume_after else None
