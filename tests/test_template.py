@@ -291,6 +291,7 @@ EXPECTED_GRANTS = {
         ("s3:GetObject", FILES + names.RESULTS_PREFIX + "*"),
         ("s3:GetObject", FILES + names.REPORTS_PREFIX + "runs/*"),
         ("s3:GetObject", FILES + names.PROCESSED_PREFIX + names.API_UPLOADS + "*"),
+        ("s3:GetObject", FILES + names.PROCESSED_PREFIX + names.PROVISION_DRYRUN_PREFIX + names.API_UPLOADS + "*"),
         ("secretsmanager:GetSecretValue", SECRET + "*/token-??????"),
         ("secretsmanager:GetSecretValue", SECRET + "*/token"),
         ("lambda:InvokeFunction", "TokenRefreshFunction.Arn"),

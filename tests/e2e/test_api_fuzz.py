@@ -59,6 +59,7 @@ OPERATIONS = {
     ("POST", "/provision-jobs"): True,
     ("GET", "/provision-jobs"): True,
     ("GET", "/provision-jobs/{job_id}"): True,
+    ("GET", "/provision-jobs/{job_id}/rows"): True,
     ("POST", "/provision-jobs/{job_id}/confirm"): True,
     ("GET", "/tokens"): False,
     ("POST", "/tokens/refresh"): False,  # its optional body is read by the route, not described

@@ -366,8 +366,14 @@ def test_provisioning_preview_then_create_and_download_the_import_and_removal_fi
     page.get_by_role("heading", level=1, name="Provisioning job").wait_for()
     assert finished(page, timeout=60.0) == "succeeded"
     page.get_by_role("heading", name="Preview").wait_for()
-    counts = page.get_by_role("region", name="Preview")
-    assert counts.count() == 1 and site.stack.zoom.meetings(ZOOM_ACCOUNTS["main"][0], hosts[0]) == []
+    assert site.stack.zoom.meetings(ZOOM_ACCOUNTS["main"][0], hosts[0]) == []
+    rejected = page.get_by_role("table", name=re.compile("Rejected rows"))
+    cells = rejected.locator("tbody tr").first.locator("td")
+    assert rejected.locator("tbody tr").count() == 1 and cells.nth(0).text_content() == "4"
+    assert cells.nth(1).text_content() == "Start" and "25:00" in cells.nth(2).text_content()
+    planned = page.get_by_role("table", name=re.compile("What would be created"))
+    assert planned.locator("tbody tr").count() == 2
+    assert planned.locator("td").filter(has_text="<script>document.title='pwned'</script>").count() == 1  # as text
     assert page.title() != "pwned" and axe_violations(page) == []
     shot(page, "provisioning-preview-1280")
     phone(page, "provisioning-preview-390")

@@ -782,14 +782,31 @@ def test_api_serves_every_route_on_exactly_its_template_policy(aws: Aws):
     assert status == 200 and document["openapi"].startswith("3.")
 
     # Provisioning jobs: a presigned upload for the CSV (dry run or not); the upload starts the job from the bucket.
+    # The dry run is then run by the provisioning steps, previewed (its rows), and confirmed.
+    host = "prof.api@campus.example.edu"
+    stack.zoom.add_user(ZOOM_ACCOUNTS["main"][0], email=host, timezone="America/New_York")
+    header = "Context ID,Domain,custom_canvas_course_id,Host,Topic,Start,Timezone,Duration"
+    courses = f"{header}\nctx-a,https://canvas.example.edu,7,{host},Lab,2027-02-01 09:00,America/New_York,50\n"
+    planned = {}
     for dry in (True, False):
         status, created = api("POST", "/provision-jobs", {"fileName": "lp-courses.csv", "dryRun": dry})
         assert status == 201, created
         upload = created["upload"]
-        put = recorder.send_presigned("PUT", upload["url"], data=b"Context ID,Domain\n", headers=upload["headers"])
+        put = recorder.send_presigned("PUT", upload["url"], data=courses.encode(), headers=upload["headers"])
         assert put.status_code == 200, put.text
         key = unquote_plus(upload["url"].split(f"/{BUCKET}/", 1)[1].split("?", 1)[0])
         aws.discard_notifications(key)  # not for the disassociate function here
+        if dry:
+            planned = {"job_id": created["jobId"], "bucket": BUCKET, "key": key, "version": "", "dry_run": True}
+    assert aws.drive_provision(planned)["state"] == "succeeded"
+    status, job = api("GET", f"/provision-jobs/{planned['job_id']}")
+    assert status == 200 and job["state"] == "succeeded" and job["progress"]["planned"] == 1, job
+    assert b'"planned": 1' in download(job["results"]["summary.json"])
+    status, preview = api("GET", f"/provision-jobs/{planned['job_id']}/rows?status=planned")
+    assert status == 200 and preview["total"] == 1 and preview["rows"][0]["key"], preview
+    status, confirmed = api("POST", f"/provision-jobs/{planned['job_id']}/confirm")
+    assert status == 201 and confirmed["state"] == "queued", confirmed
+    aws.discard_notifications(f"provision/api/{confirmed['jobId']}/lp-courses.csv")
     # The provisioning jobs' start, as the runtime offers it: an execution named by the job id, once.
     with aws.running_as(api.container.env):
         start = api.container.module.runtime.get().start

@@ -220,6 +220,21 @@ class PlatformProvisionRequest(Strict):
 ProvisionJobRequest = Union[ZoomProvisionRequest, PlatformProvisionRequest]
 
 
+class ProvisionRow(Strict):
+    line: int
+    key: str = Field(description="the row's identity: Key, or the course (or host) with the topic")
+    status: Literal["created", "updated", "unchanged", "rejected", "failed", "deferred", "planned"]
+    meeting_id: str
+    association: str = Field(description="lti-import-NNN.csv, imported, import failed, not associated ...")
+    reason: str
+
+
+class ProvisionRows(Strict):
+    rows: list[ProvisionRow]
+    total: int
+    next: Optional[int] = Field(default=None, description="the offset of the next page, if any")
+
+
 class ProvisionProgress(Strict):
     total_rows: int
     created: int

@@ -21,6 +21,7 @@ from .models import (
     Problem,
     ProvisionJob,
     ProvisionJobRequest,
+    ProvisionRows,
     ReportJob,
     ReportJobRequest,
     ResultRows,
@@ -295,6 +296,23 @@ def get_provision_job(job_id: Annotated[str, Path(pattern=JOB_ID)]) -> Provision
     only_query()
     rt, settings = _ctx()
     return ProvisionJob(**describe_provision_job(rt.jobs, rt.s3, settings.bucket, job_id))
+
+
+@router.get("/provision-jobs/<job_id>/rows", responses={**ok(ProvisionRows), **READS, **_problems(409)})
+def get_provision_rows(
+    job_id: Annotated[str, Path(pattern=JOB_ID)],
+    status: Annotated[
+        Optional[str], Query(pattern="^(created|updated|unchanged|rejected|failed|deferred|planned)$")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ProvisionRows:
+    from ..provision.jobs import provision_rows
+
+    only_query("status", "limit", "offset")
+    rt, settings = _ctx()
+    rows = provision_rows(rt.jobs, rt.s3, settings.bucket, job_id, status=status, limit=limit, offset=offset)
+    return ProvisionRows(**rows)
 
 
 @router.post("/provision-jobs/<job_id>/confirm", responses={**CREATED, **READS, **_problems(409)})

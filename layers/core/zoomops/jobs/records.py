@@ -4,10 +4,13 @@ Each kind's own operations live with it: ``lti.jobs`` (removal), ``zoom.reports.
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
+from collections.abc import Callable
 from typing import Any
 
-from ..errors import NotFound
+from ..errors import Conflict, NotFound
 
 PRESIGN_SECONDS = 900
 KINDS = {"dis": "disassociate", "rep": "report", "pro": "provision"}
@@ -80,3 +83,31 @@ def workflow(job: dict[str, Any]) -> dict[str, Any]:
     """Where the job runs and which step it is in, as its record says (the steps record it themselves: one
     read answers it, and the api needs no Step Functions permission)."""
     return {"engine": job.get("engine"), "executionArn": job.get("execution_arn"), "step": job.get("step")}
+
+
+def finished(job: dict[str, Any], what: str) -> None:
+    """Refuse (409) what needs a finished job's results before it has them."""
+    if not job.get("finished_at") or not job.get("results_prefix"):
+        raise Conflict(f"job {job['job_id']} has not finished: {what} once it has")
+
+
+def result_rows(
+    store: Any,
+    s3,
+    bucket: str,
+    job_id: str,
+    kind: str,
+    *,
+    status: str | None,
+    limit: int,
+    offset: int,
+    shape: Callable[[dict[str, str]], dict[str, Any]] = dict,
+) -> dict[str, Any]:
+    """A finished job's rows.csv as JSON, filtered by status and paged: what a preview shows (``shape``: the
+    columns the API gives of a row)."""
+    job = get_job(store, job_id, kind)
+    finished(job, "its rows can be read")
+    body = s3.get_object(Bucket=bucket, Key=job["results_prefix"] + "rows.csv")["Body"].read().decode("utf-8")
+    rows = [r for r in csv.DictReader(io.StringIO(body)) if status in (None, r["status"])]
+    page = [shape({**row, "line": int(row["line"])}) for row in rows[offset : offset + limit]]
+    return {"rows": page, "total": len(rows), "next": offset + limit if offset + limit < len(rows) else None}

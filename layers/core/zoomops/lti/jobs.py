@@ -14,7 +14,8 @@ import io
 from typing import Any
 
 from ..errors import Conflict
-from ..jobs.records import download_link, get_job, new_job_id, timings, upload_link, workflow
+from ..jobs import records
+from ..jobs.records import download_link, finished, get_job, new_job_id, timings, upload_link, workflow
 from ..names import API_UPLOADS, DRYRUN_PREFIX, INCOMING_PREFIX
 from .rows import TEMPLATE_HEADER
 
@@ -95,27 +96,15 @@ def describe_disassociate_job(store: Any, s3, bucket: str, job_id: str, *, workf
     return answer
 
 
-def _finished(job: dict[str, Any], what: str) -> None:
-    if not job.get("finished_at") or not job.get("results_prefix"):
-        raise Conflict(f"job {job['job_id']} has not finished: {what} once it has")
-
-
 def result_rows(store: Any, s3, bucket: str, job_id: str, *, status: str | None, limit: int, offset: int) -> dict:
-    """A finished job's rows.csv, as JSON, filtered by status: what a preview shows."""
-    job = get_job(store, job_id, "disassociate")
-    _finished(job, "its rows can be read")
-    body = s3.get_object(Bucket=bucket, Key=job["results_prefix"] + "rows.csv")["Body"].read().decode("utf-8")
-    rows = [r for r in csv.DictReader(io.StringIO(body)) if status in (None, r["status"])]
-    page = rows[offset : offset + limit]
-    for row in page:
-        row["line"] = int(row["line"])
-    return {"rows": page, "total": len(rows), "next": offset + limit if offset + limit < len(rows) else None}
+    """A finished removal's rows.csv, as JSON, filtered by status: what a preview shows."""
+    return records.result_rows(store, s3, bucket, job_id, "disassociate", status=status, limit=limit, offset=offset)
 
 
 def confirm(store: Any, s3, bucket: str, job_id: str) -> dict[str, Any]:
     """Run for real the file a finished dry run planned (the job's source, as it was uploaded)."""
     job = get_job(store, job_id, "disassociate")
-    _finished(job, "confirm it")
+    finished(job, "confirm it")
     if not job.get("dry_run"):
         raise Conflict(f"job {job_id} was not a dry run: there is nothing to confirm")
     if job.get("state") == "rejected":
@@ -139,7 +128,7 @@ def confirm(store: Any, s3, bucket: str, job_id: str) -> dict[str, Any]:
 def redrive(store: Any, s3, bucket: str, job_id: str) -> dict[str, Any]:
     """A new job from a finished job's retry.csv: exactly its failed rows."""
     job = get_job(store, job_id, "disassociate")
-    _finished(job, "re-drive it")
+    finished(job, "re-drive it")
     if not int(job.get("failed", 0)):
         raise Conflict(f"job {job_id} has no failed rows to re-drive")
     data = s3.get_object(Bucket=bucket, Key=job["results_prefix"] + "retry.csv")["Body"].read()

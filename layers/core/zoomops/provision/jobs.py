@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import Conflict, Refused
-from ..jobs.records import download_link, get_job, new_job_id, timings, upload_link, workflow
+from ..jobs.records import download_link, get_job, new_job_id, result_rows, timings, upload_link, workflow
 from ..names import PROVISION_DRYRUN_PREFIX, PROVISION_PREFIX
 from .run import ASSOCIATE, Options, default_association
 
@@ -153,3 +153,13 @@ def describe_provision_job(store: Any, s3, bucket: str, job_id: str) -> dict[str
     if prefix:  # the files the run wrote, as its record lists them (no listing: the api has no s3:ListBucket)
         answer["results"] = {name: download_link(s3, bucket, prefix + name) for name in job.get("files") or []}
     return answer
+
+
+def provision_rows(store: Any, s3, bucket: str, job_id: str, *, status: str | None, limit: int, offset: int) -> dict:
+    """A finished provisioning job's rows.csv as JSON (a dry run's preview): line, key, status, meeting id,
+    association and reason; not the join URL (it may carry the meeting's passcode: it stays in the file)."""
+    return result_rows(store, s3, bucket, job_id, "provision", status=status, limit=limit, offset=offset, shape=_row)
+
+
+def _row(row: dict[str, str]) -> dict[str, Any]:
+    return {name: row[name] for name in ("line", "key", "status", "meeting_id", "association", "reason")}

@@ -1,6 +1,6 @@
 // Pieces the job pages share: state badges, polling, problem messages, downloads, file pickers.
-import { ApiProblem } from "../api.js";
-import { h, safeHref } from "../dom.js";
+import { ApiProblem, get, missingRoute } from "../api.js";
+import { count, h, safeHref, table } from "../dom.js";
 
 export const FINISHED = new Set(["succeeded", "partially_failed", "rejected", "failed"]);
 export const STATES = ["queued", "running", "succeeded", "partially_failed", "rejected", "failed"];
@@ -78,3 +78,16 @@ export function labelled(label, control, hint) {
 }
 
 export const safeFileName = (name) => String(name).replace(/[^A-Za-z0-9._-]/g, "_").slice(-100) || "upload.csv";
+
+/** A table of a finished job's rows (``rows`` names their route and status: the first 100), or a note when
+ * the API cannot list them. */
+export async function rowsTable(rows, caption, columns) {
+  try {
+    const answer = await get(`${rows}&limit=100&offset=0`);
+    if (!answer.total) return null;
+    const shown = answer.rows.length < answer.total ? ` (first ${answer.rows.length} of ${count(answer.total)})` : "";
+    return table(`${caption}${shown}`, columns, answer.rows);
+  } catch (error) {
+    return missingRoute(error) ? h("p", { class: "notice" }, `${caption}: listing rows is not available on this API yet (see rows.csv).`) : problemBox(error);
+  }
+}

@@ -1,7 +1,7 @@
 // Provisioning: upload a course-meetings CSV, preview, run, download the LTI import files and the removal file.
 import { get, missingRoute, post, upload } from "../api.js";
 import { announce, count, facts, h, progress, replace, when } from "../dom.js";
-import { FINISHED, badge, downloads, filePicker, follow, heading, labelled, problemBox, safeFileName } from "./common.js";
+import { FINISHED, badge, downloads, filePicker, follow, heading, labelled, problemBox, rowsTable, safeFileName } from "./common.js";
 
 const options = (pairs) => pairs.map(([value, label]) => h("option", { value }, label));
 
@@ -41,6 +41,11 @@ export async function renderProvisioning(main, _params, context) {
   return title;
 }
 
+// A rejection reads "line 5: Start: must be ...": the column is the part before the second colon.
+const column = (row) => (/^(?:line \d+: )?([^:]+): /.exec(row.reason || "") || [])[1] || "–";
+const REJECTED_COLUMNS = [["Line", (row) => row.line], ["Column", column], ["Reason", (row) => row.reason || "–"], ["Key", (row) => row.key || "–"]];
+const PLANNED_COLUMNS = [["Line", (row) => row.line], ["Key", (row) => row.key], ["Association", (row) => row.association || "–"], ["Note", (row) => row.reason || "–"]];
+
 const NAMES = ["total_rows", "created", "updated", "unchanged", "planned", "deferred", "rejected", "failed"];
 
 export async function renderProvisionJob(main, jobId, context) {
@@ -71,7 +76,7 @@ export async function renderProvisionJob(main, jobId, context) {
     announce(`Job ${job.state.replace(/_/g, " ")}.`);
     if (job.dryRun && job.state !== "rejected" && job.state !== "failed") {
       const box = h("div", { "aria-live": "polite" });
-      const confirm = h("button", { type: "button", class: "primary" }, "Create the meetings now");
+      const confirm = h("button", { type: "button", class: "primary", disabled: !(job.progress || {}).planned }, "Create the meetings now");
       confirm.addEventListener("click", async () => {
         confirm.disabled = true;
         try {
@@ -82,7 +87,20 @@ export async function renderProvisionJob(main, jobId, context) {
           confirm.disabled = false;
         }
       });
-      after.append(h("section", { class: "card", "aria-label": "Preview" }, h("h2", {}, "Preview"), h("p", {}, "A dry run: nothing was created."), h("div", { class: "actions" }, confirm), box));
+      const p = job.progress || {};
+      const rows = (status) => `/provision-jobs/${job.jobId}/rows?status=${status}`;
+      after.append(
+        h(
+          "section",
+          { class: "card", "aria-label": "Preview" },
+          h("h2", {}, "Preview"),
+          h("p", {}, `A dry run: nothing was created. Confirming creates or updates ${count(p.planned)} meeting${p.planned === 1 ? "" : "s"}; rejected rows are left out (fix them in the file and upload it again).`),
+          await rowsTable(rows("rejected"), "Rejected rows", REJECTED_COLUMNS),
+          await rowsTable(rows("planned"), "What would be created or updated", PLANNED_COLUMNS),
+          h("div", { class: "actions" }, confirm),
+          box,
+        ),
+      );
     }
     const imports = Object.keys(job.results || {}).filter((name) => name.startsWith("lti-import-")).sort();
     const files = downloads(job.results, [...imports, "removal.csv", "rows.csv", "retry.csv", "summary.json"]);

@@ -1,8 +1,8 @@
 // Removal (bulk disassociate): upload the LTI Pro import CSV as a dry run, read the preview, confirm, watch it
 // run, download rows.csv and retry.csv, re-drive the failed rows.
-import { get, missingRoute, post, upload } from "../api.js";
-import { announce, count, facts, h, progress, replace, table, when } from "../dom.js";
-import { FINISHED, badge, downloads, filePicker, follow, heading, labelled, problemBox, safeFileName } from "./common.js";
+import { get, post, upload } from "../api.js";
+import { announce, count, facts, h, progress, replace, when } from "../dom.js";
+import { FINISHED, badge, downloads, filePicker, follow, heading, labelled, problemBox, rowsTable as shared, safeFileName } from "./common.js";
 
 export async function renderRemoval(main, _params, context) {
   const title = heading("Removal");
@@ -44,17 +44,7 @@ const ROW_COLUMNS = [
 ];
 const SENT_COLUMNS = [ROW_COLUMNS[0], ROW_COLUMNS[3], ROW_COLUMNS[4], ROW_COLUMNS[5], ["Course", (row) => row.course_id || "–"]];
 
-/** A table of the job's rows with one status (the first 100), or a note when the API cannot list them yet. */
-async function rowsTable(jobId, status, caption, columns) {
-  try {
-    const answer = await get(`/disassociate-jobs/${jobId}/rows?status=${status}&limit=100&offset=0`);
-    if (!answer.total) return null;
-    const shown = answer.rows.length < answer.total ? ` (first ${answer.rows.length} of ${count(answer.total)})` : "";
-    return table(`${caption}${shown}`, columns, answer.rows);
-  } catch (error) {
-    return missingRoute(error) ? h("p", { class: "notice" }, `${caption}: listing rows is not available on this API yet (see rows.csv).`) : problemBox(error);
-  }
-}
+const rowsTable = (jobId, status, caption, columns) => shared(`/disassociate-jobs/${jobId}/rows?status=${status}`, caption, columns);
 
 function runProgress(job) {
   const p = job.progress;
