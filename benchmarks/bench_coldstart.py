@@ -54,6 +54,7 @@ LAMBDA_ENV = {
     "AWS_EC2_METADATA_DISABLED": "true",
 }
 SECRETS = "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
+MACHINES = "arn:aws:states:us-east-1:123456789012:stateMachine:"
 ZOOM = {
     "ZOOMOPS_ZOOM_ACCOUNTS": "main",
     "ZOOMOPS_ZOOM_SECRET_PREFIX": "zoomops/zoom/",
@@ -66,7 +67,9 @@ FUNCTIONS = {  # folder -> its variables as the template sets them (sample value
         "ZOOMOPS_JOBS_TABLE": "zoomops-JobsTable-1",
         "ZOOMOPS_IDEMPOTENCY_TABLE": "zoomops-IdempotencyTable-1",
         "ZOOMOPS_BATCH_SIZE": "400",
-        "ZOOMOPS_DISASSOCIATE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/zoomops-queue",
+        "ZOOMOPS_INLINE_MAX_BYTES": "1048576",
+        "ZOOMOPS_REMOVAL_MACHINE": MACHINES + "zoomops-removal",
+        "ZOOMOPS_PROVISION_MACHINE": MACHINES + "zoomops-provisioning",
     },
     "token_refresh": {
         **ZOOM,
@@ -83,12 +86,14 @@ FUNCTIONS = {  # folder -> its variables as the template sets them (sample value
         "ZOOMOPS_REPORT_USERS": "",
         "ZOOMOPS_REPORT_WORKERS": "8",
         "ZOOMOPS_PSEUDONYM_SECRET_ID": "",
+        "ZOOMOPS_REPORT_MACHINE": MACHINES + "zoomops-reports",
     },
     "api": {
         **ZOOM,
         "ZOOMOPS_FILES_BUCKET": "zoomops-files",
-        "ZOOMOPS_REPORT_FUNCTION": "zoomops-participant-report",
         "ZOOMOPS_TOKEN_REFRESH_FUNCTION": "zoomops-TokenRefreshFunction-1",
+        "ZOOMOPS_REPORT_MACHINE": MACHINES + "zoomops-reports",
+        "ZOOMOPS_PROVISION_MACHINE": MACHINES + "zoomops-provisioning",
     },
 }
 TIMED = "import time; t = time.perf_counter(); {code}; print(time.perf_counter() - t)"

@@ -25,6 +25,7 @@ LEDGER = "zoomops-ledger.jsonl"
 ENVIRONMENT = {
     "ZOOMOPS_ZOOM_ACCOUNTS": "zoom: account names (the token secret of --account, default the first, is read)",
     "ZOOMOPS_ZOOM_SECRET_PREFIX": "zoom: where the accounts' secrets are (<prefix><account>/token)",
+    "ZOOMOPS_ZOOM_PLAN": "zoom: pro (default) or business: the account's rate limits, which the creates keep",
     "ZOOMOPS_WEBMEETING_URL": "webmeeting: the instance's base URL (https://meeting.example.org)",
     "ZOOMOPS_WEBMEETING_SECRET_ID": 'webmeeting: the secret holding {"api_key"} (zoomops credentials webmeeting)',
     "ZOOMOPS_WEBMEETING_API_KEY": "webmeeting, when no secret id is set (local development): the API key itself",
