@@ -202,7 +202,11 @@ def test_rows_past_a_hosts_daily_allowance_are_deferred_and_not_sent_again_that_
         before = len(stack.zoom.api_requests)
         again, out = provision(source, "capped")  # the same day: the host's spent allowance is not asked again
         assert again.returncode == 3, again.stderr
-        assert sorted(r["status"] for r in read_csv(out / "rows.csv")) == ["deferred"] * 2 + ["unchanged"] * 3
+        resumed = read_csv(out / "rows.csv")  # the same run resumed: what it made is still "created" by it
+        assert sorted(r["status"] for r in resumed) == ["created"] * 3 + ["deferred"] * 2
+        assert {r["reason"] for r in resumed if r["status"] == "created"} == {
+            "created by an earlier attempt of this run"
+        }
         assert writes(stack, before) == []
     finally:
         stack.zoom.meeting_daily_cap = 100

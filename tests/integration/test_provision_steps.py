@@ -15,7 +15,7 @@ from datetime import datetime
 import pytest
 
 from infra.local.stack import BUCKET, JOBS_TABLE, ZOOM_ACCOUNTS, LambdaContext, load_handler
-from infra.local.zoom_sim import FakeClock
+from infra.local.zoom_sim import FakeClock, Fault
 from tests.conftest import load_event
 from zoomops.aws.jobstore import JobStore
 from zoomops.provision import steps
@@ -171,3 +171,43 @@ def test_parts_keep_a_hosts_rows_together():
     parts = steps._parts(lines)
     assert [len(p) for p in parts] == [100, 100, 100]
     assert all(len({host for _, _, host in p}) == 1 for p in parts)
+
+
+def test_two_runs_of_one_part_at_once_create_each_meeting_once(stack, deps, hosts):
+    """A part's step invoked twice at the same time (Step Functions retries a Lambda.SdkClientException while
+    the first invocation still runs; a dry run confirmed twice): each row's ``creating`` entry is claimed
+    with a condition, so the second run sends nothing for it."""
+    import threading
+
+    from zoomops.aws.ledger import DynamoLedger
+    from zoomops.provision.ledger import CREATING, Entry
+
+    ledger = DynamoLedger(LEDGER, stack.client("dynamodb"), "zoom:claim-test")
+    assert ledger.claim(Entry("k", CREATING, host="h"), None)
+    assert not ledger.claim(Entry("k", CREATING, host="h"), None)  # someone else's creating entry
+    assert ledger.claim(Entry("k", CREATING, host="h"), CREATING)  # a recovery that saw it
+
+    job = drop(stack, "provision/twice.csv", semester(hosts[:1], 3))
+    state = steps.plan({"job": job}, deps)
+    stack.zoom.add_faults(*(Fault(delay=0.3, path_contains="/meetings") for _ in range(3)))
+    event = {"step": "part", "job": job, "pass": 0, "part": 0, "parts": 1, "concurrency": 1}
+    answers: list[dict] = []
+    runs = [threading.Thread(target=lambda: answers.append(steps.part(event, deps))) for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(30)
+    assert state["parts"] == 1 and len(answers) == 2
+    assert len(stack.zoom.meetings(ACCOUNT, hosts[0])) == 3  # never twice
+    assert sum(a.get("created", 0) for a in answers) == 3
+
+
+def test_a_file_gone_before_its_job_ran_ends_the_job_saying_so(stack, deps, hosts):
+    job = drop(stack, "provision/gone.csv", semester(hosts, 1))
+    stack.client("s3").delete_object(Bucket=BUCKET, Key="provision/gone.csv", VersionId=job["version"])
+    state = steps.plan({"job": job}, deps)
+    assert state["done"] and "no longer in the bucket" in state["skipped"]
+    record = JobStore(JOBS_TABLE, stack.client("dynamodb")).get(job["job_id"])
+    assert record["state"] == "failed" and "no longer in the bucket" in record["refused"] and record["finished_at"]
+    answer = steps.finalize({"job": job, "pass": 0, "done": True}, deps)  # what the machine calls next
+    assert answer["state"] == "failed"

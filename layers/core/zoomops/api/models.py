@@ -101,6 +101,7 @@ class DisassociateJob(Strict):
     timings: Timings
     refused: Optional[str] = None
     origin: Optional[str] = Field(default=None, description="the job this one confirms or re-drives")
+    confirmable: bool = Field(default=False, description="a finished dry run the API started: POST .../confirm runs it")
     results: Optional[dict[str, str]] = Field(default=None, description="short-lived download links")
 
 
@@ -262,6 +263,7 @@ class ProvisionJob(Strict):
     timings: Timings
     refused: Optional[str] = None
     origin: Optional[str] = Field(default=None, description="the dry run this job confirms")
+    confirmable: bool = Field(default=False, description="a finished dry run the API started: POST .../confirm runs it")
     results: Optional[dict[str, str]] = Field(default=None, description="short-lived links to the run's files")
 
 

@@ -40,9 +40,30 @@ class DynamoLedger:
         return Entry(**json.loads(item["entry"]["S"])) if item else None
 
     def put(self, entry: Entry) -> None:
+        self._db.put_item(TableName=self.table, Item=self._item(entry))
+
+    def claim(self, entry: Entry, seen: str | None) -> bool:
+        """A conditional put: two runs of one row at once (a retried step, a file confirmed twice) cannot both
+        create its meeting; the one that loses sends nothing."""
+        if seen is None:
+            condition, values = "attribute_not_exists(sk)", {}
+        else:
+            condition, values = "entry_state = :seen", {":seen": {"S": seen}}
+        try:
+            self._db.put_item(
+                TableName=self.table,
+                Item=self._item(entry),
+                ConditionExpression=condition,
+                **({"ExpressionAttributeValues": values} if values else {}),
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def _item(self, entry: Entry) -> dict[str, Any]:
         entry.updated_at = utc_now()
-        item = {**self._key(f"entry#{entry.key}"), "entry": {"S": json.dumps(asdict(entry), separators=(",", ":"))}}
-        self._db.put_item(TableName=self.table, Item=item)
+        body = {"S": json.dumps(asdict(entry), separators=(",", ":"))}
+        return {**self._key(f"entry#{entry.key}"), "entry": body, "entry_state": {"S": entry.state}}
 
     def reserve(self, host: str, day: str, cap: int | None) -> bool:
         condition = "attribute_not_exists(spent)"

@@ -209,6 +209,9 @@ def start_provision(ref: ObjectRef, deps: Deps, relative: str, dry_run: bool) ->
     if deps.start is None:
         return {"skipped": f"{ref.key}: provisioning runs on its state machine, which is not configured here"}
     job_id = _job_id(ref, relative, "provision")
+    done = deps.jobs.get(job_id) or {}
+    if done.get("finished_at"):  # read first: a finished job is never marked running again
+        return {"skipped": f"{ref.key} was already processed as job {job_id} ({done.get('state')})"}
     job = deps.jobs.start(
         job_id,
         {

@@ -127,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
     from ..provision import run as provision
 
     with Signals() as signals, read_from.open("rb") as stream:
-        ctx = Context(provider, ledger, account, lti(ledger) if lti else None, stop=signals.reason)
+        lti_import = lti(ledger) if lti else None
+        ctx = Context(provider, ledger, account, lti_import, stop=signals.reason, run_id=str(out.resolve()))
         summary = provision.run(stream, source.name, out, options, ctx)
     stopped = summary.interrupted or (f"deferred until {summary.resume_after}" if summary.deferred else None)
     folder.finish(interrupted=stopped)

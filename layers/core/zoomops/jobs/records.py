@@ -85,6 +85,28 @@ def workflow(job: dict[str, Any]) -> dict[str, Any]:
     return {"engine": job.get("engine"), "executionArn": job.get("execution_arn"), "step": job.get("step")}
 
 
+def confirmable(job: dict[str, Any]) -> bool:
+    """A finished dry run the API can run for real: one it started (a bucket drop's file is the bucket's)."""
+    return bool(job.get("dry_run") and job.get("finished_at") and job.get("entry") == "api") and (
+        job.get("state") not in ("rejected", "failed")
+    )
+
+
+def check_confirmable(job: dict[str, Any], drop_prefix: str) -> None:
+    """Refuse (409), saying why and what to do instead, to confirm what cannot be."""
+    job_id = job["job_id"]
+    finished(job, "confirm it")
+    if not job.get("dry_run"):
+        raise Conflict(f"job {job_id} was not a dry run: there is nothing to confirm")
+    if job.get("state") in ("rejected", "failed"):
+        raise Conflict(f"job {job_id}'s file was refused: upload a corrected file instead")
+    if job.get("entry") != "api":
+        raise Conflict(
+            f"job {job_id}'s file was dropped in the bucket, not uploaded through the API: drop it under "
+            f"{drop_prefix} to run it for real"
+        )
+
+
 def finished(job: dict[str, Any], what: str) -> None:
     """Refuse (409) what needs a finished job's results before it has them."""
     if not job.get("finished_at") or not job.get("results_prefix"):
@@ -101,7 +123,7 @@ def result_rows(
     status: str | None,
     limit: int,
     offset: int,
-    shape: Callable[[dict[str, str]], dict[str, Any]] = dict,
+    shape: Callable[[dict[str, Any]], dict[str, Any]] = dict,
 ) -> dict[str, Any]:
     """A finished job's rows.csv as JSON, filtered by status and paged: what a preview shows (``shape``: the
     columns the API gives of a row)."""
@@ -109,5 +131,5 @@ def result_rows(
     finished(job, "its rows can be read")
     body = s3.get_object(Bucket=bucket, Key=job["results_prefix"] + "rows.csv")["Body"].read().decode("utf-8")
     rows = [r for r in csv.DictReader(io.StringIO(body)) if status in (None, r["status"])]
-    page = [shape({**row, "line": int(row["line"])}) for row in rows[offset : offset + limit]]
+    page = [shape(dict(row, line=int(row["line"]))) for row in rows[offset : offset + limit]]
     return {"rows": page, "total": len(rows), "next": offset + limit if offset + limit < len(rows) else None}

@@ -15,7 +15,17 @@ from typing import Any
 
 from ..errors import Conflict
 from ..jobs import records
-from ..jobs.records import download_link, finished, get_job, new_job_id, timings, upload_link, workflow
+from ..jobs.records import (
+    check_confirmable,
+    confirmable,
+    download_link,
+    finished,
+    get_job,
+    new_job_id,
+    timings,
+    upload_link,
+    workflow,
+)
 from ..names import API_UPLOADS, DRYRUN_PREFIX, INCOMING_PREFIX
 from .rows import TEMPLATE_HEADER
 
@@ -84,6 +94,7 @@ def describe_disassociate_job(store: Any, s3, bucket: str, job_id: str, *, workf
         "timings": timings(job),
         "refused": job.get("refused"),
         "origin": job.get("origin"),
+        "confirmable": confirmable(job),
         "results": None,
         **(workflow(job) if workflow_fields else {}),
     }
@@ -104,11 +115,7 @@ def result_rows(store: Any, s3, bucket: str, job_id: str, *, status: str | None,
 def confirm(store: Any, s3, bucket: str, job_id: str) -> dict[str, Any]:
     """Run for real the file a finished dry run planned (the job's source, as it was uploaded)."""
     job = get_job(store, job_id, "disassociate")
-    finished(job, "confirm it")
-    if not job.get("dry_run"):
-        raise Conflict(f"job {job_id} was not a dry run: there is nothing to confirm")
-    if job.get("state") == "rejected":
-        raise Conflict(f"job {job_id}'s file was refused: upload a corrected file instead")
+    check_confirmable(job, INCOMING_PREFIX)
     key = job["moved_to"]
     data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     return create_disassociate_job(

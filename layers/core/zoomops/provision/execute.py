@@ -34,8 +34,10 @@ class Executor:
         stop: Callable[[], str | None] | None = None,
         progress: Callable[[Row], None] | None = None,
         retry_lost: bool = False,
+        run_id: str = "",
     ):
         self.provider, self.ledger, self.cap, self.workers = provider, ledger, daily_cap, workers
+        self.run_id = run_id  # rows this run created before it was resumed or retried are still "created"
         self.retry_lost = retry_lost  # create again where a lost create cannot be looked for (the admin checked)
         self.clock, self.stop, self.progress = clock, stop or (lambda: None), progress
         self.halted: str | None = None  # an account-wide stop: what the rows not done yet say
@@ -52,6 +54,8 @@ class Executor:
         reason = self.halted or self.stop()
         if reason:
             self._not_done(row, reason)
+        elif row.action == NOTHING and self.run_id and row.entry is not None and row.entry.made_by == self.run_id:
+            self._done(row, "created", row.entry, "created by an earlier attempt of this run")
         elif row.action == NOTHING:
             self._done(row, "unchanged", row.entry)
         else:
@@ -96,8 +100,16 @@ class Executor:
             result = self.provider.update(row.spec, row.entry.provisioned())
             entry, status = row.entry, "updated"
         else:
-            entry = Entry(row.key, CREATING, host=row.spec.host)
-            self.ledger.put(entry)  # before the create: a crash after it is recovered, never created twice
+            entry = Entry(row.key, CREATING, host=row.spec.host, made_by=self.run_id)
+            # Before the create: a crash after it is recovered, never created twice; claimed, so a second run of
+            # the same row at the same time (a retried step, a file confirmed twice) sends nothing.
+            if not self.ledger.claim(entry, row.seen):
+                row.settle(
+                    "failed",
+                    "not sent: another run of this row was creating its meeting at the same time; "
+                    "run the file again once that run has finished (it will find the meeting)",
+                )
+                return
             result = self.provider.create(row.spec)
             status = "created"
         entry.record(result, row.body, row.spec.host)

@@ -11,8 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import Conflict, Refused
-from ..jobs.records import download_link, get_job, new_job_id, result_rows, timings, upload_link, workflow
+from ..errors import Refused
+from ..jobs.records import (
+    check_confirmable,
+    confirmable,
+    download_link,
+    get_job,
+    new_job_id,
+    result_rows,
+    timings,
+    upload_link,
+    workflow,
+)
 from ..names import PROVISION_DRYRUN_PREFIX, PROVISION_PREFIX
 from .run import ASSOCIATE, Options, default_association
 
@@ -107,12 +117,7 @@ def create_provision_job(
 def confirm_provision_job(store: Any, s3, bucket: str, job_id: str) -> dict[str, Any]:
     """Run for real the file a finished dry run planned, with the dry run's options."""
     job = get_job(store, job_id, "provision")
-    if not job.get("finished_at") or not job.get("moved_to"):
-        raise Conflict(f"job {job_id} has not finished: confirm it once it has")
-    if not job.get("dry_run"):
-        raise Conflict(f"job {job_id} was not a dry run: there is nothing to confirm")
-    if job.get("state") == "rejected":
-        raise Conflict(f"job {job_id}'s file was refused: upload a corrected file instead")
+    check_confirmable(job, PROVISION_PREFIX)
     options = job.get("options") or {}
     return create_provision_job(
         store,
@@ -147,6 +152,7 @@ def describe_provision_job(store: Any, s3, bucket: str, job_id: str) -> dict[str
         "timings": timings(job),
         "refused": job.get("refused") or None,
         "origin": job.get("origin"),
+        "confirmable": confirmable(job),
         "results": None,
     }
     prefix = job.get("results_prefix")
@@ -161,5 +167,5 @@ def provision_rows(store: Any, s3, bucket: str, job_id: str, *, status: str | No
     return result_rows(store, s3, bucket, job_id, "provision", status=status, limit=limit, offset=offset, shape=_row)
 
 
-def _row(row: dict[str, str]) -> dict[str, Any]:
+def _row(row: dict[str, Any]) -> dict[str, Any]:
     return {name: row[name] for name in ("line", "key", "status", "meeting_id", "association", "reason")}

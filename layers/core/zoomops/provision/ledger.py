@@ -36,6 +36,7 @@ class Entry:
     ids: dict[str, Any] = field(default_factory=dict)  # what the platform adapter keeps for updates
     body: dict[str, Any] = field(default_factory=dict)  # what was last sent (to tell unchanged from changed)
     associated: dict[str, str] | None = None  # the course LTI Pro's import API last associated it with
+    made_by: str = ""  # the run that created it: that run resumed or retried says "created", not "unchanged"
     updated_at: str = ""
 
     def provisioned(self) -> Provisioned:
@@ -55,6 +56,11 @@ class Ledger(Protocol):
     def get(self, key: str) -> Entry | None: ...
 
     def put(self, entry: Entry) -> None: ...
+
+    def claim(self, entry: Entry, seen: str | None) -> bool:
+        """Put ``entry`` (``creating``) only if the row's entry is still in the state the run decided on
+        (``seen``: its state then, None when there was none): False when another run got there first."""
+        ...
 
     def reserve(self, host: str, day: str, cap: int | None) -> bool:
         """Count one create/update for ``host`` on ``day`` (UTC) unless ``cap`` are counted already or the
@@ -117,6 +123,16 @@ class FileLedger:
         with self._lock:
             self._entries[entry.key] = entry
             self._append({"op": "entry", "entry": asdict(entry)})
+
+    def claim(self, entry: Entry, seen: str | None) -> bool:
+        entry.updated_at = utc_now()
+        with self._lock:
+            found = self._entries.get(entry.key)
+            if (found.state if found else None) != seen:
+                return False
+            self._entries[entry.key] = entry
+            self._append({"op": "entry", "entry": asdict(entry)})
+            return True
 
     def reserve(self, host: str, day: str, cap: int | None) -> bool:
         with self._lock:

@@ -25,6 +25,7 @@ class Row:
     spec: MeetingSpec | None = None
     action: str = ""
     entry: Entry | None = None
+    seen: str | None = None  # the ledger entry's state when the row was decided (None: no entry)
     status: str = ""  # created | updated | unchanged | rejected | failed | deferred | planned
     meeting_id: str = ""
     join_url: str = ""
@@ -116,6 +117,7 @@ def decide(rows: list[Row], provider: Provider, ledger: Ledger) -> None:
             continue
         row.body = provider.body(row.spec)
         row.entry = ledger.get(row.key)
+        row.seen = row.entry.state if row.entry else None
         if row.entry is None or row.entry.state == ABSENT:
             row.action, row.entry = CREATE, None
         elif row.entry.state == CREATING:

@@ -117,6 +117,7 @@ class Context:
     stop: Callable[[], str | None] | None = None
     progress: Callable[[Row], None] | None = None
     clock: Callable[[], float] = time.time
+    run_id: str = ""  # this run's identity, the same when it is resumed or retried (the CLI: its --out folder)
 
 
 def run(stream: BinaryIO, name: str, out: Path, options: Options, ctx: Context) -> Summary:
@@ -166,6 +167,7 @@ def _execute(rows: list[Row], options: Options, ctx: Context, summary: Summary) 
         stop=ctx.stop,
         progress=ctx.progress,
         retry_lost=options.retry_lost,
+        run_id=ctx.run_id,
     )
     executor.run(rows)
     ctx.ledger.save_memory()

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import run_stamp, utc_now
-from ..errors import FileRefused, caught_message
+from ..errors import FileRefused, Unavailable, caught_message
 from ..names import PROCESSED_PREFIX, REJECTED_PREFIX, RESULTS_PREFIX
 from . import workfiles as work
 from .execute import Executor
@@ -63,10 +63,11 @@ def plan(event: dict[str, Any], deps: Deps) -> dict[str, Any]:
     record = deps.jobs.get(job["job_id"]) or {}
     if record.get("finished_at"):
         return {**_state(job, 0), "done": True, "skipped": f"job {job['job_id']} has finished already"}
-    try:
-        obj = work.source(deps.s3, job)
-    except deps.s3.exceptions.NoSuchKey:
-        return {**_state(job, 0), "done": True, "skipped": f"{job['key']} no longer exists (already processed)"}
+    obj = work.source(deps.s3, job)
+    if obj is None:  # gone before it ran (deleted, or moved by an earlier run): the job ends saying so
+        gone = f"{job['key']} is no longer in the bucket (deleted or already processed): nothing was done"
+        deps.jobs.set(job["job_id"], state="failed", step="finished", refused=gone, finished_at=utc_now())
+        return {**_state(job, 0), "done": True, "skipped": gone}
     found_options = record.get("options") or job_options(job["key"], obj.get("Metadata", {}))
     refusal = found_options if isinstance(found_options, str) else None  # unusable metadata: the file is refused
     options = found_options if isinstance(found_options, dict) else job_options(job["key"], {})
@@ -148,6 +149,8 @@ def part(event: dict[str, Any], deps: Deps, time_left: Callable[[], float] | Non
     job, number, index = event["job"], int(event["pass"]), int(event["part"])
     record = deps.jobs.get(job["job_id"]) or {}
     options = record["options"]
+    if record.get("resume_after"):  # the wait is over: the job says it is working again
+        deps.jobs.set(job["job_id"], step=f"working (pass {number + 1})", resume_after="")
     # The Map runs at most ``concurrency`` parts at once: each may use that share of the platform's rates.
     at_once = max(1, min(int(event.get("parts") or 1), int(event.get("concurrency") or 1)))
     ctx = deps.context(options, 1.0 / at_once)
@@ -166,6 +169,7 @@ def part(event: dict[str, Any], deps: Deps, time_left: Callable[[], float] | Non
         clock=deps.clock,
         stop=out_of_time,
         retry_lost=bool(options.get("retry_lost")),
+        run_id=record["run_id"],
     )
     executor.run(rows)
     resume_after = executor.resume_after.isoformat(timespec="seconds") if executor.resume_after else None
@@ -206,7 +210,10 @@ def finalize(event: dict[str, Any], deps: Deps) -> dict[str, Any]:
     options = record["options"]
     ctx = deps.context(options)
     associate = options["associate"] != "none"
-    found = read(work.source(deps.s3, job)["Body"], work.name(job), ctx.provider, associate=associate)
+    obj = work.source(deps.s3, job)
+    if obj is None:  # the execution's Catch ends the job with this reason
+        raise Unavailable(f"{job['key']} was removed while the job ran: what was created is in the ledger")
+    found = read(obj["Body"], work.name(job), ctx.provider, associate=associate)
     final = int(event.get("pass", 0))
     last = work.settled(deps.s3, job, final) | work.outcomes(deps.s3, job, final)
     for row in found.rows:

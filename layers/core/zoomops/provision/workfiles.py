@@ -12,6 +12,8 @@ from typing import Any
 from ..names import WORK_PREFIX
 
 WORK = f"{WORK_PREFIX}provision/"
+# A missing key, as S3 answers it (403 to a caller without s3:ListBucket).
+MISSING = ("NoSuchKey", "NoSuchVersion", "AccessDenied", "403", "404")
 
 
 def name(job: dict[str, Any]) -> str:
@@ -22,9 +24,15 @@ def pass_prefix(job: dict[str, Any], number: int) -> str:
     return f"{WORK}{job['job_id']}/pass-{number}/"
 
 
-def source(s3, job: dict[str, Any]) -> dict[str, Any]:
+def source(s3, job: dict[str, Any]) -> dict[str, Any] | None:
+    """The job's CSV (the version its event named), or None when it is gone (403 without s3:ListBucket)."""
     version = {"VersionId": job["version"]} if job.get("version") else {}
-    return s3.get_object(Bucket=job["bucket"], Key=job["key"], **version)
+    try:
+        return s3.get_object(Bucket=job["bucket"], Key=job["key"], **version)
+    except s3.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in MISSING:
+            return None
+        raise
 
 
 def put(s3, job: dict[str, Any], key: str, value: Any) -> None:
@@ -70,7 +78,7 @@ def read_lines(s3, job: dict[str, Any], key: str) -> list[dict[str, Any]] | None
     try:
         text = s3.get_object(Bucket=job["bucket"], Key=key)["Body"].read().decode()
     except s3.exceptions.ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "AccessDenied", "403", "404"):
+        if exc.response.get("Error", {}).get("Code") in MISSING:
             return None
         raise
     return [json.loads(line) for line in text.splitlines() if line.strip()]

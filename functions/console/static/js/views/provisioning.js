@@ -97,7 +97,9 @@ export async function renderProvisionJob(main, jobId, context) {
           h("p", {}, `A dry run: nothing was created. Confirming creates or updates ${count(p.planned)} meeting${p.planned === 1 ? "" : "s"}; rejected rows are left out (fix them in the file and upload it again).`),
           await rowsTable(rows("rejected"), "Rejected rows", REJECTED_COLUMNS),
           await rowsTable(rows("planned"), "What would be created or updated", PLANNED_COLUMNS),
-          h("div", { class: "actions" }, confirm),
+          job.confirmable === false
+            ? h("p", { class: "notice" }, "This dry run's file was dropped in the bucket: drop it under provision/ to create these meetings.")
+            : h("div", { class: "actions" }, confirm),
           box,
         ),
       );

@@ -93,7 +93,9 @@ async function preview(job, context) {
     await rowsTable(job.jobId, "rejected", "Rejected rows", ROW_COLUMNS),
     await rowsTable(job.jobId, "duplicate", "Duplicate rows", ROW_COLUMNS),
     await rowsTable(job.jobId, "planned", "What would be sent", SENT_COLUMNS),
-    h("div", { class: "actions" }, confirm),
+    job.confirmable === false
+      ? h("p", { class: "notice" }, "This dry run's file was dropped in the bucket: drop it under incoming/ to remove these meetings.")
+      : h("div", { class: "actions" }, confirm),
     box,
     downloads(job.results, ["rows.csv", "requests.jsonl", "summary.json"]),
   ];
