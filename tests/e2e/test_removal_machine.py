@@ -73,6 +73,20 @@ def files(stack: LocalStack, job: dict) -> dict[str, bytes]:
     return {key[len(prefix) :]: stack.read(key) for key in stack.keys(prefix)}
 
 
+def described(stack: LocalStack, job_id: str) -> dict:
+    """GET /disassociate-jobs/{id} through the api function, as API Gateway calls it."""
+    event = load_event("apigw_http_v2.json")
+    path, route = f"/disassociate-jobs/{job_id}", "GET /disassociate-jobs/{job_id}"
+    event.update(routeKey=route, rawPath=path, pathParameters={"job_id": job_id}, body=None)
+    event["requestContext"].update(routeKey=route)
+    event["requestContext"]["http"].update(method="GET", path=path)
+    event["headers"].pop("content-type", None)
+    event["headers"]["content-length"] = "0"
+    answer = stack.load_api().handler(event, LambdaContext(function_name=LOCAL.function("api"), timeout_seconds=29))
+    assert answer["statusCode"] == 200, answer
+    return json.loads(answer["body"])
+
+
 def executions(stack: LocalStack) -> list[dict]:
     sfn = stack.client("stepfunctions")
     return sfn.list_executions(stateMachineArn=MACHINE_ARNS["disassociate"])["executions"]
@@ -121,6 +135,8 @@ def test_a_small_file_runs_in_one_invocation_and_starts_no_execution(stack, sfn,
     (job,) = jobs(stack).values()
     assert (job["engine"], job["state"], job["step"]) == ("lambda", "succeeded", "done")
     assert executions(stack) == [] and len(stack.lti.accepted) == 1
+    shown = described(stack, job["job_id"])  # the API says where it ran
+    assert (shown["engine"], shown["step"], shown["executionArn"]) == ("lambda", "done", None)
 
 
 def test_a_child_killed_after_lti_pro_accepted_its_batch_is_retried_and_sends_nothing_twice(stack, sfn, monkeypatch):
@@ -143,6 +159,8 @@ def test_a_child_killed_after_lti_pro_accepted_its_batch_is_retried_and_sends_no
 
     (job,) = jobs(stack).values()
     assert (job["state"], job["engine"]) == ("succeeded", "stepfunctions"), job
+    shown = described(stack, job["job_id"])
+    assert (shown["engine"], shown["step"], shown["executionArn"]) == ("stepfunctions", "done", job["execution_arn"])
     sends = [i for i in sfn.invocations if i.function == STEPS and i.event.get("step") == "send"]
     assert [i.error for i in sends if i.event["item"]["batch"] == 3] == ["RuntimeError", None]  # retried
     sent = Counter(item["meetingId"] for item in stack.lti.accepted_items())

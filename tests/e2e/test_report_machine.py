@@ -111,6 +111,7 @@ def test_a_report_meets_the_daily_cap_waits_for_the_reset_and_fetches_nothing_tw
     assert record["executionArn"] == execution["executionArn"]
     assert datetime.fromisoformat(record["resumeAfter"]) == midnight
     assert waiting["api"][1]["state"] == "running" and waiting["api"][1]["resumeAfter"] == record["resumeAfter"]
+    assert (waiting["api"][1]["engine"], waiting["api"][1]["step"]) == ("stepfunctions", "waiting")
     # Nothing fetched twice: each instance's participants answered once, each file written once. The one
     # exception is the report of the single-participant instance, which Zoom answers empty (its participant
     # comes from the dashboard): asked again until the dashboard answered, after a reset.

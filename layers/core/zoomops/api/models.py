@@ -103,6 +103,13 @@ class DisassociateJob(Strict):
     origin: Optional[str] = Field(default=None, description="the job this one confirms or re-drives")
     confirmable: bool = Field(default=False, description="a finished dry run the API started: POST .../confirm runs it")
     results: Optional[dict[str, str]] = Field(default=None, description="short-lived download links")
+    engine: Optional[Literal["lambda", "stepfunctions"]] = Field(
+        default=None, description="where the job runs: one Lambda invocation, or its Step Functions state machine"
+    )
+    executionArn: Optional[str] = Field(default=None, description="the job's state machine execution (named by its id)")
+    step: Optional[str] = Field(
+        default=None, description="queued, plan, send or fetch, waiting (a daily limit), finalize, done, failed"
+    )
 
 
 class ResultRow(Strict):
@@ -187,6 +194,13 @@ class ReportJob(Strict):
     results: Optional[str] = None
     files: Optional[dict[str, str]] = Field(default=None, description="short-lived links to the run's files")
     timings: Timings
+    engine: Optional[Literal["lambda", "stepfunctions"]] = Field(
+        default=None, description="where the job runs: one Lambda invocation, or its Step Functions state machine"
+    )
+    executionArn: Optional[str] = Field(default=None, description="the job's state machine execution (named by its id)")
+    step: Optional[str] = Field(
+        default=None, description="queued, plan, send or fetch, waiting (a daily limit), finalize, done, failed"
+    )
 
 
 class ZoomProvisionRequest(Strict):

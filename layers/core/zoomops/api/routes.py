@@ -138,7 +138,7 @@ def get_disassociate_job(job_id: Annotated[str, Path(pattern=JOB_ID)]) -> Disass
 
     only_query()
     rt, settings = _ctx()
-    return DisassociateJob(**describe_disassociate_job(rt.jobs, rt.s3, settings.bucket, job_id))
+    return DisassociateJob(**describe_disassociate_job(rt.jobs, rt.s3, settings.bucket, job_id, workflow_fields=True))
 
 
 @router.get("/disassociate-jobs/<job_id>/rows", responses={**ok(ResultRows), **READS, **_problems(409)})
@@ -209,7 +209,8 @@ def get_report_job(job_id: Annotated[str, Path(pattern=JOB_ID)]) -> ReportJob:
 
     only_query()
     rt, settings = _ctx()
-    return ReportJob(**describe_report_job(rt.jobs, job_id, s3=rt.s3, bucket=settings.bucket))
+    job = describe_report_job(rt.jobs, job_id, s3=rt.s3, bucket=settings.bucket, workflow_fields=True)
+    return ReportJob(**job)
 
 
 @router.post("/report-jobs/<job_id>/start", responses={**CREATED, **READS, **_problems(409)})
