@@ -320,6 +320,7 @@ EXPECTED_GRANTS = {
         ("s3:GetObject", FILES + names.INCOMING_PREFIX + "*"),
         ("s3:GetObject", FILES + names.PROCESSED_PREFIX + "*"),
         ("s3:GetObject", FILES + names.REPORT_UPLOADS + "*"),
+        ("s3:DeleteObject", FILES + names.WORK_PREFIX + "rep-*"),  # its merged parts
         ("dynamodb:GetItem", "ManifestTable.Arn"),
         ("dynamodb:PutItem", "ManifestTable.Arn"),
         ("dynamodb:DeleteItem", "ManifestTable.Arn"),

@@ -139,7 +139,15 @@ def _hand_over(rt: Runtime, event: dict, summary, request, account: str, ids: li
     if rt.jobs:
         entry = "schedule" if event.get("source") == "aws.events" else "invoke"
         rt.jobs.start(job_id, {"kind": "report", "request": follow, "entry": entry, "continues": summary.run_id})
-    arn = rt.start("report", job_id, {**follow, "job_id": job_id})
+    try:
+        arn = rt.start("report", job_id, {**follow, "job_id": job_id})
+    except Exception as exc:  # the job it was to continue in ends saying why (never left running)
+        if rt.jobs:
+            reason = f"the report state machine could not be started: {type(exc).__name__}: {exc}"[:1000]
+            from zoomops.clock import utc_now
+
+            rt.jobs.set(job_id, state="failed", step="failed", refused=reason, finished_at=utc_now(rt.clock))
+        raise
     if rt.jobs:
         rt.jobs.set(job_id, engine="stepfunctions", execution_arn=arn, step="queued", stopped=summary.stopped)
     logger.info("report continues on the state machine", extra={"job_id": job_id, "stopped": summary.stopped})

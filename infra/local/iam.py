@@ -405,6 +405,8 @@ def requested(service: str, operation: str, params: dict, response: dict | None 
         if operation == "DeleteObject":
             action = "s3:DeleteObjectVersion" if params.get("VersionId") else "s3:DeleteObject"
             return [(action, s3_arn(bucket, key))]
+        if operation == "DeleteObjects":  # each key is authorised as its own DeleteObject
+            return [("s3:DeleteObject", s3_arn(bucket, o["Key"])) for o in params["Delete"]["Objects"]]
         if operation in ("ListObjectsV2", "ListObjects"):
             return [("s3:ListBucket", s3_arn(bucket))]
         if operation == "ListObjectVersions":

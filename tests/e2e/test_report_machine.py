@@ -123,6 +123,7 @@ def test_a_report_meets_the_daily_cap_waits_for_the_reset_and_fetches_nothing_tw
     summary = json.loads(stack.read(job["results"][len(f"s3://{BUCKET}/") :] + "summary.json"))
     assert (summary["instances"], summary["instances_written"], summary["skipped_done"]) == (5, 5, 0)
     assert summary["stopped"] is None and summary["failed"] == []
+    assert stack.keys(f"work/{job_id}/") == []  # the merged parts (attendance) are not kept
 
 
 def test_without_a_cap_the_machine_writes_the_files_one_invocation_writes(stack, sfn, clock, monkeypatch):
@@ -185,3 +186,34 @@ def test_a_repeated_start_starts_nothing_twice(stack, sfn):
     executions = stack.client("stepfunctions").list_executions(stateMachineArn=MACHINE_ARNS["report"])["executions"]
     assert [e["name"] for e in executions] == [job_id] and arns == {executions[0]["executionArn"]}
     assert stack.job(job_id)["state"] == "succeeded"
+
+
+def test_a_child_that_died_before_writing_its_part_is_retried_and_loses_no_row(stack, sfn, clock):
+    """The instances were written (and marked done) but the child died before its part: the retry, the same
+    run, fetches them again instead of skipping them, so attendance.csv has every row."""
+    died: list[str] = []
+
+    def dies_after_marking_done(handler):
+        def step(event, context):
+            answer = handler(event, context)
+            if event.get("step") == "meeting" and not died:
+                died.append(event["meeting_id"])
+                key = f"work/{event['job_id']}/parts/{event['round']}/{event['meeting_id']}.json"
+                stack.client("s3").delete_object(Bucket=BUCKET, Key=key)  # as if never written
+                raise RuntimeError("the container died before writing its part")
+            return answer
+
+        return step
+
+    sfn.wrap(STEPS, dies_after_marking_done)
+    load_handler("token_refresh").handler(load_event("eventbridge_scheduled.json"), LambdaContext())
+    module = stack.load_api()
+    status, created = api(stack, module, "POST", "/report-jobs", {"meetingIds": [LECTURE, OFFICE]})
+    stack.wait_workflows(timeout=120)
+    status, job = api(stack, module, "GET", f"/report-jobs/{created['jobId']}")
+    assert died and job["state"] == "succeeded", job
+    attendance = stack.read(job["results"][len(f"s3://{BUCKET}/") :] + "attendance.csv").decode()
+    meetings = Counter(line.split(",", 1)[0] for line in attendance.splitlines()[1:])
+    assert meetings[died[0]] > 0 and set(meetings) == {LECTURE, OFFICE}
+    summary = json.loads(stack.read(job["results"][len(f"s3://{BUCKET}/") :] + "summary.json"))
+    assert (summary["instances_written"], summary["skipped_done"]) == (5, 0)

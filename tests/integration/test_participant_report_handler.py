@@ -359,6 +359,25 @@ def test_a_scheduled_runs_continuation_keeps_its_window(reports, monkeypatch):
     assert rest["instances"] == 4 and rest["instances_written"] == 4 and rest["skipped_recent"] == 0
 
 
+def test_a_hand_over_that_cannot_start_ends_the_job_it_made(reports, monkeypatch):
+    """StartExecution refused (an input over Step Functions' 256 KB, throttling...): the new job says so."""
+    monkeypatch.setenv("ZOOMOPS_REPORT_WORKERS", "1")
+    reports = reports.cold()
+
+    def refused(kind: str, job_id: str, document: dict) -> str:
+        reports.continued.append(document)
+        raise RuntimeError("input too large")
+
+    reports.module.runtime.use(start=refused)
+    context = runs_out_after(reports.stack.zoom, 8)
+    with pytest.raises(RuntimeError):
+        reports.at(SEPT_20 + 60)({"meeting_ids": [OFFICE, LECTURE]}, context)
+    [document] = reports.continued
+    job = reports.stack.job(document["job_id"])
+    assert job["state"] == "failed" and "could not be started: RuntimeError: input too large" in job["refused"]
+    assert job["finished_at"]
+
+
 # ------------------------------------------------------------------ privacy
 def test_pseudonymised_reports_hold_no_names_or_emails(reports, monkeypatch):
     key = "campus-report-pseudonym-key-2024-xyz"

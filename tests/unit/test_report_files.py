@@ -204,6 +204,15 @@ def test_file_manifest_survives_a_restart(tmp_path):
     assert FileManifest(path).resume_after() is None
 
 
+def test_a_run_that_ended_clears_no_daily_stop_recorded_after_it_began(tmp_path):
+    manifest = FileManifest(tmp_path / "manifest.json")
+    manifest.set_resume_after("2024-10-02T00:00:00+00:00")  # another run met the cap meanwhile
+    manifest.set_resume_after(None, passed="2024-10-01T15:00:00+00:00")
+    assert manifest.resume_after() == "2024-10-02T00:00:00+00:00"
+    manifest.set_resume_after(None, passed="2024-10-02T00:00:05+00:00")  # after the reset: cleared
+    assert manifest.resume_after() is None
+
+
 # ------------------------------------------------------------------ requests (payloads)
 NOW_DT = datetime(2024, 9, 20, 15, 30, tzinfo=UTC)
 

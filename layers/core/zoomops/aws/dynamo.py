@@ -56,8 +56,9 @@ class DynamoManifest:
     def _key(self, name: str) -> dict:
         return {"key": {"S": f"{self._scope}#{name}"}}
 
-    def done(self, instance_uuid: str) -> bool:
-        return "Item" in self._db.get_item(TableName=self._table, Key=self._key(f"instance#{instance_uuid}"))
+    def done(self, instance_uuid: str) -> dict[str, Any] | None:
+        item = self._db.get_item(TableName=self._table, Key=self._key(f"instance#{instance_uuid}")).get("Item")
+        return json.loads(item["info"]["S"]) if item else None
 
     def mark_done(self, instance_uuid: str, info: dict[str, Any]) -> None:
         self._db.put_item(
@@ -68,8 +69,16 @@ class DynamoManifest:
         item = self._db.get_item(TableName=self._table, Key=self._key("resume")).get("Item")
         return item["resume_after"]["S"] if item else None
 
-    def set_resume_after(self, when: str | None) -> None:
-        if when is None:
+    def set_resume_after(self, when: str | None, *, passed: str | None = None) -> None:
+        if when is None and passed is not None:  # ISO 8601 in UTC, one format: compared as text
+            with contextlib.suppress(self._db.exceptions.ConditionalCheckFailedException):
+                self._db.delete_item(
+                    TableName=self._table,
+                    Key=self._key("resume"),
+                    ConditionExpression="attribute_not_exists(resume_after) OR resume_after <= :passed",
+                    ExpressionAttributeValues={":passed": {"S": passed}},
+                )
+        elif when is None:
             self._db.delete_item(TableName=self._table, Key=self._key("resume"))
         else:
             self._db.put_item(TableName=self._table, Item={**self._key("resume"), "resume_after": {"S": when}})

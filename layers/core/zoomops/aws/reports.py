@@ -36,7 +36,7 @@ from ..zoom.reports.run import Options, ReportRun, summary_json
 from .jobstore import JobStore
 from .workflows import ENGINE_STEP_FUNCTIONS
 
-MAX_ROUNDS = 400  # a daily round a day: more than a year of waiting is a job that will never end
+MAX_ROUNDS = 360  # a round a day: a Standard execution lives a year at most, the work files 370 days
 WAIT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # what a Wait state's TimestampPath accepts everywhere
 
 
@@ -273,7 +273,20 @@ def finalize(event: dict, steps: Steps) -> dict:
         meetings_left=0,
         **{k: result[k] for k in PROGRESS},
     )
+    _forget(
+        steps,
+        [_round_key(job_id, r) for r in range(rounds + 1)]
+        + [_part_key(job_id, r, m) for m, rs in rounds_of.items() for r in rs],
+    )
     return {"job_id": job_id, "state": state, "run_id": run_id}
+
+
+def _forget(steps: Steps, keys: list[str]) -> None:
+    """The job's parts once merged (attendance: personal data), a thousand a request; what is not deleted now
+    expires with the bucket's rule for report work files."""
+    for start in range(0, len(keys), 1000):
+        objects = [{"Key": key} for key in keys[start : start + 1000]]
+        steps.s3.delete_objects(Bucket=steps.bucket, Delete={"Objects": objects, "Quiet": True})
 
 
 def abandon(event: dict, steps: Steps) -> dict:

@@ -199,8 +199,11 @@ def hand_over(ref: ObjectRef, deps: Deps, job_id: str, reason: str, obj: dict) -
     assert deps.start is not None
     version = ref.version or obj.get("VersionId") or ""
     document = {"job_id": job_id, "bucket": ref.bucket, "key": ref.key, "version": version}
+    handed = (deps.jobs.get(job_id) or {}).get("engine") == ENGINE_STEP_FUNCTIONS
+    if not handed:  # recorded before the start: a redelivery never runs the file here beside the machine
+        deps.jobs.set(job_id, engine=ENGINE_STEP_FUNCTIONS, step="queued", handed_over=reason)
     arn = deps.start("disassociate", job_id, document)
-    deps.jobs.set(job_id, engine=ENGINE_STEP_FUNCTIONS, execution_arn=arn, step="queued", handed_over=reason)
+    deps.jobs.set(job_id, execution_arn=arn)  # the step is the machine's to say from now on
     return {"job_id": job_id, "state": "running", "engine": ENGINE_STEP_FUNCTIONS, "execution_arn": arn}
 
 

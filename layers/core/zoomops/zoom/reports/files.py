@@ -65,13 +65,18 @@ class Sink(Protocol):
 
 
 class Manifest(Protocol):
-    def done(self, instance_uuid: str) -> bool: ...
+    def done(self, instance_uuid: str) -> dict[str, Any] | None:
+        """What was recorded when the instance was written (its ``run`` among it), or None."""
+        ...
 
     def mark_done(self, instance_uuid: str, info: dict[str, Any]) -> None: ...
 
     def resume_after(self) -> str | None: ...
 
-    def set_resume_after(self, when: str | None) -> None: ...
+    def set_resume_after(self, when: str | None, *, passed: str | None = None) -> None:
+        """Record when Zoom's daily limit lets requests go on; None clears it (``passed``: only if that time
+        is not later than this, so a run that ended clears no stop another run recorded meanwhile)."""
+        ...
 
 
 class FolderSink:
@@ -92,8 +97,8 @@ class FileManifest:
         self._lock = threading.Lock()
         self._data = json.loads(self.path.read_text()) if self.path.exists() else {"done": {}, "resume_after": None}
 
-    def done(self, instance_uuid: str) -> bool:
-        return instance_uuid in self._data["done"]
+    def done(self, instance_uuid: str) -> dict[str, Any] | None:
+        return self._data["done"].get(instance_uuid)
 
     def mark_done(self, instance_uuid: str, info: dict[str, Any]) -> None:
         with self._lock:
@@ -103,8 +108,11 @@ class FileManifest:
     def resume_after(self) -> str | None:
         return self._data.get("resume_after")
 
-    def set_resume_after(self, when: str | None) -> None:
+    def set_resume_after(self, when: str | None, *, passed: str | None = None) -> None:
         with self._lock:
+            stored = self._data.get("resume_after")
+            if when is None and passed is not None and stored and _at(stored) > _at(passed):
+                return
             self._data["resume_after"] = when
             self._save()
 
@@ -129,3 +137,9 @@ def csv_bytes(rows: Iterable[dict], fields: Iterable[str]) -> bytes:
     for row in rows:
         writer.writerow({k: cell(v) if isinstance(v, str) else v for k, v in row.items()})
     return buffer.getvalue().encode()
+
+
+def _at(text: str):
+    from datetime import datetime
+
+    return datetime.fromisoformat(text)

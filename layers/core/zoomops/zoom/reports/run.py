@@ -95,10 +95,12 @@ class ReportRun:
         self._clock, self._time_left, self._min_time_left = clock, time_left, min_time_left
         self._progress, self._roll_up = progress, collect
         self._lock = threading.Lock()
+        self._run_id = ""  # the run going on: instances it wrote itself before a retry are fetched again
 
     def run(self, meeting_ids: Iterable[str], run_id: str | None = None) -> RunSummary:
         now = datetime.fromtimestamp(self._clock(), UTC)
         summary = RunSummary(run_id or now.strftime("%Y%m%dT%H%M%SZ"), started_at=now.isoformat(timespec="seconds"))
+        self._run_id = summary.run_id
         attendance: list[dict] = []
         instances: list[dict] = []
         resume = self.manifest.resume_after()
@@ -110,8 +112,8 @@ class ReportRun:
             self._work(list(dict.fromkeys(str(m) for m in meeting_ids)), now, summary, attendance, instances)
         except DailyLimitReached as stop:
             self._daily_limit(summary, stop)
-        if summary.stopped is None:
-            self.manifest.set_resume_after(None)
+        if summary.stopped is None:  # a stop another run (a parallel child) recorded meanwhile stays
+            self.manifest.set_resume_after(None, passed=now.isoformat(timespec="seconds"))
         summary.requests = self.client.stats["requests"] - before.get("requests", 0)
         summary.throttled = self.client.stats["throttled"] - before.get("throttled", 0)
         return self._finish(summary, attendance, instances)
@@ -203,7 +205,8 @@ class ReportRun:
             ):
                 continue
             counts["instances"] += 1
-            if self.manifest.done(instance["uuid"]):
+            done = self.manifest.done(instance["uuid"])
+            if done and done.get("run") != self._run_id:  # this run's own (a retried part) are fetched again
                 counts["skipped_done"] += 1
             elif now - start < self.options.min_age:
                 counts["skipped_recent"] += 1  # its report may not be ready: next run
@@ -294,7 +297,8 @@ class ReportRun:
             summary.rows_written += len(rows)
             summary.single_participant += single
         self.manifest.mark_done(
-            instance["uuid"], {"meeting_id": instance["meeting_id"], "rows": len(rows), "source": source}
+            instance["uuid"],
+            {"meeting_id": instance["meeting_id"], "rows": len(rows), "source": source, "run": summary.run_id},
         )
         if self._progress is not None:
             self._progress(summary)
