@@ -4,8 +4,9 @@ Thin: the event's ``step`` picks one of ``zoomops.provision.steps``: ``plan`` (t
 parts; with ``pass``, the outcomes of that pass gathered into the next one and the time to wait for hosts'
 allowances), ``part`` (one part's rows through the ledger and the platform: a Distributed Map child, whose
 Zoom rate limiter gets 1/MaxConcurrency of the account's rates), ``part_failed`` (a child's Catch: its rows
-failed with the error), ``finalize`` (the files users know and the job's end) and ``abandon`` (the
-execution's Catch: the job ends failed, saying why). A step that raises is the state machine's to retry or
+failed with the error), ``finalize`` (the files users know and the job's end), ``abandon`` (the
+execution's Catch: the job ends failed, saying why) and ``ended`` (EventBridge: the execution ended outside
+its Catch). A step that raises is the state machine's to retry or
 catch; a part that never finishes leaves its rows "not done" in the results, never lost.
 """
 
@@ -62,6 +63,10 @@ def handler(event: dict, context: LambdaContext) -> dict:
     step = event.get("step")
     if step == "part":
         return steps.part(event, deps, time_left=lambda: context.get_remaining_time_in_millis() / 1000)
+    if step == "ended":  # EventBridge: the execution ended outside its Catch
+        from zoomops.aws.workflows import execution_ended
+
+        return execution_ended(event, deps.jobs)
     chosen = {
         "plan": steps.plan,
         "part_failed": steps.part_failed,

@@ -2,7 +2,8 @@
 
 Thin: the event's ``step`` picks one of ``zoomops.aws.removal``'s steps: ``plan`` (the CSV into work items),
 ``send`` (one batch: a Distributed Map child), ``batch_failed`` (a child's Catch), ``finalize`` (the result
-files and the job's end) and ``abandon`` (the execution's Catch). An error a step raises is the state
+files and the job's end), ``abandon`` (the execution's Catch) and ``ended`` (EventBridge: the execution ended
+FAILED, TIMED_OUT or ABORTED; the job ends failed unless it already ended). An error a step raises is the state
 machine's to retry or catch: ``LtiThrottled`` and ``LtiUnavailable`` by name, with backoff.
 """
 
@@ -96,6 +97,10 @@ def handler(event: dict, context: LambdaContext) -> dict:
     step = event.get("step")
     if step == "send":
         return removal.send(event, steps, time_left=lambda: context.get_remaining_time_in_millis() / 1000)
+    if step == "ended":  # EventBridge: the execution ended outside its Catch
+        from zoomops.aws.workflows import execution_ended
+
+        return execution_ended(event, steps.jobs)
     chosen = {
         "plan": removal.plan,
         "batch_failed": removal.batch_failed,

@@ -2,9 +2,10 @@
 
 Thin: the event's ``step`` picks one of ``zoomops.aws.reports``'s steps: ``plan`` (the request into round 0's
 meetings), ``meeting`` (one meeting: a Distributed Map child), ``meeting_failed`` (a child's Catch), ``tally``
-(what a daily limit left, and when to go on), ``finalize`` (the run files and the job's end) and ``abandon``
-(the execution's Catch). Each container's Zoom rate limiter gets 1/``concurrency`` of the account's rates: the
-Map runs at most ``concurrency`` children at once, so together they keep Zoom's per-second limits.
+(what a daily limit left, and when to go on), ``finalize`` (the run files and the job's end), ``abandon``
+(the execution's Catch) and ``ended`` (EventBridge: the execution ended outside its Catch). Each container's
+Zoom rate limiter gets 1/``concurrency`` of the account's rates: the Map runs at most ``concurrency`` children
+at once, so together they keep Zoom's per-second limits.
 """
 
 from __future__ import annotations
@@ -94,6 +95,10 @@ def handler(event: dict, context: LambdaContext) -> dict:
     step = event.get("step")
     if step == "meeting":
         return reports.meeting(event, steps, time_left=lambda: context.get_remaining_time_in_millis() / 1000)
+    if step == "ended":  # EventBridge: the execution ended outside its Catch
+        from zoomops.aws.workflows import execution_ended
+
+        return execution_ended(event, steps.jobs)
     chosen = {
         "plan": reports.plan,
         "meeting_failed": reports.meeting_failed,

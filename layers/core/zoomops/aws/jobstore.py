@@ -89,6 +89,23 @@ class JobStore:
             ExpressionAttributeValues={f":f{i}": to_attr(value) for i, value in enumerate(fields.values())},
         )
 
+    def end_unless_finished(self, job_id: str, **fields: Any) -> bool:
+        """Set ``fields`` (a terminal state and why) on a job that exists and has not finished; False when it had
+        (one conditional UpdateItem: no read, so a caller needs no GetItem)."""
+        fields["updated_at"] = utc_now()
+        try:
+            self._db.update_item(
+                TableName=self.table,
+                Key={"job_id": {"S": job_id}},
+                UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields))),
+                ConditionExpression="attribute_exists(job_id) AND attribute_not_exists(finished_at)",
+                ExpressionAttributeNames={f"#f{i}": name for i, name in enumerate(fields)},
+                ExpressionAttributeValues={f":f{i}": to_attr(value) for i, value in enumerate(fields.values())},
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     def get(self, job_id: str) -> dict[str, Any] | None:
         item = self._db.get_item(TableName=self.table, Key={"job_id": {"S": job_id}}, ConsistentRead=True)
         found = item.get("Item")

@@ -51,3 +51,20 @@ def starter(client, machines: dict[str, str]):
         return workflows.start(machines[kind], job_id, document)
 
     return start
+
+
+def execution_ended(event: dict[str, Any], jobs) -> dict[str, Any]:
+    """An execution that ended FAILED, TIMED_OUT or ABORTED (EventBridge's status change, shaped by the rule's
+    input transformer into ``{"step": "ended", "job_id", "status", "execution"}``): its job ends ``failed``
+    saying so, unless it already ended (the machine's own Catch ran first, or the job finished)."""
+    from ..clock import utc_now
+
+    job_id, status = str(event.get("job_id") or ""), str(event.get("status") or "FAILED")
+    reason = (
+        f"its state machine execution ended {status} outside its steps (timed out, stopped, or its last step "
+        f"failed for good): see {event.get('execution') or 'the execution'} in the Step Functions console"
+    )
+    if not job_id:
+        return {"job_id": None, "ended": False}
+    ended = jobs.end_unless_finished(job_id, state="failed", step="failed", refused=reason, finished_at=utc_now())
+    return {"job_id": job_id, "ended": ended}
