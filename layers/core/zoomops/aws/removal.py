@@ -109,9 +109,13 @@ def _attempted(steps: Steps, job_id: str, batch: int, attempts: int, status: int
     steps.db.update_item(
         TableName=steps.jobs.table,
         Key=_key(job_id, batch),
-        UpdateExpression="ADD #a :a SET #s = :s",
-        ExpressionAttributeNames={"#a": "attempts", "#s": "last_status"},
-        ExpressionAttributeValues={":a": {"N": str(attempts)}, ":s": to_attr(status)},
+        UpdateExpression="ADD #a :a SET #s = :s, #e = :e",  # expires even if no attempt ever decides it
+        ExpressionAttributeNames={"#a": "attempts", "#s": "last_status", "#e": "expires_at"},
+        ExpressionAttributeValues={
+            ":a": {"N": str(attempts)},
+            ":s": to_attr(status),
+            ":e": {"N": str(int(steps.clock()) + OUTCOME_DAYS * 86_400)},
+        },
     )
 
 
