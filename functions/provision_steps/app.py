@@ -57,24 +57,20 @@ runtime = PerContainer(build)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
+    from zoomops.aws.workflows import run_step
     from zoomops.provision import steps
 
     deps = runtime.get().deps
-    step = event.get("step")
-    if step == "part":
-        return steps.part(event, deps, time_left=lambda: context.get_remaining_time_in_millis() / 1000)
-    if step == "ended":  # EventBridge: the execution ended outside its Catch
-        from zoomops.aws.workflows import execution_ended
-
-        return execution_ended(event, deps.jobs)
-    chosen = {
+    table = {
         "plan": steps.plan,
+        "part": steps.part,
         "part_failed": steps.part_failed,
         "finalize": steps.finalize,
         "abandon": steps.abandon,
-    }.get(step)
-    if chosen is None:
-        raise ValueError(f"unknown step {step!r}: plan, part, part_failed, finalize or abandon")
-    answer = chosen(event, deps)
-    logger.info(f"provisioning {step}", extra={k: answer.get(k) for k in ("pass", "parts", "done", "wait_until")})
+    }
+    time_left = lambda: context.get_remaining_time_in_millis() / 1000  # noqa: E731
+    answer = run_step(event, deps, deps.jobs, table, timed="part", time_left=time_left)
+    step = event.get("step")
+    if step in ("plan", "part_failed", "finalize", "abandon"):
+        logger.info(f"provisioning {step}", extra={k: answer.get(k) for k in ("pass", "parts", "done", "wait_until")})
     return answer

@@ -92,24 +92,19 @@ runtime = PerContainer(build)
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     from zoomops.aws import removal
+    from zoomops.aws.workflows import run_step
 
     steps = runtime.get().steps
-    step = event.get("step")
-    if step == "send":
-        return removal.send(event, steps, time_left=lambda: context.get_remaining_time_in_millis() / 1000)
-    if step == "ended":  # EventBridge: the execution ended outside its Catch
-        from zoomops.aws.workflows import execution_ended
-
-        return execution_ended(event, steps.jobs)
-    chosen = {
+    table = {
         "plan": removal.plan,
+        "send": removal.send,
         "batch_failed": removal.batch_failed,
         "finalize": removal.finalize,
         "abandon": removal.abandon,
-    }.get(step)
-    if chosen is None:
-        raise ValueError(f"unknown step {step!r}: plan, send, batch_failed, finalize or abandon")
-    answer = chosen(event, steps)
+    }
+    time_left = lambda: context.get_remaining_time_in_millis() / 1000  # noqa: E731
+    answer = run_step(event, steps, steps.jobs, table, timed="send", time_left=time_left)
+    step = event.get("step")
     if step in ("plan", "finalize", "abandon"):
         logger.info(f"removal {step}", extra={k: v for k, v in answer.items() if k in ("job_id", "to_send", "state")})
     return answer

@@ -90,25 +90,20 @@ runtime = PerContainer(build)
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     from zoomops.aws import reports
+    from zoomops.aws.workflows import run_step
 
     steps = runtime.get().steps
-    step = event.get("step")
-    if step == "meeting":
-        return reports.meeting(event, steps, time_left=lambda: context.get_remaining_time_in_millis() / 1000)
-    if step == "ended":  # EventBridge: the execution ended outside its Catch
-        from zoomops.aws.workflows import execution_ended
-
-        return execution_ended(event, steps.jobs)
-    chosen = {
+    table = {
         "plan": reports.plan,
+        "meeting": reports.meeting,
         "meeting_failed": reports.meeting_failed,
         "tally": reports.tally,
         "finalize": reports.finalize,
         "abandon": reports.abandon,
-    }.get(step)
-    if chosen is None:
-        raise ValueError(f"unknown step {step!r}: plan, meeting, meeting_failed, tally, finalize or abandon")
-    answer = chosen(event, steps)
-    if step != "meeting_failed":
+    }
+    time_left = lambda: context.get_remaining_time_in_millis() / 1000  # noqa: E731
+    answer = run_step(event, steps, steps.jobs, table, timed="meeting", time_left=time_left)
+    step = event.get("step")
+    if step in ("plan", "tally", "finalize", "abandon"):
         logger.info(f"report {step}", extra={k: answer.get(k) for k in ("job_id", "state", "left", "to_fetch")})
     return answer

@@ -9,6 +9,7 @@ hand-over never starts a second one: :meth:`Workflows.start` answers the one exe
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from ..names import execution_name
@@ -68,3 +69,23 @@ def execution_ended(event: dict[str, Any], jobs) -> dict[str, Any]:
         return {"job_id": None, "ended": False}
     ended = jobs.end_unless_finished(job_id, state="failed", step="failed", refused=reason, finished_at=utc_now())
     return {"job_id": job_id, "ended": ended}
+
+
+def run_step(
+    event: dict[str, Any],
+    deps: Any,
+    jobs: Any,
+    steps: dict[str, Callable[..., dict]],
+    *,
+    timed: str,
+    time_left: Callable[[], float],
+) -> dict[str, Any]:
+    """One Task of a state machine: the event's ``step`` among ``steps`` (``timed``, the Map child's, also gets
+    the invocation's time left), or ``ended`` (EventBridge: the execution ended outside its Catch)."""
+    step = event.get("step")
+    if step == "ended":
+        return execution_ended(event, jobs)
+    chosen = steps.get(step or "")
+    if chosen is None:
+        raise ValueError(f"unknown step {step!r}: {', '.join([*steps, 'ended'])}")
+    return chosen(event, deps, time_left=time_left) if step == timed else chosen(event, deps)
