@@ -1,6 +1,6 @@
 // Pieces the job pages share: state badges, polling, problem messages, downloads, file pickers.
 import { ApiProblem, get, missingRoute } from "../api.js";
-import { count, h, safeHref, table } from "../dom.js";
+import { count, h, replace, safeHref, table } from "../dom.js";
 
 export const FINISHED = new Set(["succeeded", "partially_failed", "rejected", "failed"]);
 export const STATES = ["queued", "running", "succeeded", "partially_failed", "rejected", "failed"];
@@ -90,4 +90,15 @@ export async function rowsTable(rows, caption, columns) {
   } catch (error) {
     return missingRoute(error) ? h("p", { class: "notice" }, `${caption}: listing rows is not available on this API yet (see rows.csv).`) : problemBox(error);
   }
+}
+
+/** A job's page: its heading, a head line, the part rewritten while the job runs (not a live region: the
+ * outcome is announced once) and what comes after; ``watch({ head, live, after })`` follows the job in the
+ * background, so the page is usable at once. */
+export function jobPage(main, name, watch) {
+  const title = heading(name);
+  const parts = { head: h("div", { class: "job-head" }), live: h("div"), after: h("div") };
+  replace(main, title, parts.head, parts.live, parts.after);
+  watch(parts);
+  return title;
 }

@@ -1,7 +1,7 @@
 // Provisioning: upload a course-meetings CSV, preview, run, download the LTI import files and the removal file.
 import { get, missingRoute, post, upload } from "../api.js";
 import { announce, count, facts, h, progress, replace, when } from "../dom.js";
-import { FINISHED, badge, downloads, filePicker, follow, heading, labelled, problemBox, rowsTable, safeFileName } from "./common.js";
+import { FINISHED, badge, downloads, filePicker, follow, heading, jobPage, labelled, problemBox, rowsTable, safeFileName } from "./common.js";
 
 const options = (pairs) => pairs.map(([value, label]) => h("option", { value }, label));
 
@@ -49,15 +49,9 @@ const PLANNED_COLUMNS = [["Line", (row) => row.line], ["Key", (row) => row.key],
 const NAMES = ["total_rows", "created", "updated", "unchanged", "planned", "deferred", "rejected", "failed"];
 
 export async function renderProvisionJob(main, jobId, context) {
-  const title = heading("Provisioning job");
-  const head = h("div", { class: "job-head" });
-  const live = h("div");  // rewritten every second: not a live region (the outcome is announced once)
-  const after = h("div");
-  replace(main, title, head, live, after);
-  watch();  // the page is usable at once; the job is followed in the background
-  return title;
+  return jobPage(main, "Provisioning job", watch);
 
-  async function watch() {
+  async function watch({ head, live, after }) {
     const job = await follow(
       context,
       () => get(`/provision-jobs/${jobId}`),

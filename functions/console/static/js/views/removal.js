@@ -2,7 +2,7 @@
 // run, download rows.csv and retry.csv, re-drive the failed rows.
 import { get, post, upload } from "../api.js";
 import { announce, count, facts, h, progress, replace, when } from "../dom.js";
-import { FINISHED, badge, downloads, filePicker, follow, heading, labelled, problemBox, rowsTable as shared, safeFileName } from "./common.js";
+import { FINISHED, badge, downloads, filePicker, follow, heading, jobPage, labelled, problemBox, rowsTable as shared, safeFileName } from "./common.js";
 
 export async function renderRemoval(main, _params, context) {
   const title = heading("Removal");
@@ -115,15 +115,9 @@ async function outcome(job, context) {
 }
 
 export async function renderRemovalJob(main, jobId, context) {
-  const title = heading("Removal job");
-  const head = h("div", { class: "job-head" });
-  const live = h("div");  // rewritten every second: not a live region (the outcome is announced once)
-  const after = h("div");
-  replace(main, title, head, live, after);
-  watch();  // the page is usable at once; the job is followed in the background
-  return title;
+  return jobPage(main, "Removal job", watch);
 
-  async function watch() {
+  async function watch({ head, live, after }) {
     const job = await follow(
       context,
       () => get(`/disassociate-jobs/${jobId}`),

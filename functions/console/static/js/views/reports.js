@@ -2,7 +2,7 @@
 // dates; follow the run; download the attendance files.
 import { get, post, upload } from "../api.js";
 import { announce, count, facts, h, replace, progress, when } from "../dom.js";
-import { FINISHED, badge, downloads, filePicker, follow, heading, labelled, problemBox } from "./common.js";
+import { FINISHED, badge, downloads, filePicker, follow, heading, jobPage, labelled, problemBox } from "./common.js";
 
 const words = (text) => text.split(/[\s,;]+/).map((w) => w.trim()).filter(Boolean);
 
@@ -70,15 +70,9 @@ function reportProgress(job) {
 }
 
 export async function renderReportJob(main, jobId, context) {
-  const title = heading("Report job");
-  const head = h("div", { class: "job-head" });
-  const live = h("div");  // rewritten every second: not a live region (the outcome is announced once)
-  const after = h("div");
-  replace(main, title, head, live, after);
-  watch();  // the page is usable at once; the job is followed in the background
-  return title;
+  return jobPage(main, "Report job", watch);
 
-  async function watch() {
+  async function watch({ head, live, after }) {
     const job = await follow(
       context,
       () => get(`/report-jobs/${jobId}`),
