@@ -36,13 +36,13 @@ import os
 import platform
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import figures  # benchmarks/figures.py: this folder is on sys.path when a benchmark runs
+from zoombench import StaticTokens, TimedLimiter
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -95,55 +95,6 @@ MEETINGS = (
 )
 GOAL_SHARE, GOAL_UNHANDLED = 0.90, 0
 COMPARE_WORKERS = (1, 2)
-
-
-class TimedLimiter:
-    """The shared RateLimiter, recording when each category's slots are taken (for the active spans)."""
-
-    def __init__(self, rates: dict[str, float]):
-        from zoomops.zoom.client import RateLimiter
-
-        self._inner = RateLimiter(rates)
-        self._lock = threading.Lock()
-        self.first: dict[str, float] = {}
-        self.last: dict[str, float] = {}
-        self.count: dict[str, int] = {}
-        self.waited: dict[str, float] = {}
-
-    def acquire(self, category: str) -> float:
-        waited = self._inner.acquire(category)
-        now = time.monotonic()
-        with self._lock:
-            self.first.setdefault(category, now)
-            self.last[category] = now
-            self.count[category] = self.count.get(category, 0) + 1
-            self.waited[category] = self.waited.get(category, 0.0) + waited
-        return waited
-
-    def pause(self, category: str, seconds: float) -> None:
-        self._inner.pause(category, seconds)
-
-
-class StaticTokens:
-    """One token from the simulator's OAuth endpoint (account credentials), answered to every call."""
-
-    def __init__(self, base_url: str):
-        import requests
-
-        from zoomops.zoom.client import Token
-
-        answer = requests.post(
-            f"{base_url}/oauth/token",
-            auth=(CLIENT_ID, CLIENT_SECRET),
-            timeout=5,
-            params={"grant_type": "account_credentials", "account_id": ACCOUNT_ID},
-        )
-        answer.raise_for_status()
-        body = answer.json()
-        self._token = Token(body["access_token"], body["api_url"], time.time() + body["expires_in"])
-
-    def token(self, *, force: bool = False):
-        return self._token
 
 
 def host(n: int) -> str:
@@ -222,7 +173,7 @@ def measure(sim, source: Path, ledger_path: Path, out: Path, workers: int | None
 
     sim.reset()  # records, faults, the token buckets and the hosts' daily counts (the meetings stay)
     limiter = TimedLimiter(RATES)
-    client = ZoomClient(StaticTokens(sim.base_url), limiter=limiter)
+    client = ZoomClient(StaticTokens(sim.base_url, ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET), limiter=limiter)
     options = Options(associate="csv") if workers is None else Options(associate="csv", workers=workers)
     ctx = Context(ZoomMeetings(client), FileLedger(ledger_path, f"zoom:{ACCOUNT_ID}"), ACCOUNT_ID)
     with source.open("rb") as stream:

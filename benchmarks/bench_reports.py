@@ -30,12 +30,12 @@ import os
 import platform
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import figures  # benchmarks/figures.py: this folder is on sys.path when a benchmark runs
+from zoombench import StaticTokens, TimedLimiter
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -49,51 +49,6 @@ RUN_CLOCK = datetime(2024, 12, 1, tzinfo=UTC).timestamp()  # after every instanc
 SEQUENTIAL_BUDGET = 180.0
 SUBSET = 20
 GOAL_SPEEDUP, GOAL_SHARE, GOAL_UNHANDLED = 5.0, 0.90, 0
-
-
-class TimedLimiter:
-    """The shared RateLimiter, recording when each category's slots are taken (for the active spans)."""
-
-    def __init__(self, rates: dict[str, float]):
-        from zoomops.zoom.client import RateLimiter
-
-        self._inner = RateLimiter(rates)
-        self._lock = threading.Lock()
-        self.first: dict[str, float] = {}
-        self.last: dict[str, float] = {}
-        self.count: dict[str, int] = {}
-
-    def acquire(self, category: str) -> float:
-        waited = self._inner.acquire(category)
-        now = time.monotonic()
-        with self._lock:
-            self.first.setdefault(category, now)
-            self.last[category] = now
-            self.count[category] = self.count.get(category, 0) + 1
-        return waited
-
-    def pause(self, category: str, seconds: float) -> None:
-        self._inner.pause(category, seconds)
-
-
-class StaticTokens:
-    def __init__(self, base_url: str):
-        import requests
-
-        from zoomops.zoom.client import Token
-
-        answer = requests.post(
-            f"{base_url}/oauth/token",
-            auth=(CLIENT_ID, CLIENT_SECRET),
-            timeout=5,
-            params={"grant_type": "account_credentials", "account_id": ACCOUNT_ID},
-        )
-        answer.raise_for_status()
-        body = answer.json()
-        self._token = Token(body["access_token"], body["api_url"], time.time() + body["expires_in"])
-
-    def token(self, *, force: bool = False):
-        return self._token
 
 
 def _uuid(n: int, k: int) -> str:
@@ -168,7 +123,7 @@ def measure(sim, meeting_ids: list[str], workers: int | None) -> dict:
 
     sim.reset()  # records, faults and the token buckets
     limiter = TimedLimiter(RATES)
-    client = ZoomClient(StaticTokens(sim.base_url), limiter=limiter)
+    client = ZoomClient(StaticTokens(sim.base_url, ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET), limiter=limiter)
     options = Options() if workers is None else Options(workers=workers)
     with tempfile.TemporaryDirectory(prefix="bench-reports-") as tmp:
         run = ReportRun(
