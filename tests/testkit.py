@@ -246,3 +246,49 @@ class ZoomSimTokens:
             self.issued.append(body["access_token"])
             self._token = Token(body["access_token"], body["api_url"], self._clock() + body["expires_in"])
         return self._token
+
+
+class Terminal:
+    """A command on a pseudo-terminal of its own (no controlling terminal): what a person at a prompt sees.
+    ``read_until`` waits for text (30 s), ``type`` answers a prompt; everything shown stays in ``shown``."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]):
+        import os
+        import pty
+        import subprocess
+
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen(
+            argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+        )  # start_new_session: no controlling terminal
+        os.close(slave)
+        self.shown = b""
+
+    def read_until(self, marker: bytes) -> None:
+        import os
+        import select
+        import time
+
+        deadline = time.monotonic() + 30
+        while marker not in self.shown and time.monotonic() < deadline:
+            if select.select([self.master], [], [], 0.1)[0]:
+                try:
+                    self.shown += os.read(self.master, 4096)
+                except OSError:  # the child closed the terminal
+                    return
+        assert marker in self.shown, self.shown
+
+    def type(self, text: str) -> None:
+        import os
+
+        os.write(self.master, f"{text}\n".encode())
+
+    def __enter__(self) -> Terminal:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import os
+
+        if self.proc.poll() is None:
+            self.proc.kill()
+        os.close(self.master)

@@ -11,17 +11,15 @@ import io
 import json
 import logging
 import os
-import pty
-import select
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from infra.local.stack import LTI_SECRET, ZOOM_SECRET_PREFIX, LocalStack
+from tests.testkit import Terminal
 from zoomops import cli
 
 ZOOMOPS = Path(sys.executable).with_name("zoomops")
@@ -268,39 +266,13 @@ def test_no_region_exits_4_without_any_value(stack, tmp_path):
 def test_terminal_prompts_without_echo(stack):
     """On a TTY the values are asked for one by one and never echoed."""
     values = {"account_id": "Acct-Tty-01", "client_id": "client-tty-01", "client_secret": "Secret-Tty-0xq"}
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [str(ZOOMOPS), "credentials", "zoom", "--account", "main"],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env_for(stack),
-        start_new_session=True,
-    )  # no controlling terminal
-    os.close(slave)
-    shown = b""
-
-    def read_until(marker: bytes) -> None:
-        nonlocal shown
-        deadline = time.monotonic() + 30
-        while marker not in shown and time.monotonic() < deadline:
-            if select.select([master], [], [], 0.1)[0]:
-                try:
-                    shown += os.read(master, 4096)
-                except OSError:  # the child closed the terminal
-                    return
-        assert marker in shown, shown
-
-    try:
+    with Terminal([str(ZOOMOPS), "credentials", "zoom", "--account", "main"], env_for(stack)) as tty:
         for name, value in values.items():
-            read_until(f"{name}: ".encode())
-            os.write(master, f"{value}\n".encode())
-        read_until(b"next: zoomops token refresh")
-        assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(master)
+            tty.read_until(f"{name}: ".encode())
+            tty.type(value)
+        tty.read_until(b"next: zoomops token refresh")
+        assert tty.proc.wait(timeout=30) == 0
+    shown = tty.shown
     assert b"stored Zoom account main credentials" in shown
     for value in values.values():
         assert value.encode() not in shown

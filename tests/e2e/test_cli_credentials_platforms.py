@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import select
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from infra.local.stack import LOCAL, LocalStack, aws_env
+from tests.testkit import Terminal
 from zoomops.aws.secrets import put_secret
 from zoomops.provision import platforms
 
@@ -102,40 +100,14 @@ def test_luminus_stores_the_key_and_an_optional_token_that_provision_reads(stack
 
 @pytest.mark.parametrize("token", [TOKEN, ""], ids=["token", "no-token"])
 def test_luminus_on_a_terminal_asks_for_the_token_and_takes_enter_as_none(stack, secrets, token):
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [str(ZOOMOPS), "credentials", "luminus", "--secret-id", LU_SECRET],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env_for(stack),
-        start_new_session=True,
-    )  # no controlling terminal
-    os.close(slave)
-    shown = b""
-
-    def read_until(marker: bytes) -> None:
-        nonlocal shown
-        deadline = time.monotonic() + 30
-        while marker not in shown and time.monotonic() < deadline:
-            if select.select([master], [], [], 0.1)[0]:
-                try:
-                    shown += os.read(master, 4096)
-                except OSError:  # the child closed the terminal
-                    return
-        assert marker in shown, shown
-
-    try:
-        read_until(b"subscription_key: ")
-        os.write(master, f"{SUB_KEY}\n".encode())
-        read_until(b"token (optional, Enter for none): ")
-        os.write(master, f"{token}\n".encode())
-        read_until(b"next: zoomops provision reads it with ZOOMOPS_LUMINUS_SECRET_ID=")
-        assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(master)
+    with Terminal([str(ZOOMOPS), "credentials", "luminus", "--secret-id", LU_SECRET], env_for(stack)) as tty:
+        tty.read_until(b"subscription_key: ")
+        tty.type(SUB_KEY)
+        tty.read_until(b"token (optional, Enter for none): ")
+        tty.type(token)
+        tty.read_until(b"next: zoomops provision reads it with ZOOMOPS_LUMINUS_SECRET_ID=")
+        assert tty.proc.wait(timeout=30) == 0
+    shown = tty.shown
     assert b"stored LumiNUS credentials" in shown
     assert SUB_KEY.encode() not in shown and TOKEN.encode() not in shown
     assert stored(stack, LU_SECRET)[0] == {"subscription_key": SUB_KEY, **({"token": token} if token else {})}
